@@ -1,0 +1,44 @@
+"""Comeback: a customer-retention app for Shopify and WooCommerce merchants."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from app import crypto
+from app.config import Settings, load_settings
+from app.extensions import db, redis_holder
+
+
+def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings | None = None) -> Flask:
+    """Build the app: settings from the environment (plus overrides), resources bound, blueprints on."""
+    settings = settings or load_settings(overrides=overrides)
+    app = Flask(__name__, instance_path=str(settings.instance_path), instance_relative_config=False)
+    app.config.update(SECRET_KEY=settings.secret_key, TESTING=settings.testing,
+                      MAX_CONTENT_LENGTH=5 * 1024 * 1024, JSON_SORT_KEYS=False)
+    app.extensions["comeback.settings"] = settings
+    if settings.database_url.startswith("sqlite"):
+        settings.instance_path.mkdir(parents=True, exist_ok=True)
+    crypto.configure(settings.encryption_keys)
+    db.init(settings.database_url)
+    redis_holder.init(settings)
+
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    from app.web import register_blueprints
+
+    register_blueprints(app)
+
+    from app.cli import register_commands
+
+    register_commands(app)
+
+    @app.teardown_appcontext
+    def _remove_session(_exc: BaseException | None) -> None:
+        db.session.remove()
+
+    return app

@@ -1,0 +1,200 @@
+"""Read the environment into typed settings: the only module that looks at ``os.environ``.
+
+Two modes:
+
+* **embedded** (the default, no settings needed): SQLite and an embedded Redis under
+  ``instance/``, secrets generated once and kept in ``instance/secrets.json``.
+* **production** (``COMEBACK_ENV=production``): every setting in ``REQUIRED_IN_PRODUCTION`` must
+  be given; start-up fails with one message naming every missing one.
+
+Any setting may be given in the environment in either mode.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+REQUIRED_IN_PRODUCTION = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SECRET_KEY",
+    "ENCRYPTION_KEY",
+    "SHOPIFY_API_KEY",
+    "SHOPIFY_API_SECRET",
+    "APP_URL",
+)
+
+# Public setting names, their defaults in the embedded mode and what they mean. The README
+# table is written from this list (a test keeps them in step).
+SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
+    ("COMEBACK_ENV", "embedded", "`embedded` (SQLite + embedded Redis) or `production`."),
+    ("COMEBACK_INSTANCE_PATH", "`instance/`", "Folder for the SQLite file, the embedded Redis and generated secrets."),
+    ("DATABASE_URL", "SQLite in `instance/`", "SQLAlchemy URL, e.g. `postgresql+psycopg://user@host/comeback`."),
+    ("REDIS_URL", "embedded Redis in `instance/`", "Redis for jobs, locks and the API budget, e.g. `redis://127.0.0.1:6379/0`."),
+    ("SECRET_KEY", "generated once", "Signs state values and session cookies."),
+    ("ENCRYPTION_KEY", "generated once", "Fernet key(s) for tokens at rest; comma-separated, newest first, to rotate."),
+    ("APP_URL", "`http://127.0.0.1:5000`", "Public base URL of the app (OAuth redirect and webhook addresses)."),
+    ("SHOPIFY_API_KEY", "generated demo key", "The app's client id."),
+    ("SHOPIFY_API_SECRET", "generated demo secret", "The app's client secret (verifies webhooks, OAuth and session tokens)."),
+    ("SHOPIFY_OLD_API_SECRET", "unset", "Previous client secret, accepted while a secret rotation rolls out."),
+    ("SHOPIFY_SCOPES", "`read_customers,write_customers,read_orders,read_products,write_discounts`", "Scopes asked for at install."),
+    ("SHOPIFY_API_ORIGIN", "unset", "Send Admin API and OAuth requests to this origin instead of the shop's own host (e.g. a local devstore)."),
+    ("WEBHOOK_BATCH_SIZE", "`500`", "Inbox events applied per transaction."),
+    ("CATCH_UP_INTERVAL_MINUTES", "`15`", "How often the incremental catch-up runs per shop."),
+    ("DEVSTORE_PORT", "`8100`", "Port of the local devstore started by the demo command."),
+)
+
+_DEFAULT_SCOPES = "read_customers,write_customers,read_orders,read_products,write_discounts"
+
+
+class ConfigurationError(RuntimeError):
+    """The environment does not describe a runnable app."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    env: str
+    instance_path: Path
+    database_url: str
+    redis_url: str | None  # None: embedded Redis under instance_path
+    secret_key: str
+    encryption_keys: tuple[str, ...]
+    app_url: str
+    shopify_api_key: str
+    shopify_api_secret: str
+    shopify_old_api_secret: str | None
+    shopify_scopes: str
+    shopify_api_origin: str | None
+    webhook_batch_size: int = 500
+    catch_up_interval_minutes: int = 15
+    devstore_port: int = 8100
+    testing: bool = False
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def embedded_redis_path(self) -> Path:
+        return self.instance_path / "redis.db"
+
+    def connector_settings(self, platform: str) -> dict[str, Any]:
+        """Return the keyword arguments the platform's connector is built with."""
+        if platform == "shopify":
+            return {
+                "api_key": self.shopify_api_key,
+                "api_secret": self.shopify_api_secret,
+                "old_api_secret": self.shopify_old_api_secret,
+                "scopes": self.shopify_scopes,
+                "api_origin": self.shopify_api_origin,
+            }
+        raise KeyError(platform)
+
+
+def _int(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError as error:
+        raise ConfigurationError(f"{name} must be a whole number, got {raw!r}") from error
+
+
+def _generated_secrets(instance_path: Path) -> dict[str, str]:
+    """Load the embedded mode's secrets, generating them on first start."""
+    path = instance_path / "secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    values = {
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "SHOPIFY_API_KEY": "demo-" + secrets.token_hex(8),
+        "SHOPIFY_API_SECRET": secrets.token_urlsafe(32),
+    }
+    instance_path.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(values, indent=2))
+    os.chmod(tmp, 0o600)
+    try:
+        # Two processes starting together must agree on one set: the first link wins.
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    return json.loads(path.read_text())
+
+
+def load_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Build the settings from the environment (plus explicit overrides, for tests)."""
+    env_map: dict[str, Any] = dict(os.environ if environ is None else environ)
+    env_map.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    env = (env_map.get("COMEBACK_ENV") or "embedded").strip().lower()
+    if env not in ("embedded", "production"):
+        raise ConfigurationError(f"COMEBACK_ENV must be 'embedded' or 'production', got {env!r}")
+
+    instance_path = Path(env_map.get("COMEBACK_INSTANCE_PATH") or PROJECT_ROOT / "instance").resolve()
+
+    if env == "production":
+        missing = [name for name in REQUIRED_IN_PRODUCTION if not env_map.get(name)]
+        if missing:
+            raise ConfigurationError(
+                "Comeback cannot start in production: missing settings " + ", ".join(missing)
+            )
+        if not str(env_map["DATABASE_URL"]).startswith("postgresql"):
+            raise ConfigurationError("DATABASE_URL must be a PostgreSQL URL in production")
+        generated: dict[str, str] = {}
+    else:
+        needs_generated = any(
+            not env_map.get(name)
+            for name in ("SECRET_KEY", "ENCRYPTION_KEY", "SHOPIFY_API_KEY", "SHOPIFY_API_SECRET")
+        )
+        generated = _generated_secrets(instance_path) if needs_generated else {}
+
+    def value(name: str) -> str:
+        return str(env_map.get(name) or generated.get(name) or "")
+
+    database_url = value("DATABASE_URL") or f"sqlite:///{instance_path / 'comeback.sqlite3'}"
+    if database_url.startswith("postgres://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgres://"):]
+    elif database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
+
+    encryption_keys = tuple(k.strip() for k in value("ENCRYPTION_KEY").split(",") if k.strip())
+    for key in encryption_keys:
+        try:
+            Fernet(key)
+        except ValueError as error:
+            raise ConfigurationError(
+                "ENCRYPTION_KEY must be Fernet keys (32 url-safe base64-encoded bytes), comma-separated"
+            ) from error
+
+    return Settings(
+        env=env,
+        instance_path=instance_path,
+        database_url=database_url,
+        redis_url=value("REDIS_URL") or None,
+        secret_key=value("SECRET_KEY"),
+        encryption_keys=encryption_keys,
+        app_url=(value("APP_URL") or "http://127.0.0.1:5000").rstrip("/"),
+        shopify_api_key=value("SHOPIFY_API_KEY"),
+        shopify_api_secret=value("SHOPIFY_API_SECRET"),
+        shopify_old_api_secret=value("SHOPIFY_OLD_API_SECRET") or None,
+        shopify_scopes=value("SHOPIFY_SCOPES") or _DEFAULT_SCOPES,
+        shopify_api_origin=(value("SHOPIFY_API_ORIGIN") or None),
+        webhook_batch_size=_int(env_map, "WEBHOOK_BATCH_SIZE", 500),
+        catch_up_interval_minutes=_int(env_map, "CATCH_UP_INTERVAL_MINUTES", 15),
+        devstore_port=_int(env_map, "DEVSTORE_PORT", 8100),
+        testing=bool(env_map.get("TESTING")),
+    )

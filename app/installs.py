@@ -1,0 +1,186 @@
+"""Shop lifecycle: install through OAuth, keep credentials fresh, uninstall, reinstall."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+from collections.abc import Mapping
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from connectors import base
+from app import platforms
+from app.extensions import redis_holder
+from app.store.models import OAuthState, Shop, SyncRun
+from app.store.types import utcnow
+
+log = logging.getLogger(__name__)
+
+STATE_LIFETIME = dt.timedelta(minutes=10)
+
+
+class InstallError(Exception):
+    """An install step was refused; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+def callback_url(platform: str) -> str:
+    return f"{platforms.settings().app_url}/auth/{platform}/callback"
+
+
+def webhook_url(platform: str) -> str:
+    return f"{platforms.settings().app_url}/webhooks/{platform}"
+
+
+def begin_install(session: Session, platform: str, raw_shop: str | None) -> base.AuthorizationRequest:
+    """Validate the shop, create a single-use state and return where to send the merchant."""
+    connector = platforms.connector(platform)
+    if not raw_shop:
+        raise InstallError("the 'shop' parameter is required, e.g. shop=your-store.myshopify.com")
+    try:
+        shop_key = connector.normalize_shop_key(raw_shop)
+    except base.InvalidShopError as error:
+        raise InstallError(str(error)) from error
+    now = utcnow()
+    state = secrets.token_urlsafe(32)
+    session.add(OAuthState(state=state, platform=platform, shop_domain=shop_key, created_at=now,
+                           expires_at=now + STATE_LIFETIME))
+    # Old states are of no use to anyone: clear them as we go.
+    session.execute(OAuthState.__table__.delete().where(OAuthState.expires_at < now - STATE_LIFETIME))
+    return connector.authorization_request(shop_key, callback_url(platform), state)
+
+
+def _consume_state(session: Session, platform: str, state: str | None, shop_key: str) -> None:
+    if not state:
+        raise InstallError("the 'state' parameter is missing")
+    now = utcnow()
+    result = session.execute(
+        update(OAuthState)
+        .where(OAuthState.state == state, OAuthState.platform == platform,
+               OAuthState.shop_domain == shop_key, OAuthState.used_at.is_(None),
+               OAuthState.expires_at > now)
+        .values(used_at=now)
+    )
+    if result.rowcount != 1:
+        raise InstallError("unknown, expired or already used state, or state issued for another shop")
+
+
+def complete_install(session: Session, platform: str, query: Mapping[str, str]) -> Shop:
+    """Verify the callback, spend its state, exchange the code and store the credentials."""
+    connector = platforms.connector(platform)
+    try:
+        shop_key = connector.verify_callback(query)
+    except base.InvalidSignatureError as error:
+        raise InstallError(str(error), status=401) from error
+    except base.InvalidShopError as error:
+        raise InstallError(str(error)) from error
+    _consume_state(session, platform, query.get("state"), shop_key)
+    code = query.get("code")
+    if not code:
+        raise InstallError("the 'code' parameter is missing")
+    session.commit()  # the state is spent even if the exchange below fails
+    try:
+        credentials = connector.exchange_code(shop_key, code, callback_url(platform))
+    except base.TerminalError as error:
+        raise InstallError(f"the store refused the authorization code: {error}") from error
+    except base.RetryableError as error:
+        raise InstallError(f"the store could not be reached, try again: {error}", status=502) from error
+    return store_credentials(session, platform, shop_key, credentials)
+
+
+def store_credentials(session: Session, platform: str, shop_key: str, credentials: base.Credentials) -> Shop:
+    """Create or reactivate the shop with fresh credentials (encrypted by the column type)."""
+    shop = session.execute(
+        select(Shop).where(Shop.platform == platform, Shop.domain == shop_key)
+    ).scalar_one_or_none()
+    now = utcnow()
+    if shop is None:
+        shop = Shop(platform=platform, domain=shop_key)
+        session.add(shop)
+    if shop.status != "active":
+        shop.installed_at = now
+        shop.uninstalled_at = None
+        shop.webhooks_registered_at = None
+    shop.status = "active"
+    _apply_credentials(shop, credentials)
+    session.flush()
+    log.info("shop=%s installed on %s", shop.id, platform)
+    return shop
+
+
+def _apply_credentials(shop: Shop, credentials: base.Credentials) -> None:
+    shop.access_token = credentials.access_token
+    shop.refresh_token = credentials.refresh_token
+    shop.access_token_expires_at = credentials.expires_at
+    shop.refresh_token_expires_at = credentials.refresh_token_expires_at
+    if credentials.scope is not None:
+        shop.scopes = credentials.scope
+
+
+def credentials_for(session: Session, shop: Shop) -> base.Credentials:
+    """Return usable credentials for the shop, refreshing an expiring token first.
+
+    Refresh tokens rotate on use, so only one process may refresh a shop at a time: the
+    refresh runs under a Redis lock and re-reads the shop once it holds it.
+    """
+    if shop.access_token is None or shop.status not in ("active", "installing"):
+        raise base.AuthRevokedError(f"shop {shop.id} has no usable credentials (status {shop.status})")
+    connector = platforms.connector(shop.platform)
+    current = _credentials(shop)
+    if base.CAP_EXPIRING_TOKENS not in connector.capabilities or not _expires_soon(shop):
+        return current
+    lock = redis_holder.get().lock(f"cb:lock:refresh:{shop.id}", timeout=30, blocking_timeout=30)
+    with lock:
+        session.refresh(shop)
+        if not _expires_soon(shop):
+            return _credentials(shop)
+        try:
+            refreshed = connector.refresh_credentials(_credentials(shop))
+        except base.AuthRevokedError:
+            mark_reauthorize(session, shop)
+            session.commit()
+            raise
+        if refreshed is not None:
+            _apply_credentials(shop, refreshed)
+            session.commit()
+            log.info("shop=%s access token refreshed", shop.id)
+        return _credentials(shop)
+
+
+def _expires_soon(shop: Shop) -> bool:
+    return shop.access_token_expires_at is not None and shop.access_token_expires_at - utcnow() < dt.timedelta(minutes=5)
+
+
+def _credentials(shop: Shop) -> base.Credentials:
+    return base.Credentials(
+        shop_key=shop.domain, access_token=shop.access_token or "", scope=shop.scopes,
+        refresh_token=shop.refresh_token, expires_at=shop.access_token_expires_at,
+        refresh_token_expires_at=shop.refresh_token_expires_at,
+    )
+
+
+def mark_reauthorize(session: Session, shop: Shop) -> None:
+    """The store refused our token: keep the data, ask the merchant to authorize again."""
+    shop.status = "reauthorize"
+    log.warning("shop=%s credentials refused, re-authorization needed", shop.id)
+
+
+def uninstall(session: Session, shop: Shop, _event: object | None = None) -> None:
+    """Disable the shop, discard its credentials and stop its syncs; data stays until redaction."""
+    now = utcnow()
+    shop.status = "uninstalled"
+    shop.uninstalled_at = now
+    shop.access_token = shop.refresh_token = None
+    shop.access_token_expires_at = shop.refresh_token_expires_at = None
+    shop.webhooks_registered_at = None
+    session.execute(
+        update(SyncRun).where(SyncRun.shop_id == shop.id,
+                              SyncRun.status.in_(("pending", "exporting", "importing")))
+        .values(status="cancelled", finished_at=now, last_error="app uninstalled")
+    )
+    log.info("shop=%s uninstalled", shop.id)

@@ -1,0 +1,232 @@
+"""The webhook inbox: store a verified delivery once, then drain stored events in batches.
+
+Intake stores first and acknowledges after (a duplicate delivery hits the unique key and changes
+nothing). Draining takes one shop's pending events in arrival order, applies them to the mirror
+and marks them processed in the same transaction: a worker killed mid-batch leaves the batch
+pending, and the next drain applies it once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from connectors import base
+from app.store import mirror, privacy
+from app.store.models import Shop, WebhookEvent
+from app.store.types import utcnow
+from app.store.upsert import insert_ignore
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+
+# Kinds accepted for a shop that has uninstalled the app: the privacy requests a platform
+# keeps sending after uninstall (a shop erasure arrives days later).
+_AFTER_UNINSTALL = frozenset({base.PRIVACY_DATA_REQUEST, base.PRIVACY_CUSTOMER_REDACT,
+                              base.PRIVACY_SHOP_REDACT, base.APP_UNINSTALLED})
+
+
+@dataclasses.dataclass(frozen=True)
+class Intake:
+    """What happened to a delivery: ``stored``, ``duplicate`` or ``discarded`` (unknown shop)."""
+
+    outcome: str
+    shop_id: int | None = None
+    event_id: int | None = None
+
+
+def find_shop_for_delivery(session: Session, envelope: base.WebhookEnvelope) -> Shop | None:
+    """Return the shop a delivery belongs to, or None when we do not (or no longer) know it."""
+    shop = session.execute(
+        select(Shop).where(Shop.platform == envelope.platform, Shop.domain == envelope.shop_key)
+    ).scalar_one_or_none()
+    if shop is None:
+        return None
+    if shop.status in ("uninstalled", "redacted") and envelope.kind not in _AFTER_UNINSTALL:
+        return None
+    if shop.status == "redacted" and envelope.kind != base.PRIVACY_SHOP_REDACT:
+        return None
+    return shop
+
+
+def record_delivery(session: Session, shop_id: int, envelope: base.WebhookEnvelope) -> Intake:
+    """Store a verified delivery once; the caller commits, then acknowledges."""
+    inserted = insert_ignore(
+        session, WebhookEvent.__table__,
+        [{
+            "shop_id": shop_id, "platform": envelope.platform, "delivery_key": envelope.delivery_key,
+            "topic": envelope.topic, "kind": envelope.kind, "body": envelope.body,
+            "status": "ignored" if envelope.kind == base.IGNORED else "pending", "attempts": 0,
+            "received_at": utcnow(), "triggered_at": envelope.triggered_at,
+        }],
+        conflict=("platform", "delivery_key"), returning=("id",),
+    )
+    if not inserted:
+        return Intake("duplicate", shop_id)
+    return Intake("stored", shop_id, inserted[0][0])
+
+
+def mark_enqueued(session: Session, shop_id: int) -> None:
+    """Note that a drain is queued for the shop's pending events (the sweeper skips them)."""
+    session.execute(
+        update(WebhookEvent)
+        .where(WebhookEvent.shop_id == shop_id, WebhookEvent.status == "pending")
+        .values(enqueued_at=utcnow())
+    )
+
+
+def shops_needing_drain(session: Session, older_than_seconds: int = 60) -> list[int]:
+    """Return shops with events still pending a while after they arrived.
+
+    Those were never queued (Redis was down at intake) or their drain was lost; queuing a
+    drain again is harmless, since a drain already waiting keeps its place.
+    """
+    import datetime as dt
+
+    cutoff = utcnow() - dt.timedelta(seconds=older_than_seconds)
+    rows = session.execute(
+        select(WebhookEvent.shop_id)
+        .where(WebhookEvent.status == "pending", WebhookEvent.received_at < cutoff)
+        .distinct()
+    ).scalars().all()
+    return list(rows)
+
+
+@dataclasses.dataclass
+class DrainResult:
+    processed: int = 0
+    ignored: int = 0
+    failed: int = 0
+    batches: int = 0
+    uninstalled: bool = False
+
+    @property
+    def total(self) -> int:
+        return self.processed + self.ignored + self.failed
+
+
+Parser = Callable[[str, bytes], base.NormalizedEvent]
+Lifecycle = Callable[[Session, Shop, base.NormalizedEvent], None]
+
+
+def _pending(session: Session, shop_id: int, limit: int) -> Sequence[WebhookEvent]:
+    query = (
+        select(WebhookEvent)
+        .where(WebhookEvent.shop_id == shop_id, WebhookEvent.status == "pending")
+        .order_by(WebhookEvent.id).limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return session.execute(query).scalars().all()
+
+
+_UPSERT_KINDS = frozenset({base.ORDER_UPSERT, base.REFUND_CREATE, base.CUSTOMER_UPSERT,
+                           base.CUSTOMER_CONSENT, base.CUSTOMER_SUMMARY, base.CART_UPSERT,
+                           base.PRODUCT_UPSERT})
+
+
+def apply_batch(session: Session, shop: Shop, parse: Parser, on_uninstall: Lifecycle, limit: int) -> DrainResult:
+    """Apply up to ``limit`` pending events of one shop and mark them; the caller commits."""
+    events = _pending(session, shop.id, limit)
+    result = DrainResult(batches=1 if events else 0)
+    if not events:
+        return result
+    now = utcnow()
+    pending_records: list[Any] = []
+
+    def flush() -> None:
+        if pending_records:
+            mirror.apply_records(session, shop.id, shop.platform, pending_records)
+            pending_records.clear()
+
+    for event in events:
+        event.attempts += 1
+        try:
+            normalized = parse(event.topic, event.body)
+        except base.TerminalError as error:
+            event.status, event.last_error, event.processed_at = "failed", str(error)[:2000], now
+            result.failed += 1
+            log.warning("shop=%s event=%s topic=%s rejected: %s", shop.id, event.id, event.topic, error)
+            continue
+        if normalized.kind in _UPSERT_KINDS:
+            pending_records.extend(normalized.records)
+        elif normalized.kind == base.IGNORED:
+            event.status, event.processed_at = "ignored", now
+            result.ignored += 1
+            continue
+        else:
+            flush()
+            _apply_lifecycle(session, shop, event, normalized, on_uninstall)
+            if normalized.kind == base.APP_UNINSTALLED:
+                result.uninstalled = True
+        event.status, event.processed_at, event.last_error = "processed", now, None
+        result.processed += 1
+    flush()
+    return result
+
+
+def _apply_lifecycle(session: Session, shop: Shop, event: WebhookEvent, normalized: base.NormalizedEvent,
+                     on_uninstall: Lifecycle) -> None:
+    kind = normalized.kind
+    if kind == base.PRODUCT_DELETE:
+        mirror.delete_products(session, shop.id, shop.platform, normalized.records)
+    elif kind == base.ORDER_DELETE:
+        mirror.delete_orders(session, shop.id, shop.platform, normalized.records)
+    elif kind == base.CUSTOMER_DELETE:
+        for record in normalized.records:
+            privacy.redact_customer(session, shop.id, record.external_id, email=None, order_ids=(),
+                                    event_id=event.id, kind="customer_delete")
+    elif kind == base.APP_UNINSTALLED:
+        on_uninstall(session, shop, normalized)
+    elif kind == base.PRIVACY_DATA_REQUEST:
+        privacy.export_customer_data(session, shop.id, normalized.records[0], event_id=event.id)
+    elif kind == base.PRIVACY_CUSTOMER_REDACT:
+        request = normalized.records[0]
+        privacy.redact_customer(session, shop.id, request.customer_external_id, email=request.email,
+                                order_ids=request.order_external_ids, event_id=event.id)
+    elif kind == base.PRIVACY_SHOP_REDACT:
+        privacy.redact_shop(session, shop, keep_event_id=event.id)
+    else:
+        raise base.TerminalError(f"no handler for event kind {kind!r}")
+
+
+def record_failure(session: Session, shop_id: int, error: Exception) -> None:
+    """After a batch failed as a whole, count an attempt on its events and park the hopeless ones."""
+    message = f"{type(error).__name__}: {error}"[:2000]
+    events = _pending(session, shop_id, 1000)
+    for event in events:
+        event.attempts += 1
+        event.last_error = message
+        if event.attempts >= MAX_ATTEMPTS:
+            event.status = "failed"
+            event.processed_at = utcnow()
+
+
+def drain(session: Session, shop: Shop, parse: Parser, on_uninstall: Lifecycle, *, batch_size: int,
+          max_batches: int = 200) -> DrainResult:
+    """Apply the shop's pending events batch by batch, committing each; bounded in batches."""
+    total = DrainResult()
+    for _ in range(max_batches):
+        try:
+            result = apply_batch(session, shop, parse, on_uninstall, batch_size)
+            session.commit()
+        except Exception as error:  # recorded on the events, then re-raised for the job's retry
+            session.rollback()
+            log.exception("shop=%s inbox batch failed", shop.id)
+            record_failure(session, shop.id, error)
+            session.commit()
+            raise
+        total.processed += result.processed
+        total.ignored += result.ignored
+        total.failed += result.failed
+        total.batches += result.batches
+        total.uninstalled = total.uninstalled or result.uninstalled
+        if result.total < batch_size or result.uninstalled:
+            break
+    return total

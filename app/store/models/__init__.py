@@ -1,0 +1,16 @@
+"""The synced mirror, the inbox and the install records, as typed SQLAlchemy models."""
+
+from app.store.models.base import Base
+from app.store.models.carts import Cart
+from app.store.models.customers import Customer
+from app.store.models.inbox import WebhookEvent
+from app.store.models.orders import LineItem, Order, Refund, RefundLineItem
+from app.store.models.privacy import PrivacyRequest
+from app.store.models.products import Product, Variant
+from app.store.models.shops import OAuthState, Shop
+from app.store.models.sync import SyncRun
+
+__all__ = [
+    "Base", "Cart", "Customer", "LineItem", "OAuthState", "Order", "PrivacyRequest", "Product",
+    "Refund", "RefundLineItem", "Shop", "SyncRun", "Variant", "WebhookEvent",
+]

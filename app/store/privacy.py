@@ -1,0 +1,143 @@
+"""Compliance: export a customer's data, erase a customer's PII, erase a shop's data.
+
+Erasure keeps the anonymous amounts (orders, refunds, line items without names or addresses)
+so that reports and the points ledger stay whole; it removes what identifies a person.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.orm import Session
+
+from connectors import base
+from app.store.models import (Cart, Customer, LineItem, Order, PrivacyRequest, Product, Refund, Shop,
+                              SyncRun, Variant, WebhookEvent)
+from app.store.types import utcnow
+
+log = logging.getLogger(__name__)
+
+
+def _json(value: Any) -> Any:
+    if value is None or isinstance(value, (str, int, bool, list, dict)):
+        return value
+    return str(value)
+
+
+def _row(obj: Any, columns: Sequence[str]) -> dict[str, Any]:
+    return {column: _json(getattr(obj, column)) for column in columns}
+
+
+def export_customer_data(session: Session, shop_id: int, request: base.PrivacyRequest, *, event_id: int | None) -> PrivacyRequest:
+    """Assemble everything we hold about one customer into a stored export."""
+    customer = None
+    if request.customer_external_id:
+        customer = session.execute(
+            select(Customer).where(Customer.shop_id == shop_id, Customer.external_id == request.customer_external_id)
+        ).scalar_one_or_none()
+    order_filter = [Order.external_id.in_(request.order_external_ids)] if request.order_external_ids else []
+    if request.customer_external_id:
+        order_filter.append(Order.customer_external_id == request.customer_external_id)
+    orders = session.execute(
+        select(Order).where(Order.shop_id == shop_id, or_(*order_filter)).order_by(Order.id)
+    ).scalars().all() if order_filter else []
+    carts = session.execute(
+        select(Cart).where(Cart.shop_id == shop_id, Cart.customer_external_id == request.customer_external_id)
+    ).scalars().all() if request.customer_external_id else []
+    export = {
+        "customer": _row(customer, ("external_id", "email", "first_name", "last_name", "phone", "state",
+                                    "email_marketing_state", "consent_updated_at", "order_count",
+                                    "total_spent", "source_created_at")) if customer else None,
+        "orders": [
+            {**_row(order, ("external_id", "number", "email", "currency", "total_price",
+                            "financial_status", "source_created_at", "cancelled_at")),
+             "line_items": [_row(li, ("title", "quantity", "unit_price", "sku")) for li in order.line_items]}
+            for order in orders
+        ],
+        "carts": [_row(cart, ("external_id", "email", "currency", "total_price", "lines", "source_created_at",
+                              "completed_at")) for cart in carts],
+    }
+    record = PrivacyRequest(
+        shop_id=shop_id, webhook_event_id=event_id, kind="data_request",
+        customer_external_id=request.customer_external_id, request_id=request.request_id,
+        export=export, result={"orders": len(orders), "carts": len(carts), "customer_found": customer is not None},
+        created_at=utcnow(), completed_at=utcnow(),
+    )
+    session.add(record)
+    log.info("shop=%s data export assembled: %s orders", shop_id, len(orders))
+    return record
+
+
+def redact_customer(session: Session, shop_id: int, customer_external_id: str | None, *, email: str | None,
+                    order_ids: Sequence[str], event_id: int | None, kind: str = "customer_redact") -> PrivacyRequest:
+    """Erase a customer's personal data from the mirror, keeping amounts."""
+    now = utcnow()
+    counts: dict[str, int] = {}
+    if customer_external_id:
+        counts["customers"] = session.execute(
+            update(Customer).where(Customer.shop_id == shop_id, Customer.external_id == customer_external_id)
+            .values(email=None, first_name=None, last_name=None, phone=None, tags=None, redacted_at=now,
+                    updated_at=now)
+        ).rowcount or 0
+    order_match = []
+    if customer_external_id:
+        order_match.append(Order.customer_external_id == customer_external_id)
+    if order_ids:
+        order_match.append(Order.external_id.in_(list(order_ids)))
+    if email:
+        order_match.append(Order.email == email)
+    if order_match:
+        counts["orders"] = session.execute(
+            update(Order).where(Order.shop_id == shop_id, or_(*order_match)).values(email=None, updated_at=now)
+        ).rowcount or 0
+    cart_match = []
+    if customer_external_id:
+        cart_match.append(Cart.customer_external_id == customer_external_id)
+    if email:
+        cart_match.append(Cart.email == email)
+    if cart_match:
+        counts["carts"] = session.execute(
+            update(Cart).where(Cart.shop_id == shop_id, or_(*cart_match))
+            .values(email=None, recovery_url=None, updated_at=now)
+        ).rowcount or 0
+    # Exports we assembled earlier hold the same data: they go too.
+    if customer_external_id:
+        session.execute(
+            update(PrivacyRequest).where(PrivacyRequest.shop_id == shop_id,
+                                         PrivacyRequest.customer_external_id == customer_external_id,
+                                         PrivacyRequest.kind == "data_request")
+            .values(export=None)
+        )
+    record = PrivacyRequest(shop_id=shop_id, webhook_event_id=event_id, kind=kind,
+                            customer_external_id=customer_external_id, result=counts,
+                            created_at=now, completed_at=now)
+    session.add(record)
+    log.info("shop=%s customer redacted: %s", shop_id, counts)
+    return record
+
+
+def redact_shop(session: Session, shop: Shop, *, keep_event_id: int | None) -> PrivacyRequest:
+    """Erase everything we hold for a shop; keep the shop row (status ``redacted``) and a record."""
+    counts: dict[str, int] = {}
+    for model in (LineItem, Variant):
+        counts[model.__tablename__] = session.execute(delete(model).where(model.shop_id == shop.id)).rowcount or 0
+    for model in (Refund, Order, Product, Cart, Customer, SyncRun):
+        counts[model.__tablename__] = session.execute(delete(model).where(model.shop_id == shop.id)).rowcount or 0
+    counts["webhook_events"] = session.execute(
+        delete(WebhookEvent).where(WebhookEvent.shop_id == shop.id, WebhookEvent.id != keep_event_id)
+    ).rowcount or 0
+    if keep_event_id is not None:
+        session.execute(update(WebhookEvent).where(WebhookEvent.id == keep_event_id).values(body=b"{}"))
+    session.execute(delete(PrivacyRequest).where(PrivacyRequest.shop_id == shop.id))
+    shop.status = "redacted"
+    shop.access_token = shop.refresh_token = None
+    shop.access_token_expires_at = shop.refresh_token_expires_at = None
+    shop.name = None
+    record = PrivacyRequest(shop_id=shop.id, webhook_event_id=keep_event_id, kind="shop_redact",
+                            result=counts, created_at=utcnow(), completed_at=utcnow())
+    session.add(record)
+    log.info("shop=%s shop data erased: %s", shop.id, counts)
+    return record

@@ -1,0 +1,15 @@
+"""HTTP blueprints: thin views over the domain functions."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.web import admin, auth, errors, health, webhooks
+
+    errors.register(app)
+    app.register_blueprint(health.blueprint)
+    app.register_blueprint(auth.blueprint)
+    app.register_blueprint(webhooks.blueprint)
+    app.register_blueprint(admin.blueprint)

@@ -1,0 +1,153 @@
+"""The embedded admin: session-token authentication, framing policy, sync progress."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, abort, g, jsonify, render_template_string, request
+from sqlalchemy import select
+
+from connectors import base, registry
+from app import installs, platforms
+from app.extensions import db
+from app.store.models import Shop, SyncRun
+from app.store.sync_progress import progress
+from app.web.errors import error_response
+
+log = logging.getLogger(__name__)
+
+blueprint = Blueprint("admin", __name__)
+
+
+class AdminAuthError(Exception):
+    def __init__(self, message: str, status: int = 401):
+        super().__init__(message)
+        self.status = status
+
+
+def _session_platforms() -> list[str]:
+    return [name for name in registry.platforms()
+            if base.CAP_SESSION_TOKENS in platforms.connector(name).capabilities]
+
+
+def authenticate(authorization: str | None) -> Shop:
+    """Return the shop a session token speaks for, exchanging it for credentials if needed."""
+    if not authorization:
+        raise AdminAuthError("missing session token (Authorization: Bearer <token>)")
+    errors = []
+    for platform in _session_platforms():
+        connector = platforms.connector(platform)
+        try:
+            shop_key, _claims = connector.verify_session_token(authorization, request.url)  # type: ignore[attr-defined]
+        except base.InvalidSignatureError as error:
+            errors.append(str(error))
+            continue
+        return _shop_for_token(platform, connector, shop_key, authorization)
+    raise AdminAuthError("session token rejected: " + "; ".join(errors))
+
+
+def _shop_for_token(platform: str, connector: Any, shop_key: str, authorization: str) -> Shop:
+    session = db.session()
+    shop = session.execute(
+        select(Shop).where(Shop.platform == platform, Shop.domain == shop_key)
+    ).scalar_one_or_none()
+    if shop is not None and shop.is_active and shop.access_token:
+        return shop
+    # A shop we do not hold a token for (new, uninstalled or refused): token exchange.
+    token = authorization.split(" ", 1)[1] if " " in authorization else authorization
+    try:
+        credentials = connector.exchange_session_token(token, shop_key)
+    except (base.TerminalError, base.AuthRevokedError) as error:
+        raise AdminAuthError(f"token exchange refused: {error}") from error
+    except base.RetryableError as error:
+        raise AdminAuthError(f"store unreachable for token exchange: {error}", status=502) from error
+    shop = installs.store_credentials(session, platform, shop_key, credentials)
+    session.commit()
+    from jobs.shops import after_install
+
+    after_install(shop.id)
+    return shop
+
+
+def _frame_policy(response: Response, shop_key: str, platform: str) -> Response:
+    ancestors = " ".join(platforms.connector(platform).frame_ancestors(shop_key))  # type: ignore[attr-defined]
+    response.headers["Content-Security-Policy"] = f"frame-ancestors {ancestors};"
+    return response
+
+
+@blueprint.before_request
+def _require_session_token():
+    if request.endpoint in ("admin.home",):
+        return None
+    try:
+        g.shop = authenticate(request.headers.get("Authorization"))
+    except AdminAuthError as error:
+        return error_response(error.status, str(error))
+    return None
+
+
+_HOME = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Comeback</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><main><h1>Comeback</h1>
+<p>Installed on <strong>{{ shop.domain }}</strong>.</p>
+{% if report %}<section aria-label="Sync"><h2>Sync</h2><ul>
+{% for item in report.resources %}<li>{{ item.resource }}: {{ item.processed }} / {{ item.total or '?' }}
+ &mdash; {{ item.status }}</li>{% else %}<li>No sync yet.</li>{% endfor %}
+</ul></section>{% else %}<p>Open Comeback from your store's admin to see its data.</p>{% endif %}
+</main></body></html>"""
+
+
+@blueprint.get("/admin")
+def home():
+    """Serve the admin page; framed only by the shop's own admin."""
+    raw_shop = request.args.get("shop")
+    session = db.session()
+    for platform in _session_platforms():
+        connector = platforms.connector(platform)
+        try:
+            shop_key = connector.normalize_shop_key(raw_shop or "")
+        except base.InvalidShopError:
+            continue
+        shop = session.execute(
+            select(Shop).where(Shop.platform == platform, Shop.domain == shop_key)
+        ).scalar_one_or_none()
+        if shop is None:
+            return error_response(404, f"{shop_key} has not installed Comeback")
+        # Data only for a request that carries the shop's own session token.
+        id_token = request.args.get("id_token")
+        authorized = False
+        if id_token:
+            try:
+                token_shop, _claims = connector.verify_session_token(f"Bearer {id_token}", request.url)  # type: ignore[attr-defined]
+                authorized = token_shop == shop_key
+            except base.InvalidSignatureError:
+                authorized = False
+        report = progress(session, shop.id) if authorized else None
+        html = render_template_string(_HOME, shop=shop, report=report)
+        return _frame_policy(Response(html, mimetype="text/html"), shop_key, platform)
+    return error_response(400, "a valid 'shop' parameter is required")
+
+
+@blueprint.get("/api/admin/shop")
+def shop_details():
+    shop: Shop = g.shop
+    return jsonify({"domain": shop.domain, "platform": shop.platform, "name": shop.name,
+                    "currency": shop.currency, "status": shop.status, "scopes": shop.scopes})
+
+
+@blueprint.get("/api/admin/sync")
+def sync_status():
+    return jsonify(progress(db.session(), g.shop.id))
+
+
+@blueprint.get("/api/admin/sync/runs/<int:run_id>")
+def sync_run(run_id: int):
+    run = db.session().execute(
+        select(SyncRun).where(SyncRun.id == run_id, SyncRun.shop_id == g.shop.id)
+    ).scalar_one_or_none()
+    if run is None:
+        abort(404, description="no such sync run")
+    return jsonify({"id": run.id, "kind": run.kind, "resource": run.resource, "status": run.status,
+                    "processed": run.processed_count, "total": run.total_count, "error": run.last_error})

@@ -1,0 +1,47 @@
+"""Webhook intake: verify, store, acknowledge; the inbox is drained by jobs."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, abort, jsonify, request
+from redis import RedisError
+
+from connectors import base
+from app import platforms
+from app.extensions import db
+from app.store import inbox
+from app.web.errors import error_response
+
+log = logging.getLogger(__name__)
+
+blueprint = Blueprint("webhooks", __name__)
+
+
+@blueprint.post("/webhooks/<platform>")
+def receive(platform: str):
+    try:
+        connector = platforms.connector(platform)
+    except KeyError:
+        abort(404, description=f"unknown platform {platform!r}")
+    body = request.get_data(cache=False)
+    try:
+        envelope = connector.verify_webhook(request.headers, body)
+    except base.InvalidSignatureError as error:
+        return error_response(401, f"webhook signature invalid: {error}")
+    session = db.session()
+    shop = inbox.find_shop_for_delivery(session, envelope)
+    if shop is None:
+        # Signed by the platform, for a shop we do not (or no longer) serve: accept and drop.
+        return jsonify({"status": "discarded"}), 200
+    intake = inbox.record_delivery(session, shop.id, envelope)
+    session.commit()
+    if intake.outcome == "stored" and envelope.kind != base.IGNORED:
+        from jobs.inbox import request_drain
+
+        try:
+            request_drain(shop.id)
+        except RedisError as error:
+            # Stored is enough: the sweeper queues it once Redis is back.
+            log.warning("shop=%s drain not queued (%s); left for the sweeper", shop.id, type(error).__name__)
+    return jsonify({"status": intake.outcome}), 200

@@ -1,0 +1,334 @@
+"""The one boundary between the platforms and the rest of Comeback.
+
+Everything a connector hands upwards is one of the records below: platform-neutral, typed,
+money as ``Decimal`` with its currency, datetimes timezone-aware. Nothing above this module
+knows which platform produced a record; callers branch on ``Connector.capabilities``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterator, Mapping
+from decimal import Decimal
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+
+# --- errors -------------------------------------------------------------------------------
+
+
+class ConnectorError(Exception):
+    """Base class of every error a connector raises."""
+
+
+class RetryableError(ConnectorError):
+    """The call may succeed later (timeout, 429, 5xx, throttled); ``retry_after`` in seconds."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class AuthRevokedError(ConnectorError):
+    """The store no longer accepts our credentials: the shop must be re-authorized."""
+
+
+class TerminalError(ConnectorError):
+    """The call can never succeed as made (bad input, 4xx, user errors)."""
+
+
+class InvalidSignatureError(ConnectorError):
+    """A request claiming to come from the platform failed verification."""
+
+
+class InvalidShopError(ConnectorError):
+    """A shop identifier given by a caller is not acceptable."""
+
+
+# --- neutral event kinds ------------------------------------------------------------------
+
+ORDER_UPSERT = "order.upsert"
+REFUND_CREATE = "refund.create"
+CUSTOMER_UPSERT = "customer.upsert"
+CUSTOMER_CONSENT = "customer.consent"
+CUSTOMER_SUMMARY = "customer.summary"
+CUSTOMER_DELETE = "customer.delete"
+CART_UPSERT = "cart.upsert"
+PRODUCT_UPSERT = "product.upsert"
+PRODUCT_DELETE = "product.delete"
+ORDER_DELETE = "order.delete"
+APP_UNINSTALLED = "app.uninstalled"
+PRIVACY_DATA_REQUEST = "privacy.data_request"
+PRIVACY_CUSTOMER_REDACT = "privacy.customer_redact"
+PRIVACY_SHOP_REDACT = "privacy.shop_redact"
+IGNORED = "ignored"
+
+
+# --- records ------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Money:
+    """An amount in one currency."""
+
+    amount: Decimal
+    currency: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Customer:
+    external_id: str
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+    state: str | None = None
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+    tags: tuple[str, ...] | None = None
+    # Marketing consent and purchasing summary come with their own timestamps, since some
+    # platform versions deliver them apart from the customer.
+    email_marketing_state: str | None = None
+    consent_updated_at: dt.datetime | None = None
+    order_count: int | None = None
+    total_spent: Money | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CustomerConsent:
+    customer_external_id: str
+    email_marketing_state: str
+    consent_updated_at: dt.datetime | None
+    email: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CustomerSummary:
+    customer_external_id: str
+    order_count: int
+    total_spent: Money
+    updated_at: dt.datetime | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LineItem:
+    external_id: str
+    title: str
+    quantity: int
+    unit_price: Decimal
+    total_discount: Decimal = Decimal("0")
+    sku: str | None = None
+    product_external_id: str | None = None
+    variant_external_id: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RefundLineItem:
+    line_item_external_id: str
+    quantity: int
+    subtotal: Decimal
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Refund:
+    external_id: str
+    order_external_id: str
+    created_at: dt.datetime
+    amount: Money
+    note: str | None = None
+    line_items: tuple[RefundLineItem, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Order:
+    external_id: str
+    number: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    currency: str
+    total_price: Decimal
+    subtotal_price: Decimal
+    total_discounts: Decimal = Decimal("0")
+    total_tax: Decimal = Decimal("0")
+    financial_status: str | None = None
+    fulfillment_status: str | None = None
+    email: str | None = None
+    customer_external_id: str | None = None
+    processed_at: dt.datetime | None = None
+    cancelled_at: dt.datetime | None = None
+    is_test: bool = False
+    tags: tuple[str, ...] = ()
+    discount_codes: tuple[str, ...] = ()
+    line_items: tuple[LineItem, ...] = ()
+    refunds: tuple[Refund, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Variant:
+    external_id: str
+    title: str
+    price: Decimal
+    sku: str | None = None
+    inventory_quantity: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Product:
+    external_id: str
+    title: str
+    updated_at: dt.datetime
+    handle: str | None = None
+    status: str | None = None
+    vendor: str | None = None
+    product_type: str | None = None
+    tags: tuple[str, ...] = ()
+    created_at: dt.datetime | None = None
+    variants: tuple[Variant, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CartLine:
+    title: str
+    quantity: int
+    unit_price: Decimal
+    product_external_id: str | None = None
+    variant_external_id: str | None = None
+    sku: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Cart:
+    external_id: str
+    updated_at: dt.datetime
+    currency: str
+    total_price: Decimal
+    created_at: dt.datetime | None = None
+    completed_at: dt.datetime | None = None
+    email: str | None = None
+    customer_external_id: str | None = None
+    recovery_url: str | None = None
+    lines: tuple[CartLine, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Deletion:
+    """A resource the platform says is gone."""
+
+    external_id: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PrivacyRequest:
+    """A compliance request: data export, customer erasure or shop erasure."""
+
+    customer_external_id: str | None = None
+    email: str | None = None
+    order_external_ids: tuple[str, ...] = ()
+    request_id: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WebhookEnvelope:
+    """A verified delivery, before it is parsed: what the inbox stores.
+
+    ``delivery_key`` is unique per delivery across retries of the same delivery; the inbox
+    keeps one row per key.
+    """
+
+    platform: str
+    shop_key: str  # the shop's domain (or store id) as the platform names it
+    topic: str  # the platform's own topic string, opaque above connectors/
+    kind: str  # one of the neutral kinds above
+    delivery_key: str
+    body: bytes
+    triggered_at: dt.datetime | None = None
+    api_version: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NormalizedEvent:
+    """What one webhook means, in neutral records."""
+
+    kind: str
+    records: tuple[Any, ...] = ()
+    occurred_at: dt.datetime | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Credentials:
+    """What a connector needs to call a store on a shop's behalf (decrypted, in memory only)."""
+
+    shop_key: str
+    access_token: str
+    scope: str | None = None
+    refresh_token: str | None = None
+    expires_at: dt.datetime | None = None
+    refresh_token_expires_at: dt.datetime | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AuthorizationRequest:
+    """Where to send the merchant's browser to approve the app."""
+
+    url: str
+    state: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BackfillJob:
+    """A platform-side export in progress (e.g. a bulk operation)."""
+
+    resource: str
+    job_id: str
+    status: str  # running | completed | failed
+    object_count: int = 0
+    root_object_count: int | None = None
+    result_url: str | None = None
+    error: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Page:
+    """One page of records and the cursor to the next page (``None`` when done)."""
+
+    records: tuple[Any, ...]
+    next_cursor: str | None
+
+
+# --- capabilities -------------------------------------------------------------------------
+
+CAP_BULK_EXPORT = "bulk_export"
+CAP_EXPIRING_TOKENS = "expiring_tokens"
+CAP_SESSION_TOKENS = "session_tokens"
+CAP_WEBHOOK_SUBSCRIPTIONS = "webhook_subscriptions"
+
+RESOURCES = ("customers", "products", "orders", "carts")
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """What every platform connector offers; see ``connectors/shopify`` for one."""
+
+    platform: ClassVar[str]
+    capabilities: ClassVar[frozenset[str]]
+
+    # install
+    def normalize_shop_key(self, raw: str) -> str: ...
+    def authorization_request(self, shop_key: str, redirect_uri: str, state: str) -> AuthorizationRequest: ...
+    def verify_callback(self, query: Mapping[str, str]) -> str: ...
+    def exchange_code(self, shop_key: str, code: str, redirect_uri: str) -> Credentials: ...
+    def refresh_credentials(self, credentials: Credentials) -> Credentials | None: ...
+
+    # webhooks
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEnvelope: ...
+    def parse_event(self, topic: str, body: bytes) -> NormalizedEvent: ...
+    def register_webhooks(self, credentials: Credentials, callback_url: str) -> list[str]: ...
+
+    # reading
+    def fetch_page(
+        self, credentials: Credentials, resource: str, *, cursor: str | None,
+        updated_since: dt.datetime | None,
+    ) -> Page: ...
+    def start_backfill(self, credentials: Credentials, resource: str) -> BackfillJob: ...
+    def poll_backfill(self, credentials: Credentials, job: BackfillJob) -> BackfillJob: ...
+    def iter_backfill(self, job: BackfillJob, *, skip: int = 0) -> Iterator[Any]: ...

@@ -1,0 +1,293 @@
+"""The Shopify implementation of ``connectors.base.Connector``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
+
+import httpx
+from shopify_app import refresh_access_token, token_exchange
+
+from connectors.base import (
+    CAP_BULK_EXPORT,
+    CAP_EXPIRING_TOKENS,
+    CAP_SESSION_TOKENS,
+    CAP_WEBHOOK_SUBSCRIPTIONS,
+    AuthorizationRequest,
+    AuthRevokedError,
+    BackfillJob,
+    Credentials,
+    InvalidSignatureError,
+    NormalizedEvent,
+    Page,
+    RetryableError,
+    TerminalError,
+    WebhookEnvelope,
+)
+from connectors.shopify import bulk, mapping, oauth, queries, session_tokens, webhooks
+from connectors.shopify.graphql import GraphQLClient, user_errors
+from connectors.shopify.transport import make_client
+
+logger = logging.getLogger(__name__)
+
+REFRESH_MARGIN = dt.timedelta(minutes=5)
+_ALREADY_TAKEN = "already been taken"
+_RETRYABLE_EXCHANGE_CODES = frozenset({"network_error", "rate_limit_exceeded", "server_error"})
+_REVOKED_EXCHANGE_CODES = frozenset({"invalid_grant", "invalid_client", "refresh_token_expired"})
+
+
+class ShopifyConnector:
+    """Talk to Shopify stores: install, webhooks, GraphQL reads and bulk exports."""
+
+    platform: ClassVar[str] = "shopify"
+    capabilities: ClassVar[frozenset[str]] = frozenset(
+        {CAP_BULK_EXPORT, CAP_EXPIRING_TOKENS, CAP_SESSION_TOKENS, CAP_WEBHOOK_SUBSCRIPTIONS})
+
+    def __init__(self, *, api_key: str, api_secret: str, scopes: str, api_origin: str | None = None,
+                 api_version: str = "2026-10", redis: Any = None, timeout: float = 10.0,
+                 old_api_secret: str | None = None, max_throttle_wait: float = 30.0):
+        if not api_key or not api_secret:
+            raise ValueError("api_key and api_secret are required")
+        self.api_key = api_key
+        self._api_secret = api_secret
+        self._old_api_secret = old_api_secret or None
+        self.scopes = scopes
+        self.api_origin = api_origin.rstrip("/") if api_origin else None
+        self.api_version = api_version
+        self.timeout = timeout
+        self._redis = redis
+        self._max_throttle_wait = max_throttle_wait
+        self._lock = threading.Lock()
+        self._http: httpx.Client | None = None
+        self._graphql: GraphQLClient | None = None
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    def _client(self) -> httpx.Client:
+        with self._lock:
+            if self._http is None:
+                self._http = make_client(self.api_origin, self.timeout)
+            return self._http
+
+    def graphql(self) -> GraphQLClient:
+        """Return the throttled GraphQL client of this connector."""
+        client = self._client()
+        with self._lock:
+            if self._graphql is None:
+                self._graphql = GraphQLClient(
+                    api_version=self.api_version, http_client=client, redis=self._redis,
+                    max_throttle_wait=self._max_throttle_wait)
+            return self._graphql
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        with self._lock:
+            if self._http is not None:
+                self._http.close()
+            self._http = None
+            self._graphql = None
+
+    @property
+    def _secrets(self) -> tuple[str, ...]:
+        return tuple(s for s in (self._api_secret, self._old_api_secret) if s)
+
+    @property
+    def _app_config(self) -> dict[str, Any]:
+        return {"client_id": self.api_key, "client_secret": self._api_secret,
+                "old_client_secret": self._old_api_secret}
+
+    # --- install -------------------------------------------------------------------------
+
+    def normalize_shop_key(self, raw: str) -> str:
+        """Return the lower-case ``*.myshopify.com`` domain; ``InvalidShopError`` otherwise."""
+        return oauth.normalize_shop(raw)
+
+    def authorization_request(self, shop_key: str, redirect_uri: str, state: str) -> AuthorizationRequest:
+        """Return the URL that asks the merchant to approve the app."""
+        shop = self.normalize_shop_key(shop_key)
+        return oauth.authorize_url(shop, api_key=self.api_key, scopes=self.scopes,
+                                   redirect_uri=redirect_uri, state=state, api_origin=self.api_origin)
+
+    def verify_callback(self, query: Mapping[str, str]) -> str:
+        """Check the OAuth callback's HMAC and return its shop domain."""
+        return oauth.verify_callback(query, self._secrets)
+
+    def exchange_code(self, shop_key: str, code: str, redirect_uri: str) -> Credentials:
+        """Trade the callback's code for an expiring offline token and refresh token."""
+        shop = self.normalize_shop_key(shop_key)
+        credentials = oauth.exchange_code(
+            shop, code, redirect_uri, api_key=self.api_key, api_secret=self._api_secret,
+            api_origin=self.api_origin, timeout=self.timeout)
+        logger.info("shopify code exchanged shop=%s expiring=%s", shop, credentials.expires_at is not None)
+        return credentials
+
+    def refresh_credentials(self, credentials: Credentials,
+                            *, now: dt.datetime | None = None) -> Credentials | None:
+        """Refresh an access token expiring within 5 minutes; ``None`` when still good."""
+        now = now or dt.datetime.now(dt.timezone.utc)
+        if credentials.expires_at is None or credentials.expires_at - now > REFRESH_MARGIN:
+            return None
+        if not credentials.refresh_token:
+            raise AuthRevokedError(f"shop {credentials.shop_key} has an expiring token but no refresh token")
+        token = {
+            "shop": credentials.shop_key.removesuffix(".myshopify.com"),
+            "refresh_token": credentials.refresh_token,
+            # shopify_app skips tokens valid for 60 more seconds by its own clock; we refresh
+            # 5 minutes ahead, so hand it an expired time to make the decision ours.
+            "expires": "1970-01-01T00:00:00Z",
+            "refresh_token_expires": (credentials.refresh_token_expires_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+                                      if credentials.refresh_token_expires_at else ""),
+            "access_mode": "offline",
+        }
+        result = refresh_access_token(token, self._app_config, self._client())
+        if not result.ok or result.access_token is None:
+            self._raise_exchange_error(credentials.shop_key, "token refresh", result.log.code)
+        fresh = result.access_token
+        logger.info("shopify token refreshed shop=%s", credentials.shop_key)
+        return Credentials(
+            shop_key=credentials.shop_key,
+            access_token=fresh.token,
+            scope=fresh.scope or credentials.scope,
+            refresh_token=fresh.refresh_token or None,
+            expires_at=_parse_sdk_time(fresh.expires),
+            refresh_token_expires_at=_parse_sdk_time(fresh.refresh_token_expires),
+        )
+
+    # --- embedded admin ------------------------------------------------------------------
+
+    def verify_session_token(self, authorization_header: str | None, url: str = "",
+                             *, now: float | None = None) -> tuple[str, dict]:
+        """Return ``(shop domain, claims)`` of the request's App Bridge session token.
+
+        ``url`` is the request URL (kept for parity with ``verify_app_home_req``; the token in
+        the header is all that is checked). ``now`` (epoch seconds) exists for test vectors.
+        """
+        token = session_tokens.bearer_token(authorization_header)
+        return session_tokens.verify(token, api_key=self.api_key, secrets=self._secrets, now=now)
+
+    def exchange_session_token(self, session_token: str, shop_key: str) -> Credentials:
+        """Exchange a session token for an expiring offline access token (token exchange)."""
+        shop = self.normalize_shop_key(shop_key)
+        token_shop, claims = session_tokens.verify(session_token, api_key=self.api_key,
+                                                   secrets=self._secrets)
+        if token_shop != shop:
+            raise InvalidSignatureError("session token belongs to another shop")
+        result = token_exchange(
+            "offline", self._app_config,
+            id_token={"exchangeable": True, "token": session_token, "claims": claims},
+            expiring=True, http_client=self._client())
+        if not result.ok or result.access_token is None:
+            if result.log.code == "invalid_subject_token":
+                raise InvalidSignatureError("Shopify rejected the session token")
+            self._raise_exchange_error(shop, "token exchange", result.log.code)
+        access = result.access_token
+        logger.info("shopify session token exchanged shop=%s", shop)
+        return Credentials(
+            shop_key=shop, access_token=access.token, scope=access.scope or None,
+            refresh_token=access.refresh_token or None,
+            expires_at=_parse_sdk_time(access.expires),
+            refresh_token_expires_at=_parse_sdk_time(access.refresh_token_expires),
+        )
+
+    @staticmethod
+    def _raise_exchange_error(shop: str, what: str, code: str) -> None:
+        logger.info("shopify %s failed shop=%s code=%s", what, shop, code)
+        if code in _RETRYABLE_EXCHANGE_CODES:
+            raise RetryableError(f"{what} for {shop} failed: {code}")
+        if code in _REVOKED_EXCHANGE_CODES:
+            raise AuthRevokedError(f"{what} for {shop} refused: {code}")
+        raise TerminalError(f"{what} for {shop} failed: {code}")
+
+    def frame_ancestors(self, shop_key: str) -> list[str]:
+        """Return the origins allowed to frame the embedded app for this shop."""
+        return [f"https://{self.normalize_shop_key(shop_key)}", "https://admin.shopify.com"]
+
+    def shop_info(self, credentials: Credentials) -> dict:
+        """Return the shop's name, currency, timezone and email."""
+        shop = self.graphql().execute(credentials, queries.SHOP).get("shop") or {}
+        return {"name": shop.get("name"), "currency": shop.get("currencyCode"),
+                "timezone": shop.get("ianaTimezone"), "email": shop.get("email")}
+
+    # --- webhooks ------------------------------------------------------------------------
+
+    def webhook_topics(self) -> list[str]:
+        """Return the topics ``register_webhooks`` subscribes to (compliance topics excluded)."""
+        return list(webhooks.SUBSCRIBED_TOPICS)
+
+    def register_webhooks(self, credentials: Credentials, callback_url: str) -> list[str]:
+        """Subscribe ``callback_url`` to every topic, skipping subscriptions that exist."""
+        client = self.graphql()
+        data = client.execute(credentials, queries.WEBHOOK_LIST)
+        existing = {(node.get("topic"), node.get("uri"))
+                    for node in mapping.nodes(data.get("webhookSubscriptions"))}
+        created = 0
+        for topic, enum in webhooks.SUBSCRIBED_TOPICS.items():
+            if (enum, callback_url) in existing:
+                continue
+            result = client.execute(credentials, queries.WEBHOOK_CREATE,
+                                    {"topic": enum, "uri": callback_url})
+            errors = user_errors(result.get("webhookSubscriptionCreate"))
+            if errors and not all(_ALREADY_TAKEN in str(e.get("message", "")).lower() for e in errors):
+                raise TerminalError(f"webhook {topic} refused: "
+                                    + "; ".join(str(e.get("message")) for e in errors))
+            created += 0 if errors else 1
+        logger.info("shopify webhooks registered shop=%s created=%d", credentials.shop_key, created)
+        return self.webhook_topics()
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEnvelope:
+        """Check a delivery's HMAC and return its envelope."""
+        return webhooks.verify(headers, body, api_key=self.api_key, api_secret=self._api_secret,
+                               old_api_secret=self._old_api_secret)
+
+    def parse_event(self, topic: str, body: bytes) -> NormalizedEvent:
+        """Return the neutral event a verified delivery carries."""
+        return webhooks.parse(topic, body)
+
+    # --- reading -------------------------------------------------------------------------
+
+    def fetch_page(self, credentials: Credentials, resource: str, *, cursor: str | None,
+                   updated_since: dt.datetime | None) -> Page:
+        """Return one page of ``resource`` updated since ``updated_since``, oldest first."""
+        if resource not in queries.PAGE_QUERIES:
+            raise TerminalError(f"unknown resource {resource!r}")
+        document = queries.page_document(resource, after=cursor,
+                                         search=_updated_since_filter(updated_since))
+        data = self.graphql().execute(credentials, document, cost_key=f"page:{resource}")
+        connection = data.get(queries.PAGE_FIELDS[resource])
+        if connection is None:
+            raise TerminalError(f"{resource} page answered without its connection")
+        records = tuple(mapping.record(resource, node) for node in mapping.nodes(connection))
+        info = connection.get("pageInfo") or {}
+        next_cursor = info.get("endCursor") if info.get("hasNextPage") else None
+        return Page(records=records, next_cursor=next_cursor)
+
+    def start_backfill(self, credentials: Credentials, resource: str) -> BackfillJob:
+        """Start a bulk export of ``resource``."""
+        return bulk.start(self.graphql(), credentials, resource)
+
+    def poll_backfill(self, credentials: Credentials, job: BackfillJob) -> BackfillJob:
+        """Return the export's current state."""
+        return bulk.poll(self.graphql(), credentials, job)
+
+    def iter_backfill(self, job: BackfillJob, *, skip: int = 0) -> Iterator[Any]:
+        """Stream the export's records, one per root object, after the first ``skip``."""
+        return bulk.iter_records(self._client(), job, skip=skip)
+
+
+def _updated_since_filter(updated_since: dt.datetime | None) -> str | None:
+    if updated_since is None:
+        return None
+    if updated_since.tzinfo is None:
+        raise TerminalError("updated_since must be timezone-aware")
+    moment = updated_since.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"updated_at:>='{moment}'"
+
+
+def _parse_sdk_time(value: str | None) -> dt.datetime | None:
+    """Parse shopify_app's ``%Y-%m-%dT%H:%M:%SZ`` timestamps."""
+    if not value:
+        return None
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))

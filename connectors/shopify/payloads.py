@@ -1,0 +1,239 @@
+"""Map Shopify webhook payloads (REST shape) to neutral records."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from connectors.base import (
+    Cart,
+    CartLine,
+    Customer,
+    CustomerConsent,
+    CustomerSummary,
+    Deletion,
+    LineItem,
+    Money,
+    Order,
+    PrivacyRequest,
+    Product,
+    Refund,
+    RefundLineItem,
+    Variant,
+)
+from connectors.shopify.values import (
+    decimal,
+    external_id,
+    integer,
+    optional_id,
+    optional_timestamp,
+    require,
+    snake_lower,
+    consent_state,
+    tags,
+    timestamp,
+)
+
+_ZERO = Decimal("0")
+
+
+def order(payload: dict[str, Any]) -> Order:
+    """Return the ``Order`` of an ``orders/*`` payload, with its line items and refunds."""
+    order_id = external_id(require(payload, "id"))
+    currency = require(payload, "currency")
+    customer = payload.get("customer") or {}
+    return Order(
+        external_id=order_id,
+        number=str(payload.get("name") or payload.get("order_number") or order_id),
+        created_at=timestamp(require(payload, "created_at")),
+        updated_at=timestamp(payload.get("updated_at") or payload["created_at"]),
+        currency=currency,
+        total_price=decimal(require(payload, "total_price")),
+        subtotal_price=decimal(payload.get("subtotal_price"), _ZERO),
+        total_discounts=decimal(payload.get("total_discounts"), _ZERO),
+        total_tax=decimal(payload.get("total_tax"), _ZERO),
+        financial_status=snake_lower(payload.get("financial_status")),
+        fulfillment_status=snake_lower(payload.get("fulfillment_status")),
+        email=payload.get("email") or None,
+        customer_external_id=optional_id(customer.get("id")),
+        processed_at=optional_timestamp(payload.get("processed_at")),
+        cancelled_at=optional_timestamp(payload.get("cancelled_at")),
+        is_test=bool(payload.get("test", False)),
+        tags=tags(payload.get("tags")),
+        discount_codes=tuple(
+            str(code["code"]) for code in payload.get("discount_codes") or () if code.get("code")
+        ),
+        line_items=tuple(_line_item(item) for item in payload.get("line_items") or ()),
+        refunds=tuple(refund(item, currency=currency, order_id=order_id)
+                      for item in payload.get("refunds") or ()),
+    )
+
+
+def _line_item(item: dict[str, Any]) -> LineItem:
+    return LineItem(
+        external_id=external_id(require(item, "id")),
+        title=str(item.get("title") or ""),
+        quantity=integer(require(item, "quantity")),
+        unit_price=decimal(require(item, "price")),
+        total_discount=decimal(item.get("total_discount"), _ZERO),
+        sku=item.get("sku") or None,
+        product_external_id=optional_id(item.get("product_id")),
+        variant_external_id=optional_id(item.get("variant_id")),
+    )
+
+
+def refund(payload: dict[str, Any], *, currency: str | None = None,
+           order_id: str | None = None) -> Refund:
+    """Return the ``Refund`` of a ``refunds/create`` payload (or of one inline in an order).
+
+    The amount is the sum of successful refund transactions; a refund without any (e.g. a
+    restock-only refund seen before its transaction) falls back to its line subtotals.
+    """
+    lines = tuple(
+        RefundLineItem(
+            line_item_external_id=external_id(require(line, "line_item_id")),
+            quantity=integer(require(line, "quantity")),
+            subtotal=decimal(line.get("subtotal"), _ZERO),
+        )
+        for line in payload.get("refund_line_items") or ()
+    )
+    transactions = [
+        tx for tx in payload.get("transactions") or ()
+        if tx.get("kind") == "refund" and tx.get("status") == "success"
+    ]
+    if transactions:
+        amount = sum((decimal(tx.get("amount")) for tx in transactions), _ZERO)
+    else:
+        amount = sum((line.subtotal for line in lines), _ZERO)
+    if currency is None:
+        currency = _refund_currency(payload)
+    return Refund(
+        external_id=external_id(require(payload, "id")),
+        order_external_id=order_id or external_id(require(payload, "order_id")),
+        created_at=timestamp(require(payload, "created_at")),
+        amount=Money(amount, currency),
+        note=payload.get("note") or None,
+        line_items=lines,
+    )
+
+
+def _refund_currency(payload: dict[str, Any]) -> str:
+    """Return a standalone refund's currency: from its transactions, else its line items."""
+    for tx in payload.get("transactions") or ():
+        if tx.get("currency"):
+            return str(tx["currency"])
+    for line in payload.get("refund_line_items") or ():
+        money = (line.get("subtotal_set") or {}).get("shop_money") or {}
+        if money.get("currency_code"):
+            return str(money["currency_code"])
+    if payload.get("currency"):
+        return str(payload["currency"])
+    # The documented refund payload carries no currency: the order's row holds it upstream.
+    return ""
+
+
+def customer(payload: dict[str, Any]) -> Customer:
+    """Return the ``Customer`` of a ``customers/create|update`` payload."""
+    return Customer(
+        external_id=external_id(require(payload, "id")),
+        email=payload.get("email") or None,
+        first_name=payload.get("first_name") or None,
+        last_name=payload.get("last_name") or None,
+        phone=payload.get("phone") or None,
+        state=snake_lower(payload.get("state")),
+        created_at=optional_timestamp(payload.get("created_at")),
+        updated_at=optional_timestamp(payload.get("updated_at")),
+    )
+
+
+def consent(payload: dict[str, Any]) -> CustomerConsent:
+    """Return the ``CustomerConsent`` of a ``customers/email_marketing_consent_update`` payload."""
+    details = require(payload, "email_marketing_consent")
+    return CustomerConsent(
+        customer_external_id=external_id(require(payload, "customer_id")),
+        email_marketing_state=consent_state(require(details, "state")) or "not_subscribed",
+        consent_updated_at=optional_timestamp(details.get("consent_updated_at")),
+        email=payload.get("email_address") or None,
+    )
+
+
+def purchasing_summary(payload: dict[str, Any]) -> CustomerSummary:
+    """Return the ``CustomerSummary`` of a ``customers/purchasing_summary`` payload."""
+    spent = require(payload, "amount_spent")
+    return CustomerSummary(
+        customer_external_id=external_id(require(payload, "customer_id")),
+        order_count=integer(require(payload, "number_of_orders")),
+        total_spent=Money(decimal(require(spent, "amount")), str(require(spent, "currency_code"))),
+        updated_at=optional_timestamp(payload.get("updated_at")),
+    )
+
+
+def checkout(payload: dict[str, Any]) -> Cart:
+    """Return the ``Cart`` of a ``checkouts/create|update`` payload (keyed by checkout ``id``)."""
+    customer_data = payload.get("customer") or {}
+    return Cart(
+        external_id=external_id(require(payload, "id")),
+        updated_at=timestamp(payload.get("updated_at") or require(payload, "created_at")),
+        currency=str(require(payload, "currency")),
+        total_price=decimal(require(payload, "total_price")),
+        created_at=optional_timestamp(payload.get("created_at")),
+        completed_at=optional_timestamp(payload.get("completed_at")),
+        email=payload.get("email") or None,
+        customer_external_id=optional_id(customer_data.get("id")),
+        recovery_url=payload.get("abandoned_checkout_url") or None,
+        lines=tuple(
+            CartLine(
+                title=str(line.get("title") or ""),
+                quantity=integer(require(line, "quantity")),
+                unit_price=decimal(require(line, "price")),
+                product_external_id=optional_id(line.get("product_id")),
+                variant_external_id=optional_id(line.get("variant_id")),
+                sku=line.get("sku") or None,
+            )
+            for line in payload.get("line_items") or ()
+        ),
+    )
+
+
+def product(payload: dict[str, Any]) -> Product:
+    """Return the ``Product`` of a ``products/create|update`` payload."""
+    return Product(
+        external_id=external_id(require(payload, "id")),
+        title=str(payload.get("title") or ""),
+        updated_at=timestamp(payload.get("updated_at") or require(payload, "created_at")),
+        handle=payload.get("handle") or None,
+        status=snake_lower(payload.get("status")),
+        vendor=payload.get("vendor") or None,
+        product_type=payload.get("product_type") or None,
+        tags=tags(payload.get("tags")),
+        created_at=optional_timestamp(payload.get("created_at")),
+        variants=tuple(
+            Variant(
+                external_id=external_id(require(variant, "id")),
+                title=str(variant.get("title") or ""),
+                price=decimal(require(variant, "price")),
+                sku=variant.get("sku") or None,
+                inventory_quantity=(None if variant.get("inventory_quantity") is None
+                                    else integer(variant["inventory_quantity"])),
+            )
+            for variant in payload.get("variants") or ()
+        ),
+    )
+
+
+def deletion(payload: dict[str, Any]) -> Deletion:
+    """Return the ``Deletion`` of a ``products/delete`` payload."""
+    return Deletion(external_id=external_id(require(payload, "id")))
+
+
+def privacy_request(payload: dict[str, Any], *, orders_key: str) -> PrivacyRequest:
+    """Return the ``PrivacyRequest`` of a compliance payload (``orders_key`` names its order list)."""
+    require(payload, "shop_domain")
+    person = payload.get("customer") or {}
+    request = payload.get("data_request") or {}
+    return PrivacyRequest(
+        customer_external_id=optional_id(person.get("id")),
+        email=person.get("email") or None,
+        order_external_ids=tuple(external_id(value) for value in payload.get(orders_key) or ()),
+        request_id=optional_id(request.get("id")),
+    )

@@ -1,0 +1,150 @@
+"""The GraphQL documents the connector sends (pinned to the fields in docs/shopify-subset.md)."""
+
+from __future__ import annotations
+
+import json
+
+_MONEY = "shopMoney { amount currencyCode }"
+
+CUSTOMER_FIELDS = """
+  id firstName lastName
+  defaultEmailAddress { emailAddress marketingState }
+  defaultPhoneNumber { phoneNumber }
+  createdAt updatedAt state tags numberOfOrders
+  amountSpent { amount currencyCode }
+  emailMarketingConsent { marketingState consentUpdatedAt }
+"""
+
+ORDER_FIELDS = f"""
+  id name email createdAt updatedAt processedAt cancelledAt
+  displayFinancialStatus displayFulfillmentStatus currencyCode test tags
+  customer {{ id }} discountCodes
+  totalPriceSet {{ {_MONEY} }} subtotalPriceSet {{ {_MONEY} }} totalDiscountsSet {{ {_MONEY} }}
+  totalTaxSet {{ {_MONEY} }} totalShippingPriceSet {{ {_MONEY} }} currentTotalPriceSet {{ {_MONEY} }}
+"""
+LINE_ITEM_FIELDS = f"""
+  id title quantity sku variant {{ id }} product {{ id }}
+  originalUnitPriceSet {{ {_MONEY} }} discountedTotalSet {{ {_MONEY} }}
+"""
+REFUND_FIELDS = f"id createdAt note totalRefundedSet {{ {_MONEY} }}"
+REFUND_LINE_FIELDS = f"lineItem {{ id }} quantity subtotalSet {{ {_MONEY} }}"
+
+PRODUCT_FIELDS = "id title handle status vendor productType tags createdAt updatedAt"
+VARIANT_FIELDS = "id title sku price inventoryQuantity"
+
+CART_FIELDS = f"""
+  id abandonedCheckoutUrl createdAt updatedAt completedAt customer {{ id }}
+  totalPriceSet {{ {_MONEY} }}
+"""
+CART_LINE_FIELDS = f"id title quantity variant {{ id }} product {{ id }} originalUnitPriceSet {{ {_MONEY} }}"
+
+# Page sizes keep each query's requested cost (2 + first × node cost) under Shopify's
+# 1000-point single-query limit; nested connections are capped the same way.
+PAGE_SIZES = {"customers": 100, "products": 50, "orders": 5, "carts": 10}
+ORDER_LINES_FIRST = 20
+REFUND_LINES_FIRST = 10
+VARIANTS_FIRST = 10
+CART_LINES_FIRST = 20
+
+# Connection arguments are written as literals (see ``page_document``), so %%(args)s is
+# filled per call.
+_PAGE = """
+query Page {
+  %(field)s(%%(args)s%(sort)s) {
+    nodes { %(fields)s }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+PAGE_QUERIES = {
+    "customers": _PAGE % {"field": "customers", "sort": ", sortKey: UPDATED_AT",
+                          "fields": CUSTOMER_FIELDS},
+    "orders": _PAGE % {
+        "field": "orders", "sort": ", sortKey: UPDATED_AT",
+        "fields": ORDER_FIELDS
+        + f" lineItems(first: {ORDER_LINES_FIRST}) {{ nodes {{ {LINE_ITEM_FIELDS} }} }}"
+        + f" refunds {{ {REFUND_FIELDS} refundLineItems(first: {REFUND_LINES_FIRST})"
+          f" {{ nodes {{ {REFUND_LINE_FIELDS} }} }} }}",
+    },
+    "products": _PAGE % {
+        "field": "products", "sort": ", sortKey: UPDATED_AT",
+        "fields": PRODUCT_FIELDS + f" variants(first: {VARIANTS_FIRST}) {{ nodes {{ {VARIANT_FIELDS} }} }}",
+    },
+    "carts": _PAGE % {
+        "field": "abandonedCheckouts", "sort": "",
+        "fields": CART_FIELDS + f" lineItems(first: {CART_LINES_FIRST}) {{ nodes {{ {CART_LINE_FIELDS} }} }}",
+    },
+}
+PAGE_FIELDS = {"customers": "customers", "orders": "orders", "products": "products",
+               "carts": "abandonedCheckouts"}
+
+# Bulk documents: connections as edges { node }, no `first`.
+BULK_QUERIES = {
+    "customers": f"{{ customers {{ edges {{ node {{ {CUSTOMER_FIELDS} }} }} }} }}",
+    "orders": (
+        f"{{ orders {{ edges {{ node {{ {ORDER_FIELDS}"
+        f" lineItems {{ edges {{ node {{ {LINE_ITEM_FIELDS} }} }} }}"
+        f" refunds {{ {REFUND_FIELDS} refundLineItems {{ edges {{ node {{ {REFUND_LINE_FIELDS} }} }} }} }}"
+        " } } } }"
+    ),
+    "products": (
+        f"{{ products {{ edges {{ node {{ {PRODUCT_FIELDS}"
+        f" variants {{ edges {{ node {{ {VARIANT_FIELDS} }} }} }} }} }} }} }}"
+    ),
+    "carts": (
+        f"{{ abandonedCheckouts {{ edges {{ node {{ {CART_FIELDS}"
+        f" lineItems {{ edges {{ node {{ {CART_LINE_FIELDS} }} }} }} }} }} }} }}"
+    ),
+}
+
+BULK_RUN = """
+mutation BulkRun($query: String!) {
+  bulkOperationRunQuery(query: $query) {
+    bulkOperation { id status }
+    userErrors { field message code }
+  }
+}
+"""
+
+BULK_NODE = """
+query BulkNode($id: ID!) {
+  node(id: $id) {
+    ... on BulkOperation {
+      id status errorCode objectCount rootObjectCount fileSize url partialDataUrl createdAt completedAt
+    }
+  }
+}
+"""
+
+SHOP = "query Shop { shop { id name myshopifyDomain currencyCode ianaTimezone email } }"
+
+WEBHOOK_LIST = """
+query Webhooks {
+  webhookSubscriptions(first: 100) { nodes { id topic uri } }
+}
+"""
+
+WEBHOOK_CREATE = """
+mutation WebhookCreate($topic: WebhookSubscriptionTopic!, $uri: String!) {
+  webhookSubscriptionCreate(topic: $topic, webhookSubscription: {uri: $uri, format: JSON}) {
+    webhookSubscription { id topic uri }
+    userErrors { field message }
+  }
+}
+"""
+
+
+def page_document(resource: str, *, after: str | None, search: str | None) -> str:
+    """Return the page query of ``resource`` with its arguments inlined as literals.
+
+    Literals, not variables: devstore's cost calculator fails (HTTP 500) on variables in
+    connection arguments. ``json.dumps`` output is a valid GraphQL string literal, so a cursor
+    or search string cannot break out of its quotes.
+    """
+    args = [f"first: {PAGE_SIZES[resource]}"]
+    if after is not None:
+        args.append(f"after: {json.dumps(after)}")
+    if search is not None:
+        args.append(f"query: {json.dumps(search)}")
+    return PAGE_QUERIES[resource].replace("%(args)s", ", ".join(args))

@@ -1,0 +1,119 @@
+"""Convert Shopify scalar values (ids, times, money, statuses) to neutral ones."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from connectors.base import TerminalError
+
+_GID_PREFIX = "gid://shopify/"
+_CONSENT_STATES = frozenset({"subscribed", "not_subscribed", "unsubscribed", "pending"})
+
+
+def external_id(value: Any) -> str:
+    """Return the numeric id of a REST id or a GID (``gid://shopify/Order/12`` → ``"12"``)."""
+    if type(value) is str and value:
+        if not value.startswith(_GID_PREFIX):
+            return value
+        tail = value[value.rfind("/") + 1:]
+        # GIDs may carry a query string (``gid://shopify/Cart/abc?key=…``).
+        query = tail.find("?")
+        return tail if query < 0 else tail[:query]
+    if value is None or value == "" or isinstance(value, (bool, dict, list)):
+        raise TerminalError(f"missing or invalid id {value!r}")
+    return external_id(str(value))
+
+
+def optional_id(value: Any) -> str | None:
+    """Return ``external_id(value)``, or ``None`` for a missing id."""
+    if value is None or value == "":
+        return None
+    return external_id(value)
+
+
+def timestamp(value: Any) -> dt.datetime:
+    """Parse an ISO 8601 time into an aware datetime (naive input is taken as UTC)."""
+    if isinstance(value, dt.datetime):
+        parsed = value
+    elif isinstance(value, str) and value:
+        try:
+            parsed = dt.datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise TerminalError(f"invalid timestamp {value!r}") from exc
+    else:
+        raise TerminalError(f"missing or invalid timestamp {value!r}")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed
+
+
+def optional_timestamp(value: Any) -> dt.datetime | None:
+    """Return ``timestamp(value)``, or ``None`` when absent."""
+    if value is None or value == "":
+        return None
+    return timestamp(value)
+
+
+def decimal(value: Any, default: Decimal | None = None) -> Decimal:
+    """Return a money amount as ``Decimal`` (strings, ints and Decimals; never floats)."""
+    if value is None or value == "":
+        if default is not None:
+            return default
+        raise TerminalError("missing amount")
+    if isinstance(value, float):
+        value = repr(value)
+    try:
+        return Decimal(value) if not isinstance(value, Decimal) else value
+    except (InvalidOperation, TypeError, ValueError) as exc:
+        raise TerminalError(f"invalid amount {value!r}") from exc
+
+
+def integer(value: Any, default: int | None = None) -> int:
+    """Return an integer count."""
+    if value is None or value == "":
+        if default is not None:
+            return default
+        raise TerminalError("missing integer")
+    try:
+        return int(value)
+    except (TypeError, ValueError) as exc:
+        raise TerminalError(f"invalid integer {value!r}") from exc
+
+
+def snake_lower(value: Any) -> str | None:
+    """Normalize an enum-ish status (``PARTIALLY_REFUNDED``, ``partially refunded``) to snake case."""
+    if value is None or value == "":
+        return None
+    return str(value).strip().lower().replace(" ", "_").replace("-", "_")
+
+
+def consent_state(value: Any) -> str | None:
+    """Normalize a marketing consent state to ``subscribed|not_subscribed|unsubscribed|pending``."""
+    state = snake_lower(value)
+    if state is None:
+        return None
+    if state not in _CONSENT_STATES:
+        # Shopify also knows INVALID / REDACTED: they mean we must not market to this address.
+        return "not_subscribed"
+    return state
+
+
+def tags(value: Any) -> tuple[str, ...]:
+    """Return tags from a comma-separated string (REST) or a list (GraphQL)."""
+    if not value:
+        return ()
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return tuple(str(part) for part in value)
+
+
+def require(payload: Any, key: str) -> Any:
+    """Return ``payload[key]`` or raise ``TerminalError`` naming the missing field."""
+    if not isinstance(payload, dict):
+        raise TerminalError(f"expected an object holding {key!r}")
+    value = payload.get(key)
+    if value is None:
+        raise TerminalError(f"missing required field {key!r}")
+    return value

@@ -1,0 +1,1 @@
+"""GraphQL Admin API emulation: schema, resolvers, cost and bulk operations."""

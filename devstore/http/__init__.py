@@ -1,0 +1,1 @@
+"""Flask blueprints: the Shopify-facing routes and the /_devstore control API."""

@@ -1,0 +1,60 @@
+"""Helpers shared by the blueprints: store access, request bodies, error answers."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from flask import current_app, jsonify, request
+
+from ..core import DevStore, normalize_domain
+from ..errors import BadRequest, DevstoreError
+
+
+def store() -> DevStore:
+    """Return the DevStore of the running Flask app."""
+    return current_app.extensions["devstore"]
+
+
+def host_shop() -> Optional[str]:
+    """Return the shop domain named by the Host header, if it is a myshopify domain."""
+    host = (request.host or "").split(":", 1)[0].lower()
+    if not host.endswith(".myshopify.com"):
+        return None
+    try:
+        return normalize_domain(host)
+    except BadRequest:
+        return None
+
+
+def json_body(required: bool = False) -> dict[str, Any]:
+    """Return the JSON object body (empty when absent, unless required)."""
+    if not request.data:
+        if required:
+            raise BadRequest("a JSON body is required")
+        return {}
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    return body
+
+
+def number(body: dict, key: str, default: Any = None, kind: type = int,
+           minimum: Optional[float] = None, maximum: Optional[float] = None) -> Any:
+    """Read a numeric field, checking its type and range."""
+    value = body.get(key, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+            kind is int and not float(value).is_integer()):
+        raise BadRequest(f"{key} must be a{'n integer' if kind is int else ' number'}")
+    value = kind(value)
+    if minimum is not None and value < minimum:
+        raise BadRequest(f"{key} must be >= {minimum}")
+    if maximum is not None and value > maximum:
+        raise BadRequest(f"{key} must be <= {maximum}")
+    return value
+
+
+def error_response(exc: DevstoreError) -> Any:
+    """Render a devstore error as JSON."""
+    return jsonify({"error": str(exc)}), exc.status

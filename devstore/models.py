@@ -1,0 +1,182 @@
+"""In-memory store objects, kept small with __slots__ so a million orders fit."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+
+class Variant:
+    """One product variant."""
+
+    __slots__ = ("id", "product", "title", "sku", "price", "inventory", "updated_at")
+
+    def __init__(self, id: int, product: "Product", title: str, sku: str,
+                 price: int, inventory: int, updated_at: int) -> None:
+        self.id = id
+        self.product = product
+        self.title = title
+        self.sku = sku
+        self.price = price
+        self.inventory = inventory
+        self.updated_at = updated_at
+
+
+class Product:
+    """One product with its variants."""
+
+    __slots__ = ("id", "title", "handle", "status", "vendor", "product_type", "tags",
+                 "created_at", "updated_at", "variants", "deleted")
+
+    def __init__(self, id: int, title: str, handle: str, vendor: str, product_type: str,
+                 tags: tuple[str, ...], created_at: int, status: str = "ACTIVE") -> None:
+        self.id = id
+        self.title = title
+        self.handle = handle
+        self.status = status
+        self.vendor = vendor
+        self.product_type = product_type
+        self.tags = tags
+        self.created_at = created_at
+        self.updated_at = created_at
+        self.variants: list[Variant] = []
+        self.deleted = False
+
+
+class Customer:
+    """One customer with running purchase totals."""
+
+    __slots__ = ("id", "first_name", "last_name", "email", "phone", "state", "tags",
+                 "marketing_state", "consent_updated_at", "created_at", "updated_at",
+                 "orders_count", "spent", "last_order", "verified_email")
+
+    def __init__(self, id: int, first_name: str, last_name: str, email: Optional[str],
+                 phone: Optional[str], created_at: int) -> None:
+        self.id = id
+        self.first_name = first_name
+        self.last_name = last_name
+        self.email = email
+        self.phone = phone
+        self.state = "ENABLED"
+        self.tags: tuple[str, ...] = ()
+        self.marketing_state = "NOT_SUBSCRIBED"
+        self.consent_updated_at: Optional[int] = None
+        self.created_at = created_at
+        self.updated_at = created_at
+        self.orders_count = 0
+        self.spent = 0
+        self.last_order: Optional["Order"] = None
+        self.verified_email = True
+
+
+class LineItem:
+    """One order or checkout line."""
+
+    __slots__ = ("id", "variant", "quantity", "price", "discount")
+
+    def __init__(self, id: int, variant: Variant, quantity: int, price: int,
+                 discount: int = 0) -> None:
+        self.id = id
+        self.variant = variant
+        self.quantity = quantity
+        self.price = price
+        self.discount = discount
+
+    @property
+    def discounted_total(self) -> int:
+        """Return the line total after its discount allocation."""
+        return self.price * self.quantity - self.discount
+
+    def unit_net(self) -> int:
+        """Return the per-unit price after discount, rounded down."""
+        return self.discounted_total // self.quantity if self.quantity else 0
+
+
+class RefundLine:
+    """One refunded quantity of a line item."""
+
+    __slots__ = ("id", "line_item", "quantity", "subtotal", "tax")
+
+    def __init__(self, id: int, line_item: LineItem, quantity: int, subtotal: int,
+                 tax: int) -> None:
+        self.id = id
+        self.line_item = line_item
+        self.quantity = quantity
+        self.subtotal = subtotal
+        self.tax = tax
+
+
+class Refund:
+    """One refund of an order."""
+
+    __slots__ = ("id", "order", "created_at", "note", "lines", "amount", "transaction_id")
+
+    def __init__(self, id: int, order: "Order", created_at: int, note: Optional[str],
+                 lines: list[RefundLine], amount: int, transaction_id: int) -> None:
+        self.id = id
+        self.order = order
+        self.created_at = created_at
+        self.note = note
+        self.lines = lines
+        self.amount = amount
+        self.transaction_id = transaction_id
+
+
+class Order:
+    """One order with its lines and refunds; money in integer cents."""
+
+    __slots__ = ("id", "number", "customer", "email", "created_at", "updated_at",
+                 "cancelled_at", "financial_status", "fulfillment_status", "tags",
+                 "discount_code", "discount", "subtotal", "tax", "shipping", "total",
+                 "line_items", "refunds", "test", "checkout")
+
+    def __init__(self, id: int, number: int, customer: Optional[Customer],
+                 email: Optional[str], created_at: int, line_items: list[LineItem]) -> None:
+        self.id = id
+        self.number = number
+        self.customer = customer
+        self.email = email
+        self.created_at = created_at
+        self.updated_at = created_at
+        self.cancelled_at: Optional[int] = None
+        self.financial_status = "PAID"
+        self.fulfillment_status = "UNFULFILLED"
+        self.tags: tuple[str, ...] = ()
+        self.discount_code: Optional[str] = None
+        self.discount = 0
+        self.subtotal = 0
+        self.tax = 0
+        self.shipping = 0
+        self.total = 0
+        self.line_items = line_items
+        self.refunds: Optional[list[Refund]] = None
+        self.test = False
+        self.checkout: Optional["Checkout"] = None
+
+    @property
+    def name(self) -> str:
+        """Return the merchant-facing order name."""
+        return f"#{self.number}"
+
+    def refunded(self) -> int:
+        """Return the total refunded amount in cents."""
+        return sum(r.amount for r in self.refunds) if self.refunds else 0
+
+
+class Checkout:
+    """One checkout, abandoned until completed."""
+
+    __slots__ = ("id", "token", "customer", "email", "created_at", "updated_at",
+                 "completed_at", "line_items", "total", "order")
+
+    def __init__(self, id: int, token: str, customer: Optional[Customer],
+                 email: Optional[str], created_at: int, line_items: list[LineItem]) -> None:
+        self.id = id
+        self.token = token
+        self.customer = customer
+        self.email = email
+        self.created_at = created_at
+        self.updated_at = created_at
+        self.completed_at: Optional[int] = None
+        self.line_items = line_items
+        self.total = sum(li.price * li.quantity for li in line_items)
+        self.order: Optional[Order] = None

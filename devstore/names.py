@@ -1,0 +1,48 @@
+"""Built-in word lists for generated customers and products."""
+
+FIRST_NAMES = (
+    "Olivia", "Liam", "Emma", "Noah", "Amelia", "Oliver", "Ava", "Elijah", "Sophia", "James",
+    "Isabella", "William", "Mia", "Benjamin", "Charlotte", "Lucas", "Harper", "Henry",
+    "Evelyn", "Theodore", "Luna", "Jack", "Camila", "Levi", "Gianna", "Alexander", "Aria",
+    "Jackson", "Ella", "Mateo", "Nora", "Daniel", "Hazel", "Michael", "Zoe", "Mason", "Riley",
+    "Sebastian", "Lily", "Ethan", "Emilia", "Logan", "Layla", "Owen", "Chloe", "Samuel",
+    "Priya", "Wei", "Aisha", "Kenji", "Fatima", "Diego", "Ingrid", "Tomás", "Yuki", "Omar",
+    "Chiara", "Sven", "Nadia", "Rafael",
+)
+
+LAST_NAMES = (
+    "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez",
+    "Martinez", "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor",
+    "Moore", "Jackson", "Martin", "Lee", "Perez", "Thompson", "White", "Harris", "Sanchez",
+    "Clark", "Ramirez", "Lewis", "Robinson", "Walker", "Young", "Allen", "King", "Wright",
+    "Scott", "Torres", "Nguyen", "Hill", "Flores", "Green", "Adams", "Nelson", "Baker", "Hall",
+    "Rivera", "Campbell", "Mitchell", "Carter", "Roberts", "Patel", "Kim", "Chen", "Müller",
+    "Rossi", "Kowalski", "Tanaka", "Okafor", "Silva", "Novak",
+)
+
+EMAIL_DOMAINS = ("example.com", "example.net", "example.org", "mail.example", "inbox.example")
+
+PRODUCT_ADJECTIVES = (
+    "Classic", "Organic", "Everyday", "Premium", "Vintage", "Lightweight", "Cozy", "Handmade",
+    "Recycled", "Signature", "Essential", "Deluxe", "Minimal", "Rugged", "Soft", "Bold",
+)
+
+PRODUCT_NOUNS = (
+    ("Tee", "Apparel"), ("Hoodie", "Apparel"), ("Beanie", "Accessories"), ("Tote Bag", "Bags"),
+    ("Backpack", "Bags"), ("Mug", "Home"), ("Candle", "Home"), ("Throw Blanket", "Home"),
+    ("Coffee Beans", "Food"), ("Green Tea", "Food"), ("Granola", "Food"), ("Notebook", "Stationery"),
+    ("Water Bottle", "Outdoors"), ("Socks", "Apparel"), ("Face Serum", "Beauty"),
+    ("Hand Cream", "Beauty"), ("Yoga Mat", "Fitness"), ("Sunglasses", "Accessories"),
+)
+
+VENDORS = ("Northwind", "Acme Goods", "Blue Harbor", "Juniper & Co", "Foxglove", "Tidewater")
+
+VARIANT_OPTIONS = (
+    ("Small", "Medium", "Large"),
+    ("Black", "White", "Sand"),
+    ("250g", "500g", "1kg"),
+)
+
+PRICE_POINTS = (900, 1200, 1500, 1800, 2200, 2500, 2900, 3500, 4200, 4900, 5900, 7500, 9900)
+
+DISCOUNT_CODES = (("WELCOME10", 10), ("SPRING15", 15), ("VIP20", 20))

@@ -1,0 +1,1 @@
+"""Background work: plain functions that take ids, enqueued through ``jobs.queues.enqueue``."""

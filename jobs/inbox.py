@@ -1,0 +1,80 @@
+"""Drain the webhook inbox into the mirror, and sweep up what was stored but never queued."""
+
+from __future__ import annotations
+
+import logging
+
+from redis import RedisError
+
+from app import installs, platforms
+from app.extensions import db, redis_holder
+from app.store import inbox
+from app.store.models import Shop
+from jobs.context import with_app
+from jobs.queues import enqueue
+
+log = logging.getLogger(__name__)
+
+
+def drain_job_id(shop_id: int) -> str:
+    return f"drain-inbox-{shop_id}"
+
+
+def _dirty_key(shop_id: int) -> str:
+    return f"cb:inbox:dirty:{shop_id}"
+
+
+def request_drain(shop_id: int) -> bool:
+    """Queue a drain of the shop's inbox; if one is queued or running, make it go round again."""
+    job = enqueue(drain_inbox, shop_id, queue_name="events", job_id=drain_job_id(shop_id))
+    if job is None:
+        redis_holder.get().set(_dirty_key(shop_id), 1, ex=600)
+    return True
+
+
+@with_app
+def drain_inbox(shop_id: int) -> dict[str, int]:
+    """Apply every pending event of one shop, in batches, each batch in one transaction."""
+    session = db.session()
+    settings = platforms.settings()
+    totals = {"processed": 0, "ignored": 0, "failed": 0}
+    for _ in range(20):
+        try:
+            redis_holder.get().delete(_dirty_key(shop_id))
+        except RedisError:
+            pass
+        shop = session.get(Shop, shop_id)
+        if shop is None:
+            return totals
+        connector = platforms.connector(shop.platform)
+        result = inbox.drain(session, shop, connector.parse_event, installs.uninstall,
+                             batch_size=settings.webhook_batch_size)
+        totals["processed"] += result.processed
+        totals["ignored"] += result.ignored
+        totals["failed"] += result.failed
+        if result.uninstalled:
+            from jobs.shops import stop_shop_jobs
+
+            stop_shop_jobs(shop_id)
+        try:
+            again = redis_holder.get().get(_dirty_key(shop_id))
+        except RedisError:
+            again = None
+        if not again:
+            break
+    log.info("shop=%s inbox drained: %s", shop_id, totals)
+    return totals
+
+
+@with_app
+def sweep_inbox() -> int:
+    """Queue a drain for every shop whose stored events were never queued (Redis was down)."""
+    session = db.session()
+    shop_ids = inbox.shops_needing_drain(session)
+    for shop_id in shop_ids:
+        request_drain(shop_id)
+        inbox.mark_enqueued(session, shop_id)
+    session.commit()
+    if shop_ids:
+        log.info("inbox sweep queued drains for shops %s", shop_ids)
+    return len(shop_ids)

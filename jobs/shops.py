@@ -1,0 +1,85 @@
+"""Jobs around a shop's install: set-up after install, token refresh, stopping on uninstall."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+
+from connectors import base
+from app import installs, platforms
+from app.extensions import db
+from app.store.models import Shop
+from app.store.types import utcnow
+from jobs.context import with_app
+from jobs.queues import cancel, cancel_prefixed, enqueue
+
+log = logging.getLogger(__name__)
+
+
+def setup_job_id(shop_id: int) -> str:
+    return f"setup-shop-{shop_id}"
+
+
+@with_app
+def set_up_shop(shop_id: int) -> str:
+    """After install: read the shop's details, subscribe to webhooks, start the backfill."""
+    from jobs.sync import start_backfill
+
+    session = db.session()
+    shop = session.get(Shop, shop_id)
+    if shop is None or not shop.is_active:
+        return "skipped"
+    connector = platforms.connector(shop.platform)
+    try:
+        credentials = installs.credentials_for(session, shop)
+        info = connector.shop_info(credentials)  # type: ignore[attr-defined]
+        shop.name = info.get("name") or shop.name
+        shop.currency = info.get("currency") or shop.currency
+        shop.timezone = info.get("timezone") or shop.timezone
+        if shop.webhooks_registered_at is None:
+            connector.register_webhooks(credentials, installs.webhook_url(shop.platform))
+            shop.webhooks_registered_at = utcnow()
+    except base.AuthRevokedError:
+        installs.mark_reauthorize(session, shop)
+        session.commit()
+        return "reauthorize"
+    session.commit()
+    start_backfill(shop_id)
+    log.info("shop=%s set up", shop_id)
+    return "ok"
+
+
+def stop_shop_jobs(shop_id: int) -> int:
+    """Remove the shop's queued and scheduled jobs (they would also stop at their first check)."""
+    from jobs.sync import backfill_job_prefix, catch_up_job_id
+
+    cancelled = cancel([setup_job_id(shop_id), catch_up_job_id(shop_id)])
+    cancelled += cancel_prefixed(backfill_job_prefix(shop_id))
+    log.info("shop=%s stopped %s queued jobs", shop_id, cancelled)
+    return cancelled
+
+
+@with_app
+def refresh_expiring_tokens() -> int:
+    """Refresh every active shop's access token that expires within minutes (periodic)."""
+    session = db.session()
+    refreshed = 0
+    for shop in session.execute(select(Shop).where(Shop.status == "active")).scalars():
+        before = shop.access_token_expires_at
+        try:
+            installs.credentials_for(session, shop)
+        except base.AuthRevokedError:
+            continue
+        except base.RetryableError as error:
+            log.warning("shop=%s token refresh postponed: %s", shop.id, error)
+            continue
+        if shop.access_token_expires_at != before:
+            refreshed += 1
+    session.commit()
+    return refreshed
+
+
+def after_install(shop_id: int) -> None:
+    """Queue the set-up of a freshly installed shop (call after the install committed)."""
+    enqueue(set_up_shop, shop_id, queue_name="default", job_id=setup_job_id(shop_id))

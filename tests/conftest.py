@@ -1,0 +1,156 @@
+"""Shared fixtures: a real database (PostgreSQL or SQLite), a real Redis, a real devstore.
+
+``COMEBACK_TEST_DATABASE=postgresql`` runs on the local PostgreSQL and Redis servers;
+otherwise the suite runs on the embedded default (SQLite + embedded Redis) in a temp folder.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import text
+
+from app import create_app
+from app.config import load_settings
+from app.extensions import db, redis_holder
+from app.store.models import Base
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+API_KEY = "comeback-test-key"
+API_SECRET = "comeback-test-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _postgres_url() -> str:
+    base = os.environ.get("COMEBACK_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+    name = f"comeback_test_{os.getpid()}"
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return f"{base}/{name}"
+
+
+@pytest.fixture(scope="session")
+def devstore():
+    """A devstore served over real HTTP for the whole run, with our app registered."""
+    from devstore.server import serve_in_thread
+
+    server = serve_in_thread(host="127.0.0.1", port=0)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def app_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def settings_environ(tmp_path_factory, devstore, app_port) -> dict[str, str]:
+    """The environment the app under test is configured from (subprocesses reuse it)."""
+    instance = tmp_path_factory.mktemp("instance")
+    environ = {
+        "COMEBACK_INSTANCE_PATH": str(instance),
+        "SECRET_KEY": "test-secret-key",
+        "ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "SHOPIFY_API_KEY": API_KEY,
+        "SHOPIFY_API_SECRET": API_SECRET,
+        "SHOPIFY_API_ORIGIN": devstore.url,
+        "APP_URL": f"http://127.0.0.1:{app_port}",
+        "TESTING": "1",
+        "WEBHOOK_BATCH_SIZE": "200",
+    }
+    if os.environ.get("COMEBACK_TEST_DATABASE") == "postgresql":
+        environ["DATABASE_URL"] = _postgres_url()
+        environ["REDIS_URL"] = os.environ.get("COMEBACK_TEST_REDIS", "redis://127.0.0.1:6379/13")
+    return environ
+
+
+@pytest.fixture(scope="session")
+def settings(settings_environ):
+    return load_settings(environ=settings_environ)
+
+
+@pytest.fixture(scope="session")
+def app(settings, devstore):
+    application = create_app(settings=settings)
+    with application.app_context():
+        from app.cli import run_migrations
+
+        run_migrations()
+    httpx.post(f"{devstore.url}/_devstore/apps", json={
+        "client_id": API_KEY, "client_secret": API_SECRET,
+        "compliance_uri": f"{settings.app_url}/webhooks/shopify",
+    }, timeout=5).raise_for_status()
+    return application
+
+
+@pytest.fixture(scope="session")
+def live_app(app, app_port):
+    """The app served over real HTTP (devstore delivers webhooks to it)."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", app_port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield app.extensions["comeback.settings"].app_url
+    server.shutdown()
+
+
+def _clean_database() -> None:
+    assert db.engine is not None
+    tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
+    with db.engine.begin() as connection:
+        if db.engine.dialect.name == "postgresql":
+            connection.execute(text("TRUNCATE " + ", ".join(tables) + " RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                connection.execute(text(f"DELETE FROM {name}"))
+
+
+@pytest.fixture()
+def app_context(app) -> Iterator[None]:
+    with app.app_context():
+        _clean_database()
+        redis_holder.get().flushdb()
+        yield
+        db.session.remove()
+
+
+@pytest.fixture()
+def session(app_context):
+    return db.session()
+
+
+@pytest.fixture()
+def client(app, app_context):
+    return app.test_client()
+
+
+@pytest.fixture()
+def shop_domain() -> str:
+    return f"shop-{uuid.uuid4().hex[:10]}.myshopify.com"
+
+
+@pytest.fixture()
+def store(devstore, shop_domain):
+    """Control of one fresh devstore shop."""
+    from tests.helpers import DevstoreShop
+
+    shop = DevstoreShop(devstore.url, shop_domain)
+    shop.create()
+    return shop
