@@ -106,6 +106,7 @@ class ThrottleSettings:
 
     maximum_available: float = 2000.0
     restore_rate: float = 100.0
+    initial_available: Optional[float] = None
 
 
 @dataclass

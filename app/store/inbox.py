@@ -115,15 +115,16 @@ Parser = Callable[[str, bytes], base.NormalizedEvent]
 Lifecycle = Callable[[Session, Shop, base.NormalizedEvent], None]
 
 
-def _pending(session: Session, shop_id: int, limit: int) -> Sequence[WebhookEvent]:
+def _pending(session: Session, shop_id: int, limit: int) -> Sequence[Any]:
+    table = WebhookEvent.__table__
     query = (
-        select(WebhookEvent)
-        .where(WebhookEvent.shop_id == shop_id, WebhookEvent.status == "pending")
-        .order_by(WebhookEvent.id).limit(limit)
+        select(table.c.id, table.c.topic, table.c.body)
+        .where(table.c.shop_id == shop_id, table.c.status == "pending")
+        .order_by(table.c.id).limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    return session.execute(query).scalars().all()
+    return session.execute(query).all()
 
 
 _UPSERT_KINDS = frozenset({base.ORDER_UPSERT, base.REFUND_CREATE, base.CUSTOMER_UPSERT,
@@ -131,47 +132,62 @@ _UPSERT_KINDS = frozenset({base.ORDER_UPSERT, base.REFUND_CREATE, base.CUSTOMER_
                            base.PRODUCT_UPSERT})
 
 
+def _mark(session: Session, ids: list[int], status: str, **values: Any) -> None:
+    if ids:
+        table = WebhookEvent.__table__
+        session.execute(
+            table.update().where(table.c.id.in_(ids))
+            .values(status=status, attempts=table.c.attempts + 1, processed_at=utcnow(), **values)
+        )
+
+
 def apply_batch(session: Session, shop: Shop, parse: Parser, on_uninstall: Lifecycle, limit: int) -> DrainResult:
-    """Apply up to ``limit`` pending events of one shop and mark them; the caller commits."""
+    """Apply up to ``limit`` pending events of one shop and mark them; the caller commits.
+
+    Consecutive upserts are applied together; an event with its own effect (a deletion, an
+    uninstall, a privacy request) first flushes what came before it, so order is kept.
+    """
     events = _pending(session, shop.id, limit)
     result = DrainResult(batches=1 if events else 0)
     if not events:
         return result
-    now = utcnow()
     pending_records: list[Any] = []
+    processed: list[int] = []
+    ignored: list[int] = []
 
     def flush() -> None:
         if pending_records:
             mirror.apply_records(session, shop.id, shop.platform, pending_records)
             pending_records.clear()
 
-    for event in events:
-        event.attempts += 1
+    for event_id, topic, body in events:
         try:
-            normalized = parse(event.topic, event.body)
+            normalized = parse(topic, body)
         except base.TerminalError as error:
-            event.status, event.last_error, event.processed_at = "failed", str(error)[:2000], now
+            _mark(session, [event_id], "failed", last_error=str(error)[:2000])
             result.failed += 1
-            log.warning("shop=%s event=%s topic=%s rejected: %s", shop.id, event.id, event.topic, error)
+            log.warning("shop=%s event=%s topic=%s rejected: %s", shop.id, event_id, topic, error)
             continue
         if normalized.kind in _UPSERT_KINDS:
             pending_records.extend(normalized.records)
         elif normalized.kind == base.IGNORED:
-            event.status, event.processed_at = "ignored", now
-            result.ignored += 1
+            ignored.append(event_id)
             continue
         else:
             flush()
-            _apply_lifecycle(session, shop, event, normalized, on_uninstall)
+            _apply_lifecycle(session, shop, event_id, normalized, on_uninstall)
             if normalized.kind == base.APP_UNINSTALLED:
                 result.uninstalled = True
-        event.status, event.processed_at, event.last_error = "processed", now, None
-        result.processed += 1
+        processed.append(event_id)
     flush()
+    _mark(session, processed, "processed", last_error=None)
+    _mark(session, ignored, "ignored")
+    result.processed += len(processed)
+    result.ignored += len(ignored)
     return result
 
 
-def _apply_lifecycle(session: Session, shop: Shop, event: WebhookEvent, normalized: base.NormalizedEvent,
+def _apply_lifecycle(session: Session, shop: Shop, event_id: int, normalized: base.NormalizedEvent,
                      on_uninstall: Lifecycle) -> None:
     kind = normalized.kind
     if kind == base.PRODUCT_DELETE:
@@ -181,17 +197,17 @@ def _apply_lifecycle(session: Session, shop: Shop, event: WebhookEvent, normaliz
     elif kind == base.CUSTOMER_DELETE:
         for record in normalized.records:
             privacy.redact_customer(session, shop.id, record.external_id, email=None, order_ids=(),
-                                    event_id=event.id, kind="customer_delete")
+                                    event_id=event_id, kind="customer_delete")
     elif kind == base.APP_UNINSTALLED:
         on_uninstall(session, shop, normalized)
     elif kind == base.PRIVACY_DATA_REQUEST:
-        privacy.export_customer_data(session, shop.id, normalized.records[0], event_id=event.id)
+        privacy.export_customer_data(session, shop.id, normalized.records[0], event_id=event_id)
     elif kind == base.PRIVACY_CUSTOMER_REDACT:
         request = normalized.records[0]
         privacy.redact_customer(session, shop.id, request.customer_external_id, email=request.email,
-                                order_ids=request.order_external_ids, event_id=event.id)
+                                order_ids=request.order_external_ids, event_id=event_id)
     elif kind == base.PRIVACY_SHOP_REDACT:
-        privacy.redact_shop(session, shop, keep_event_id=event.id)
+        privacy.redact_shop(session, shop, keep_event_id=event_id)
     else:
         raise base.TerminalError(f"no handler for event kind {kind!r}")
 
@@ -199,13 +215,14 @@ def _apply_lifecycle(session: Session, shop: Shop, event: WebhookEvent, normaliz
 def record_failure(session: Session, shop_id: int, error: Exception) -> None:
     """After a batch failed as a whole, count an attempt on its events and park the hopeless ones."""
     message = f"{type(error).__name__}: {error}"[:2000]
-    events = _pending(session, shop_id, 1000)
-    for event in events:
-        event.attempts += 1
-        event.last_error = message
-        if event.attempts >= MAX_ATTEMPTS:
-            event.status = "failed"
-            event.processed_at = utcnow()
+    table = WebhookEvent.__table__
+    ids = [row[0] for row in _pending(session, shop_id, 1000)]
+    if not ids:
+        return
+    session.execute(table.update().where(table.c.id.in_(ids))
+                    .values(attempts=table.c.attempts + 1, last_error=message))
+    session.execute(table.update().where(table.c.id.in_(ids), table.c.attempts >= MAX_ATTEMPTS)
+                    .values(status="failed", processed_at=utcnow()))
 
 
 def drain(session: Session, shop: Shop, parse: Parser, on_uninstall: Lifecycle, *, batch_size: int,

@@ -49,8 +49,10 @@ def upsert(
     if not rows:
         return []
     written: list[Any] = []
+    # One compiled statement run over many parameter sets ("insertmanyvalues"): SQLAlchemy
+    # batches the rows into multi-row VALUES itself, without recompiling for each batch size.
     for part in chunks(rows, len(rows[0])):
-        statement = _insert(session, table).values(list(part))
+        statement = _insert(session, table)
         conditions: list[ColumnElement[bool]] = []
         if newer_than is not None:
             current = table.c[newer_than]
@@ -72,9 +74,9 @@ def upsert(
             statement = statement.on_conflict_do_nothing(index_elements=list(conflict))
         if returning:
             statement = statement.returning(*(table.c[c] for c in returning))
-            written.extend(session.execute(statement).all())
+            written.extend(session.execute(statement, list(part)).all())
         else:
-            session.execute(statement)
+            session.execute(statement, list(part))
     return written
 
 

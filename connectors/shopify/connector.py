@@ -251,11 +251,12 @@ class ShopifyConnector:
     def fetch_page(self, credentials: Credentials, resource: str, *, cursor: str | None,
                    updated_since: dt.datetime | None) -> Page:
         """Return one page of ``resource`` updated since ``updated_since``, oldest first."""
-        if resource not in queries.PAGE_QUERIES:
+        document = queries.PAGE_QUERIES.get(resource)
+        if document is None:
             raise TerminalError(f"unknown resource {resource!r}")
-        document = queries.page_document(resource, after=cursor,
-                                         search=_updated_since_filter(updated_since))
-        data = self.graphql().execute(credentials, document, cost_key=f"page:{resource}")
+        variables: dict[str, Any] = {"first": queries.PAGE_SIZES[resource], "after": cursor,
+                                     "query": _updated_since_filter(updated_since)}
+        data = self.graphql().execute(credentials, document, variables)
         connection = data.get(queries.PAGE_FIELDS[resource])
         if connection is None:
             raise TerminalError(f"{resource} page answered without its connection")

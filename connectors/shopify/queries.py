@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 _MONEY = "shopMoney { amount currencyCode }"
 
 CUSTOMER_FIELDS = """
@@ -40,17 +38,15 @@ CART_LINE_FIELDS = f"id title quantity variant {{ id }} product {{ id }} origina
 
 # Page sizes keep each query's requested cost (2 + first × node cost) under Shopify's
 # 1000-point single-query limit; nested connections are capped the same way.
-PAGE_SIZES = {"customers": 100, "products": 50, "orders": 5, "carts": 10}
-ORDER_LINES_FIRST = 20
+PAGE_SIZES = {"customers": 100, "products": 50, "orders": 5, "carts": 8}
+ORDER_LINES_FIRST = 15
 REFUND_LINES_FIRST = 10
 VARIANTS_FIRST = 10
 CART_LINES_FIRST = 20
 
-# Connection arguments are written as literals (see ``page_document``), so %%(args)s is
-# filled per call.
 _PAGE = """
-query Page {
-  %(field)s(%%(args)s%(sort)s) {
+query Page($first: Int!, $after: String, $query: String) {
+  %(field)s(first: $first, after: $after, query: $query%(sort)s) {
     nodes { %(fields)s }
     pageInfo { hasNextPage endCursor }
   }
@@ -134,17 +130,3 @@ mutation WebhookCreate($topic: WebhookSubscriptionTopic!, $uri: String!) {
 }
 """
 
-
-def page_document(resource: str, *, after: str | None, search: str | None) -> str:
-    """Return the page query of ``resource`` with its arguments inlined as literals.
-
-    Literals, not variables: devstore's cost calculator fails (HTTP 500) on variables in
-    connection arguments. ``json.dumps`` output is a valid GraphQL string literal, so a cursor
-    or search string cannot break out of its quotes.
-    """
-    args = [f"first: {PAGE_SIZES[resource]}"]
-    if after is not None:
-        args.append(f"after: {json.dumps(after)}")
-    if search is not None:
-        args.append(f"query: {json.dumps(search)}")
-    return PAGE_QUERIES[resource].replace("%(args)s", ", ".join(args))

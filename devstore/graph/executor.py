@@ -57,11 +57,14 @@ def schema() -> GraphQLSchema:
             definition.resolve = wrap(getter)
     mutation = built.mutation_type
     assert mutation is not None
-    mutation.fields["webhookSubscriptionCreate"].resolve = _plain(operations.subscription_create)
-    mutation.fields["webhookSubscriptionDelete"].resolve = _plain(operations.subscription_delete)
+    mutation.fields["webhookSubscriptionCreate"].resolve = _plain(
+        lambda o, a, c: operations.subscription_create(c, a))
+    mutation.fields["webhookSubscriptionDelete"].resolve = _plain(
+        lambda o, a, c: operations.subscription_delete(c, a))
     mutation.fields["bulkOperationRunQuery"].resolve = _plain(
         lambda o, a, c: operations.bulk_run(c, a, built))
-    mutation.fields["bulkOperationCancel"].resolve = _plain(operations.bulk_cancel)
+    mutation.fields["bulkOperationCancel"].resolve = _plain(
+        lambda o, a, c: operations.bulk_cancel(c, a))
     built.get_type("Node").resolve_type = _resolve_node_type  # type: ignore[union-attr]
     return built
 

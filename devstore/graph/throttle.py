@@ -57,8 +57,10 @@ def bucket_for(shop: ShopState, client_id: str) -> Bucket:
         bucket = shop.buckets.get(client_id)
         if bucket is None:
             settings = shop.throttle
+            initial = settings.initial_available
             bucket = Bucket(settings.maximum_available, settings.restore_rate,
-                            settings.maximum_available)
+                            settings.maximum_available if initial is None
+                            else min(initial, settings.maximum_available))
             shop.buckets[client_id] = bucket
         return bucket
 
@@ -71,6 +73,7 @@ def configure(shop: ShopState, maximum: Optional[float], restore: Optional[float
             shop.throttle.maximum_available = maximum
         if restore is not None:
             shop.throttle.restore_rate = restore
+        shop.throttle.initial_available = current
         for bucket in shop.buckets.values():
             with bucket.lock:
                 bucket._refill()

@@ -71,3 +71,27 @@ def gql(http: httpx.Client, token: str, query: str, variables: Optional[dict] = 
     """POST a GraphQL request as the shop."""
     return http.post(API, json={"query": query, "variables": variables or {}},
                      headers={"Host": shop, "X-Shopify-Access-Token": token})
+
+
+def wait_bulk(http: httpx.Client, token: str, op_id: str, timeout: float = 60.0) -> dict:
+    """Poll a bulk operation until it leaves CREATED/RUNNING and return it."""
+    import time
+
+    query = """query($id: ID!) { node(id: $id) { ... on BulkOperation { id status errorCode
+        objectCount rootObjectCount fileSize url partialDataUrl createdAt completedAt } } }"""
+    deadline = time.monotonic() + timeout
+    while True:
+        node = gql(http, token, query, {"id": op_id}).json()["data"]["node"]
+        if node["status"] not in ("CREATED", "RUNNING") or time.monotonic() > deadline:
+            return node
+        time.sleep(0.05)
+
+
+def subscribe(http: httpx.Client, token: str, topic: str, uri: str) -> dict:
+    """Create a webhook subscription and return the mutation payload."""
+    mutation = """mutation($topic: WebhookSubscriptionTopic!, $sub: WebhookSubscriptionInput!) {
+      webhookSubscriptionCreate(topic: $topic, webhookSubscription: $sub) {
+        webhookSubscription { id topic uri } userErrors { field message } } }"""
+    body = gql(http, token, mutation, {"topic": topic,
+                                       "sub": {"uri": uri, "format": "JSON"}}).json()
+    return body["data"]["webhookSubscriptionCreate"]

@@ -213,22 +213,11 @@ def test_bulk_backfill_of_orders_joins_lines_and_refunds(seeded):
     assert [order.external_id for order in resumed] == [order.external_id for order in orders[30:]]
 
 
-def test_second_bulk_operation_is_retryable(seeded):
-    from connectors.base import RetryableError
-
-    connector, _, credentials = seeded
-    job = connector.start_backfill(credentials, "customers")
-    try:
-        with pytest.raises(RetryableError):
-            connector.start_backfill(credentials, "products")
-    finally:
-        _wait_for(connector, credentials, job)
-
-
 def test_throttled_calls_wait_and_succeed(store, control, app):
     connector = _connector(store, app)
     shop = _new_shop(control, customers=250, products=0, orders=0, checkouts=0)
     credentials = _install(connector, shop)
+    connector.shop_info(credentials)  # devstore applies currently_available to existing buckets only
     control.post(f"/_devstore/shops/{shop}/throttle",
                  {"maximum_available": 1000, "restore_rate": 400, "currently_available": 0})
     started = time.monotonic()
