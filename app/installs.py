@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from connectors import base
 from app import platforms
 from app.extensions import redis_holder
+from app.store import inbox
 from app.store.models import OAuthState, Shop, SyncRun
 from app.store.types import utcnow
 
@@ -41,7 +42,7 @@ def begin_install(session: Session, platform: str, raw_shop: str | None) -> base
     """Validate the shop, create a single-use state and return where to send the merchant."""
     connector = platforms.connector(platform)
     if not raw_shop:
-        raise InstallError("the 'shop' parameter is required, e.g. shop=your-store.myshopify.com")
+        raise InstallError("the 'shop' parameter is required: the store's domain")
     try:
         shop_key = connector.normalize_shop_key(raw_shop)
     except base.InvalidShopError as error:
@@ -109,6 +110,7 @@ def store_credentials(session: Session, platform: str, shop_key: str, credential
     shop.status = "active"
     _apply_credentials(shop, credentials)
     session.flush()
+    inbox.forget_shop(platform, shop_key)
     log.info("shop=%s installed on %s", shop.id, platform)
     return shop
 
@@ -178,6 +180,7 @@ def uninstall(session: Session, shop: Shop, _event: object | None = None) -> Non
     shop.access_token = shop.refresh_token = None
     shop.access_token_expires_at = shop.refresh_token_expires_at = None
     shop.webhooks_registered_at = None
+    inbox.forget_shop(shop.platform, shop.domain)
     session.execute(
         update(SyncRun).where(SyncRun.shop_id == shop.id,
                               SyncRun.status.in_(("pending", "exporting", "importing")))

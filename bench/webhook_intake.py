@@ -66,6 +66,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args()
     environ = bench_environ("intake")
     engine = create_engine(environ["DATABASE_URL"].replace("postgresql://", "postgresql+psycopg://"))
@@ -75,7 +76,7 @@ def main() -> None:
     results = {}
     for label, target in (("baseline", "bench.trivial_app:app"), ("app", "wsgi:app")):
         port = free_port()
-        server = start([PYTHON, "-m", "gunicorn", "--workers", str(args.workers), "--threads", "4",
+        server = start([PYTHON, "-m", "gunicorn", "--workers", str(args.workers), "--threads", str(args.threads),
                         "--bind", f"127.0.0.1:{port}", "--log-level", "warning", target],
                        environ, f"http://127.0.0.1:{port}/healthz")
         try:

@@ -24,12 +24,25 @@ def _dirty_key(shop_id: int) -> str:
     return f"cb:inbox:dirty:{shop_id}"
 
 
+def _requested_key(shop_id: int) -> str:
+    return f"cb:inbox:requested:{shop_id}"
+
+
 def request_drain(shop_id: int) -> bool:
-    """Queue a drain of the shop's inbox; if one is queued or running, make it go round again."""
+    """Make sure a drain of the shop's inbox will run after this event was stored.
+
+    The hot path is one Redis round trip: while a drain is requested and has not started, a
+    new event needs nothing more (the drain clears the flag before it reads the inbox). Returns
+    whether a job was queued.
+    """
+    connection = redis_holder.get()
+    if not connection.set(_requested_key(shop_id), 1, nx=True, ex=300):
+        return False
     job = enqueue(drain_inbox, shop_id, queue_name="events", job_id=drain_job_id(shop_id))
     if job is None:
-        redis_holder.get().set(_dirty_key(shop_id), 1, ex=600)
-    return True
+        # A drain is running: have it go round once more before it ends.
+        connection.set(_dirty_key(shop_id), 1, ex=600)
+    return job is not None
 
 
 @with_app
@@ -40,7 +53,7 @@ def drain_inbox(shop_id: int) -> dict[str, int]:
     totals = {"processed": 0, "ignored": 0, "failed": 0}
     for _ in range(20):
         try:
-            redis_holder.get().delete(_dirty_key(shop_id))
+            redis_holder.get().delete(_dirty_key(shop_id), _requested_key(shop_id))
         except RedisError:
             pass
         shop = session.get(Shop, shop_id)

@@ -124,9 +124,12 @@ def _clean_database() -> None:
 
 @pytest.fixture()
 def app_context(app) -> Iterator[None]:
+    from app.store import inbox
+
     with app.app_context():
         _clean_database()
         redis_holder.get().flushdb()
+        inbox._shop_cache.clear()
         yield
         db.session.remove()
 

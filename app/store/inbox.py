@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -41,11 +42,42 @@ class Intake:
     event_id: int | None = None
 
 
-def find_shop_for_delivery(session: Session, envelope: base.WebhookEnvelope) -> Shop | None:
+@dataclasses.dataclass(frozen=True)
+class ShopRef:
+    id: int
+    status: str
+
+
+# Intake looks a shop up on every delivery; a second-long memory of the answer saves a query
+# per webhook on a busy shop. Lifecycle changes (install, uninstall) call ``forget_shop``.
+_SHOP_CACHE_SECONDS = 2.0
+_shop_cache: dict[tuple[str, str], tuple[float, ShopRef | None]] = {}
+
+
+def forget_shop(platform: str, domain: str) -> None:
+    _shop_cache.pop((platform, domain), None)
+
+
+def _shop_ref(session: Session, platform: str, domain: str) -> ShopRef | None:
+    key = (platform, domain)
+    now = time.monotonic()
+    cached = _shop_cache.get(key)
+    if cached is not None and now - cached[0] < _SHOP_CACHE_SECONDS:
+        return cached[1]
+    table = Shop.__table__
+    row = session.execute(
+        select(table.c.id, table.c.status).where(table.c.platform == platform, table.c.domain == domain)
+    ).first()
+    ref = ShopRef(row[0], row[1]) if row is not None else None
+    if len(_shop_cache) > 10_000:
+        _shop_cache.clear()
+    _shop_cache[key] = (now, ref)
+    return ref
+
+
+def find_shop_for_delivery(session: Session, envelope: base.WebhookEnvelope) -> ShopRef | None:
     """Return the shop a delivery belongs to, or None when we do not (or no longer) know it."""
-    shop = session.execute(
-        select(Shop).where(Shop.platform == envelope.platform, Shop.domain == envelope.shop_key)
-    ).scalar_one_or_none()
+    shop = _shop_ref(session, envelope.platform, envelope.shop_key)
     if shop is None:
         return None
     if shop.status in ("uninstalled", "redacted") and envelope.kind not in _AFTER_UNINSTALL:

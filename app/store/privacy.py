@@ -133,6 +133,9 @@ def redact_shop(session: Session, shop: Shop, *, keep_event_id: int | None) -> P
         session.execute(update(WebhookEvent).where(WebhookEvent.id == keep_event_id).values(body=b"{}"))
     session.execute(delete(PrivacyRequest).where(PrivacyRequest.shop_id == shop.id))
     shop.status = "redacted"
+    from app.store.inbox import forget_shop
+
+    forget_shop(shop.platform, shop.domain)
     shop.access_token = shop.refresh_token = None
     shop.access_token_expires_at = shop.refresh_token_expires_at = None
     shop.name = None

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from devstore import create_app, serve_in_thread
-from dshelpers import CLIENT_ID, CLIENT_SECRET, SHOP, Received, Receiver, install
+from tests.devstore.dshelpers import CLIENT_ID, CLIENT_SECRET, SHOP, Received, Receiver, install
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import json
 
 import httpx
 
-from dshelpers import SHOP, gql, wait_bulk
+from tests.devstore.dshelpers import SHOP, gql, wait_bulk
 
 RUN = """mutation($q: String!) { bulkOperationRunQuery(query: $q) {
   bulkOperation { id status } userErrors { field message code } } }"""

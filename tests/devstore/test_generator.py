@@ -11,7 +11,7 @@ from devstore import payloads
 from devstore.formats import parse_time
 from devstore.generator import GenerateSpec, generate
 from devstore.shopstate import ShopState
-from dshelpers import SHOP, gql, wait_bulk
+from tests.devstore.dshelpers import SHOP, gql, wait_bulk
 
 SPEC = dict(seed=42, customers=1000, products=12, orders=1500, checkouts=60,
             start=parse_time("2024-06-01T00:00:00Z"), end=parse_time("2026-06-01T00:00:00Z"))

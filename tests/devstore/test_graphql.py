@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from dshelpers import SHOP, gql
+from tests.devstore.dshelpers import SHOP, gql
 
 WINDOW = {"start": "2025-01-01T00:00:00Z", "end": "2026-01-01T00:00:00Z"}
 

@@ -9,7 +9,7 @@ import time
 
 import jwt
 
-from dshelpers import API, CLIENT_ID, CLIENT_SECRET, SHOP, authorize, gql, install
+from tests.devstore.dshelpers import API, CLIENT_ID, CLIENT_SECRET, SHOP, authorize, gql, install
 
 
 def test_authorize_redirect_carries_verifiable_hmac(http):

@@ -6,7 +6,7 @@ import base64
 import hashlib
 import hmac
 
-from dshelpers import CLIENT_ID, CLIENT_SECRET, SHOP, gql, subscribe
+from tests.devstore.dshelpers import CLIENT_ID, CLIENT_SECRET, SHOP, gql, subscribe
 
 HEADERS = ("x-shopify-topic", "x-shopify-hmac-sha256", "x-shopify-shop-domain",
            "x-shopify-api-version", "x-shopify-webhook-id", "x-shopify-event-id",

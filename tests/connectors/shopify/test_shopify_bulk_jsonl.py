@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from connectors.base import BackfillJob, Customer, Money, Order, Product, RefundLineItem, TerminalError
-from jsonl_samples import money, orders_jsonl
+from tests.connectors.shopify.jsonl_samples import money, orders_jsonl
 
 
 def _job(url: str, resource: str = "orders") -> BackfillJob:
