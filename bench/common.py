@@ -28,7 +28,7 @@ def bench_environ(name: str, **extra: str) -> dict[str, str]:
     server = os.environ.get("BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
     database = f"comeback_bench_{name}"
     with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{database}"')
+        connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         connection.execute(f'CREATE DATABASE "{database}"')
     instance = ROOT / "instance" / f"bench-{name}"
     instance.mkdir(parents=True, exist_ok=True)

@@ -28,30 +28,43 @@ def _requested_key(shop_id: int) -> str:
     return f"cb:inbox:requested:{shop_id}"
 
 
+# Short, so that a flag left behind by a drain that died cannot hold up new events for long.
+_REQUESTED_SECONDS = 10
+_MAX_ROUNDS = 20
+
+
 def request_drain(shop_id: int) -> bool:
     """Make sure a drain of the shop's inbox will run after this event was stored.
 
     The hot path is one Redis round trip: while a drain is requested and has not started, a
-    new event needs nothing more (the drain clears the flag before it reads the inbox). Returns
-    whether a job was queued.
+    new event needs nothing more (the drain clears the flag before it reads the inbox). If the
+    drain is already running, it is told to go round once more. Returns whether a job was queued.
     """
     connection = redis_holder.get()
-    if not connection.set(_requested_key(shop_id), 1, nx=True, ex=300):
+    if not connection.set(_requested_key(shop_id), 1, nx=True, ex=_REQUESTED_SECONDS):
         return False
+    return _queue_drain(shop_id)
+
+
+def _queue_drain(shop_id: int) -> bool:
     job = enqueue(drain_inbox, shop_id, queue_name="events", job_id=drain_job_id(shop_id))
     if job is None:
-        # A drain is running: have it go round once more before it ends.
-        connection.set(_dirty_key(shop_id), 1, ex=600)
+        # The drain is queued or running: have it go round once more before it ends.
+        redis_holder.get().set(_dirty_key(shop_id), 1, ex=600)
     return job is not None
 
 
 @with_app
 def drain_inbox(shop_id: int) -> dict[str, int]:
-    """Apply every pending event of one shop, in batches, each batch in one transaction."""
+    """Apply every pending event of one shop, in batches, each batch in one transaction.
+
+    Before it ends it looks once more at the inbox itself, so an event stored while it was
+    finishing is not left for the sweeper.
+    """
     session = db.session()
     settings = platforms.settings()
     totals = {"processed": 0, "ignored": 0, "failed": 0}
-    for _ in range(20):
+    for _ in range(_MAX_ROUNDS):
         try:
             redis_holder.get().delete(_dirty_key(shop_id), _requested_key(shop_id))
         except RedisError:
@@ -73,19 +86,20 @@ def drain_inbox(shop_id: int) -> dict[str, int]:
             again = redis_holder.get().get(_dirty_key(shop_id))
         except RedisError:
             again = None
-        if not again:
+        if not again and not inbox.has_pending(session, shop_id):
             break
+        session.rollback()  # end the read transaction before the next round
     log.info("shop=%s inbox drained: %s", shop_id, totals)
     return totals
 
 
 @with_app
 def sweep_inbox() -> int:
-    """Queue a drain for every shop whose stored events were never queued (Redis was down)."""
+    """Queue a drain for every shop whose events wait too long (Redis was down, a drain died)."""
     session = db.session()
     shop_ids = inbox.shops_needing_drain(session)
     for shop_id in shop_ids:
-        request_drain(shop_id)
+        _queue_drain(shop_id)
         inbox.mark_enqueued(session, shop_id)
     session.commit()
     if shop_ids:

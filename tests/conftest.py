@@ -39,7 +39,7 @@ def _postgres_url() -> str:
     base = os.environ.get("COMEBACK_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
     name = f"comeback_test_{os.getpid()}"
     with psycopg.connect(f"{base}/postgres", autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         connection.execute(f'CREATE DATABASE "{name}"')
     return f"{base}/{name}"
 

@@ -108,7 +108,8 @@ def signed_webhook(secret: str, shop: str, topic: str, payload: dict[str, Any] |
         "X-Shopify-Shop-Domain": shop,
         "X-Shopify-API-Version": "2026-10",
         "X-Shopify-Webhook-Id": webhook_id or str(uuid.uuid4()),
-        "X-Shopify-Event-Id": str(uuid.uuid4()),
+        # A duplicate delivery repeats the event id; a distinct delivery gets its own.
+        "X-Shopify-Event-Id": f"event-{webhook_id}" if webhook_id else str(uuid.uuid4()),
         "X-Shopify-Triggered-At": "2026-11-30T10:00:00Z",
     }
     return headers, body

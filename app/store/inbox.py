@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from connectors import base
@@ -24,6 +25,9 @@ from app.store.types import utcnow
 from app.store.upsert import insert_ignore
 
 log = logging.getLogger(__name__)
+
+# Errors of the connection, not of an event: nothing is charged, the job retries later.
+_CONNECTION_ERRORS = (OperationalError, InterfaceError, DisconnectionError)
 
 MAX_ATTEMPTS = 5
 
@@ -105,7 +109,7 @@ def record_delivery(session: Session, shop_id: int, envelope: base.WebhookEnvelo
 
 
 def mark_enqueued(session: Session, shop_id: int) -> None:
-    """Note that a drain is queued for the shop's pending events (the sweeper skips them)."""
+    """Note on the shop's pending events when the sweeper last queued a drain for them."""
     session.execute(
         update(WebhookEvent)
         .where(WebhookEvent.shop_id == shop_id, WebhookEvent.status == "pending")
@@ -150,7 +154,7 @@ Lifecycle = Callable[[Session, Shop, base.NormalizedEvent], None]
 def _pending(session: Session, shop_id: int, limit: int) -> Sequence[Any]:
     table = WebhookEvent.__table__
     query = (
-        select(table.c.id, table.c.topic, table.c.body)
+        select(table.c.id, table.c.topic, table.c.body, table.c.triggered_at, table.c.received_at)
         .where(table.c.shop_id == shop_id, table.c.status == "pending")
         .order_by(table.c.id).limit(limit)
     )
@@ -159,30 +163,33 @@ def _pending(session: Session, shop_id: int, limit: int) -> Sequence[Any]:
     return session.execute(query).all()
 
 
+def has_pending(session: Session, shop_id: int) -> bool:
+    """Tell whether the shop has events waiting to be applied."""
+    table = WebhookEvent.__table__
+    return session.execute(
+        select(table.c.id).where(table.c.shop_id == shop_id, table.c.status == "pending").limit(1)
+    ).first() is not None
+
+
 _UPSERT_KINDS = frozenset({base.ORDER_UPSERT, base.REFUND_CREATE, base.CUSTOMER_UPSERT,
                            base.CUSTOMER_CONSENT, base.CUSTOMER_SUMMARY, base.CART_UPSERT,
                            base.PRODUCT_UPSERT})
 
 
 def _mark(session: Session, ids: list[int], status: str, **values: Any) -> None:
+    """Record the outcome; an applied event's raw payload is erased (its data lives in the mirror)."""
     if ids:
         table = WebhookEvent.__table__
         session.execute(
             table.update().where(table.c.id.in_(ids))
-            .values(status=status, attempts=table.c.attempts + 1, processed_at=utcnow(), **values)
+            .values(status=status, attempts=table.c.attempts + 1, processed_at=utcnow(), body=b"", **values)
         )
 
 
-def apply_batch(session: Session, shop: Shop, parse: Parser, on_uninstall: Lifecycle, limit: int) -> DrainResult:
-    """Apply up to ``limit`` pending events of one shop and mark them; the caller commits.
-
-    Consecutive upserts are applied together; an event with its own effect (a deletion, an
-    uninstall, a privacy request) first flushes what came before it, so order is kept.
-    """
-    events = _pending(session, shop.id, limit)
+def _apply_events(session: Session, shop: Shop, events: Sequence[Any], parse: Parser,
+                  on_uninstall: Lifecycle) -> DrainResult:
+    """Apply events in order and mark them; the caller commits (or rolls back)."""
     result = DrainResult(batches=1 if events else 0)
-    if not events:
-        return result
     pending_records: list[Any] = []
     processed: list[int] = []
     ignored: list[int] = []
@@ -192,11 +199,14 @@ def apply_batch(session: Session, shop: Shop, parse: Parser, on_uninstall: Lifec
             mirror.apply_records(session, shop.id, shop.platform, pending_records)
             pending_records.clear()
 
-    for event_id, topic, body in events:
+    for event_id, topic, body, triggered_at, received_at in events:
         try:
             normalized = parse(topic, body)
         except base.TerminalError as error:
-            _mark(session, [event_id], "failed", last_error=str(error)[:2000])
+            table = WebhookEvent.__table__
+            session.execute(table.update().where(table.c.id == event_id).values(
+                status="failed", attempts=table.c.attempts + 1, processed_at=utcnow(),
+                last_error=str(error)[:2000]))
             result.failed += 1
             log.warning("shop=%s event=%s topic=%s rejected: %s", shop.id, event_id, topic, error)
             continue
@@ -207,6 +217,11 @@ def apply_batch(session: Session, shop: Shop, parse: Parser, on_uninstall: Lifec
             continue
         else:
             flush()
+            if normalized.kind == base.APP_UNINSTALLED and _predates_install(shop, triggered_at or received_at):
+                # A late retry of the uninstall before the merchant installed again.
+                log.info("shop=%s event=%s uninstall from before the current install ignored", shop.id, event_id)
+                ignored.append(event_id)
+                continue
             _apply_lifecycle(session, shop, event_id, normalized, on_uninstall)
             if normalized.kind == base.APP_UNINSTALLED:
                 result.uninstalled = True
@@ -244,33 +259,72 @@ def _apply_lifecycle(session: Session, shop: Shop, event_id: int, normalized: ba
         raise base.TerminalError(f"no handler for event kind {kind!r}")
 
 
-def record_failure(session: Session, shop_id: int, error: Exception) -> None:
-    """After a batch failed as a whole, count an attempt on its events and park the hopeless ones."""
-    message = f"{type(error).__name__}: {error}"[:2000]
+def _predates_install(shop: Shop, happened_at: Any) -> bool:
+    return shop.installed_at is not None and happened_at is not None and happened_at < shop.installed_at
+
+
+def apply_batch(session: Session, shop: Shop, parse: Parser, on_uninstall: Lifecycle, limit: int) -> DrainResult:
+    """Apply up to ``limit`` pending events of one shop and mark them; the caller commits.
+
+    Consecutive upserts are applied together; an event with its own effect (a deletion, an
+    uninstall, a privacy request) first flushes what came before it, so order is kept.
+    """
+    return _apply_events(session, shop, _pending(session, shop.id, limit), parse, on_uninstall)
+
+
+def _apply_one_by_one(session: Session, shop: Shop, parse: Parser, on_uninstall: Lifecycle,
+                      limit: int) -> DrainResult:
+    """Apply a batch that failed as a whole event by event, each in a savepoint.
+
+    The event that breaks is charged an attempt (and parked after ``MAX_ATTEMPTS``); the
+    others are applied, so one bad event never holds up or fails the rest.
+    """
+    total = DrainResult()
     table = WebhookEvent.__table__
-    ids = [row[0] for row in _pending(session, shop_id, 1000)]
-    if not ids:
-        return
-    session.execute(table.update().where(table.c.id.in_(ids))
-                    .values(attempts=table.c.attempts + 1, last_error=message))
-    session.execute(table.update().where(table.c.id.in_(ids), table.c.attempts >= MAX_ATTEMPTS)
-                    .values(status="failed", processed_at=utcnow()))
+    for event in _pending(session, shop.id, limit):
+        try:
+            with session.begin_nested():
+                result = _apply_events(session, shop, [event], parse, on_uninstall)
+        except _CONNECTION_ERRORS:
+            raise
+        except Exception as error:  # noqa: BLE001 - recorded on the event, which is retried
+            message = f"{type(error).__name__}: {error}"[:2000]
+            log.warning("shop=%s event=%s failed: %s", shop.id, event[0], message)
+            session.execute(table.update().where(table.c.id == event[0])
+                            .values(attempts=table.c.attempts + 1, last_error=message))
+            session.execute(table.update().where(table.c.id == event[0], table.c.attempts >= MAX_ATTEMPTS)
+                            .values(status="failed", processed_at=utcnow()))
+            total.failed += 1
+            continue
+        total.processed += result.processed
+        total.ignored += result.ignored
+        total.failed += result.failed
+        total.uninstalled = total.uninstalled or result.uninstalled
+    total.batches = 1
+    return total
 
 
 def drain(session: Session, shop: Shop, parse: Parser, on_uninstall: Lifecycle, *, batch_size: int,
           max_batches: int = 200) -> DrainResult:
-    """Apply the shop's pending events batch by batch, committing each; bounded in batches."""
+    """Apply the shop's pending events batch by batch, committing each; bounded in batches.
+
+    A lost connection is raised for the job's retry without charging the events; any other
+    failure of a batch is narrowed down to the event that caused it.
+    """
     total = DrainResult()
     for _ in range(max_batches):
         try:
             result = apply_batch(session, shop, parse, on_uninstall, batch_size)
             session.commit()
-        except Exception as error:  # recorded on the events, then re-raised for the job's retry
+        except _CONNECTION_ERRORS:
             session.rollback()
-            log.exception("shop=%s inbox batch failed", shop.id)
-            record_failure(session, shop.id, error)
-            session.commit()
             raise
+        except Exception:  # noqa: BLE001 - narrowed down event by event below
+            session.rollback()
+            log.exception("shop=%s inbox batch failed; applying its events one by one", shop.id)
+            session.refresh(shop)
+            result = _apply_one_by_one(session, shop, parse, on_uninstall, batch_size)
+            session.commit()
         total.processed += result.processed
         total.ignored += result.ignored
         total.failed += result.failed

@@ -147,10 +147,27 @@ def apply_orders(session: Session, shop_id: int, platform: str, records: Sequenc
         ]
         insert_ignore(session, LineItem.__table__, line_rows, conflict=("order_id", "external_id"),
                       returning=())
+    if ids:
+        _keep_redacted_emails_erased(session, shop_id, Order.__table__, list(ids.values()))
     refunds = [refund for r in records for refund in r.refunds]
     if refunds:
         apply_refunds(session, shop_id, platform, refunds)
     return len(written)
+
+
+def _keep_redacted_emails_erased(session: Session, shop_id: int, table: Any, row_ids: list[int]) -> None:
+    """Erase the email again on rows just written for customers whose data was redacted."""
+    redacted = (
+        select(Customer.external_id)
+        .where(Customer.shop_id == shop_id, Customer.redacted_at.is_not(None))
+        .scalar_subquery()
+    )
+    for part in _slices(row_ids, 5000):
+        session.execute(
+            update(table)
+            .where(table.c.id.in_(part), table.c.email.is_not(None), table.c.customer_external_id.in_(redacted))
+            .values(email=None)
+        )
 
 
 def apply_refunds(session: Session, shop_id: int, platform: str, records: Sequence[base.Refund]) -> int:
@@ -253,8 +270,10 @@ def apply_carts(session: Session, shop_id: int, platform: str, records: Sequence
          "created_at": now, "updated_at": now}
         for r in records
     ]
-    return len(upsert(session, Cart.__table__, rows, conflict=("shop_id", "external_id"),
-                      update=_CART_COLUMNS, newer_than="source_updated_at"))
+    written = upsert(session, Cart.__table__, rows, conflict=("shop_id", "external_id"),
+                     update=_CART_COLUMNS, newer_than="source_updated_at")
+    _keep_redacted_emails_erased(session, shop_id, Cart.__table__, [row_id for row_id, _ in written])
+    return len(written)
 
 
 def apply_records(session: Session, shop_id: int, platform: str, records: Iterable[Any]) -> dict[str, int]:

@@ -17,6 +17,7 @@ from connectors import base
 from app.store.models import (Cart, Customer, LineItem, Order, PrivacyRequest, Product, Refund, Shop,
                               SyncRun, Variant, WebhookEvent)
 from app.store.types import utcnow
+from app.store.upsert import upsert
 
 log = logging.getLogger(__name__)
 
@@ -77,11 +78,18 @@ def redact_customer(session: Session, shop_id: int, customer_external_id: str | 
     now = utcnow()
     counts: dict[str, int] = {}
     if customer_external_id:
-        counts["customers"] = session.execute(
-            update(Customer).where(Customer.shop_id == shop_id, Customer.external_id == customer_external_id)
-            .values(email=None, first_name=None, last_name=None, phone=None, tags=None, redacted_at=now,
-                    updated_at=now)
-        ).rowcount or 0
+        # Erase the row, or leave a tombstone if we never saw the customer: whatever arrives
+        # for them later (a webhook, a catch-up, a backfill) stays erased.
+        platform = session.execute(select(Shop.platform).where(Shop.id == shop_id)).scalar_one()
+        written = upsert(
+            session, Customer.__table__,
+            [{"shop_id": shop_id, "platform": platform, "external_id": customer_external_id, "email": None,
+              "first_name": None, "last_name": None, "phone": None, "tags": None, "redacted_at": now,
+              "created_at": now, "updated_at": now}],
+            conflict=("shop_id", "external_id"),
+            update=("email", "first_name", "last_name", "phone", "tags", "redacted_at", "updated_at"),
+        )
+        counts["customers"] = len(written)
     order_match = []
     if customer_external_id:
         order_match.append(Order.customer_external_id == customer_external_id)
@@ -103,6 +111,7 @@ def redact_customer(session: Session, shop_id: int, customer_external_id: str | 
             update(Cart).where(Cart.shop_id == shop_id, or_(*cart_match))
             .values(email=None, recovery_url=None, updated_at=now)
         ).rowcount or 0
+    counts["webhook_payloads"] = _scrub_payloads(session, shop_id, customer_external_id, email)
     # Exports we assembled earlier hold the same data: they go too.
     if customer_external_id:
         session.execute(
@@ -117,6 +126,24 @@ def redact_customer(session: Session, shop_id: int, customer_external_id: str | 
     session.add(record)
     log.info("shop=%s customer redacted: %s", shop_id, counts)
     return record
+
+
+def _scrub_payloads(session: Session, shop_id: int, customer_external_id: str | None, email: str | None) -> int:
+    """Empty the raw payloads still kept (events not applied) that mention the customer.
+
+    Applied events keep no payload; failed ones are kept for inspection and may name them.
+    """
+    needles = [n.encode() for n in (customer_external_id, email) if n]
+    if not needles:
+        return 0
+    rows = session.execute(
+        select(WebhookEvent.id, WebhookEvent.body)
+        .where(WebhookEvent.shop_id == shop_id, WebhookEvent.status == "failed")
+    ).all()
+    ids = [event_id for event_id, body in rows if body and any(needle in body for needle in needles)]
+    if ids:
+        session.execute(update(WebhookEvent).where(WebhookEvent.id.in_(ids)).values(body=b""))
+    return len(ids)
 
 
 def redact_shop(session: Session, shop: Shop, *, keep_event_id: int | None) -> PrivacyRequest:

@@ -89,12 +89,16 @@ def verify(headers: Mapping[str, str], body: bytes, *, api_key: str, api_secret:
     topic = lowered.get("x-shopify-topic", "").strip()
     if not shop or not topic:
         raise InvalidSignatureError("webhook lacks X-Shopify-Shop-Domain or X-Shopify-Topic")
-    delivery_key = lowered.get("x-shopify-webhook-id", "").strip()
-    if not delivery_key:
-        event_id = lowered.get("x-shopify-event-id", "").strip()
-        if not event_id:
-            raise InvalidSignatureError("webhook has neither X-Shopify-Webhook-Id nor X-Shopify-Event-Id")
+    # Shopify documents X-Shopify-Event-Id as the duplicate marker: one event, delivered again
+    # (a retry, or a second subscription to the same topic), keeps it. The webhook id stands in
+    # where an older sender omits the event id.
+    event_id = lowered.get("x-shopify-event-id", "").strip()
+    if event_id:
         delivery_key = f"{event_id}:{topic}"
+    else:
+        delivery_key = lowered.get("x-shopify-webhook-id", "").strip()
+        if not delivery_key:
+            raise InvalidSignatureError("webhook has neither X-Shopify-Event-Id nor X-Shopify-Webhook-Id")
     try:
         triggered_at = optional_timestamp(lowered.get("x-shopify-triggered-at"))
     except TerminalError:

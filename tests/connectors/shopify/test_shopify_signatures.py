@@ -95,21 +95,22 @@ def test_webhook_hmac_vector_verifies(vectors):
     assert envelope.shop_key == "some-shop.myshopify.com"
     assert envelope.topic == "orders/create"
     assert envelope.kind == ORDER_UPSERT
-    assert envelope.delivery_key == "wh-1"
+    assert envelope.delivery_key == "ev-1:orders/create"
     assert envelope.body == vector["body"].encode()
     assert envelope.api_version == "2026-10"
     assert envelope.triggered_at is not None and envelope.triggered_at.utcoffset().total_seconds() == 0
 
 
-def test_webhook_headers_are_case_insensitive_and_fall_back_to_event_id(vectors):
+def test_webhook_headers_are_case_insensitive_and_fall_back_to_webhook_id(vectors):
     vector = vectors["webhook_hmac"][0]
     connector = ShopifyConnector(api_key="k", api_secret=vector["secret"], scopes="")
     headers = {k.lower(): v for k, v in _webhook_headers(vector["hmac_base64"]).items()}
-    del headers["x-shopify-webhook-id"]
     headers["x-shopify-topic"] = "themes/publish"
     envelope = connector.verify_webhook(headers, vector["body"].encode())
     assert envelope.delivery_key == "ev-1:themes/publish"
     assert envelope.kind == IGNORED
+    del headers["x-shopify-event-id"]
+    assert connector.verify_webhook(headers, vector["body"].encode()).delivery_key == "wh-1"
 
 
 def test_webhook_with_old_secret_verifies(vectors):
