@@ -28,6 +28,10 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings
 
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # HTTP clients log every URL at INFO, and a bulk export's URL is a signed link to a shop's
+    # whole customer and order data: keep them quiet.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
     from app.web import register_blueprints
 

@@ -103,7 +103,7 @@ def sync_progress_command(shop_domain: str, watch: bool) -> None:
             click.echo(f"{item['resource']:<10} [{'#' * filled}{'.' * (width - filled)}] "
                        f"{item['percent'] or 0:5.1f}% {item['processed']}/{item['total'] or '?'} "
                        f"{item['status']}{eta}")
-        if not watch or report["status"] in ("completed", "failed", "idle"):
+        if not watch or report["status"] in ("completed", "failed", "cancelled", "idle"):
             return
         click.echo("")
         session.expire_all()

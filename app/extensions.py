@@ -31,9 +31,12 @@ def build_engine(database_url: str) -> Engine:
         engine = create_engine(database_url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    # No server-side prepared statements: a plan made while a table was still small (the
+    # start of a backfill) would be reused after it has grown, and a scan where an index
+    # lookup belongs turns a large import quadratic.
     return create_engine(
         database_url, pool_pre_ping=True, pool_size=5, max_overflow=10,
-        connect_args={"connect_timeout": 5},
+        connect_args={"connect_timeout": 5, "prepare_threshold": None},
     )
 
 

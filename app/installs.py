@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -18,6 +19,8 @@ from app.store.models import OAuthState, Shop, SyncRun
 from app.store.types import utcnow
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 STATE_LIFETIME = dt.timedelta(minutes=10)
 
@@ -124,7 +127,7 @@ def _apply_credentials(shop: Shop, credentials: base.Credentials) -> None:
         shop.scopes = credentials.scope
 
 
-def credentials_for(session: Session, shop: Shop) -> base.Credentials:
+def credentials_for(session: Session, shop: Shop, *, force_refresh: bool = False) -> base.Credentials:
     """Return usable credentials for the shop, refreshing an expiring token first.
 
     Refresh tokens rotate on use, so only one process may refresh a shop at a time: the
@@ -134,15 +137,19 @@ def credentials_for(session: Session, shop: Shop) -> base.Credentials:
         raise base.AuthRevokedError(f"shop {shop.id} has no usable credentials (status {shop.status})")
     connector = platforms.connector(shop.platform)
     current = _credentials(shop)
-    if base.CAP_EXPIRING_TOKENS not in connector.capabilities or not _expires_soon(shop):
+    if base.CAP_EXPIRING_TOKENS not in connector.capabilities or not (force_refresh or _expires_soon(shop)):
         return current
+    if shop.refresh_token is None:
+        return current
+    seen_token = shop.access_token
     lock = redis_holder.get().lock(f"cb:lock:refresh:{shop.id}", timeout=30, blocking_timeout=30)
     with lock:
         session.refresh(shop)
-        if not _expires_soon(shop):
-            return _credentials(shop)
+        if shop.access_token != seen_token or not (force_refresh or _expires_soon(shop)):
+            return _credentials(shop)  # another process refreshed while we waited
         try:
-            refreshed = connector.refresh_credentials(_credentials(shop))
+            refreshed = connector.refresh_credentials(
+                _credentials(shop) if not force_refresh else _as_expired(_credentials(shop)))
         except base.AuthRevokedError:
             mark_reauthorize(session, shop)
             session.commit()
@@ -152,6 +159,35 @@ def credentials_for(session: Session, shop: Shop) -> base.Credentials:
             session.commit()
             log.info("shop=%s access token refreshed", shop.id)
         return _credentials(shop)
+
+
+def _as_expired(credentials: base.Credentials) -> base.Credentials:
+    import dataclasses
+
+    return dataclasses.replace(credentials, expires_at=utcnow() - dt.timedelta(seconds=1))
+
+
+def call_with_credentials(session: Session, shop: Shop, call: Callable[[base.Credentials], T]) -> T:
+    """Run ``call`` with the shop's credentials; on a refused token refresh once and retry.
+
+    A store that refuses the refreshed token too leaves the shop marked for re-authorization
+    and the ``AuthRevokedError`` raised.
+    """
+    try:
+        return call(credentials_for(session, shop))
+    except base.AuthRevokedError:
+        if shop.status != "active" or shop.refresh_token is None:
+            if shop.status == "active":
+                mark_reauthorize(session, shop)
+                session.commit()
+            raise
+    credentials = credentials_for(session, shop, force_refresh=True)
+    try:
+        return call(credentials)
+    except base.AuthRevokedError:
+        mark_reauthorize(session, shop)
+        session.commit()
+        raise
 
 
 def _expires_soon(shop: Shop) -> bool:

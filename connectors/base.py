@@ -161,6 +161,9 @@ class Order:
     discount_codes: tuple[str, ...] = ()
     line_items: tuple[LineItem, ...] = ()
     refunds: tuple[Refund, ...] = ()
+    # False when the platform cut the list short (a page read caps nested lists): the lines
+    # given are then merged into what is stored instead of replacing it.
+    line_items_complete: bool = True
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -184,6 +187,7 @@ class Product:
     tags: tuple[str, ...] = ()
     created_at: dt.datetime | None = None
     variants: tuple[Variant, ...] = ()
+    variants_complete: bool = True
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

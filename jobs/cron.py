@@ -6,19 +6,20 @@ from rq.cron import CronScheduler
 
 from jobs.inbox import sweep_inbox
 from jobs.shops import refresh_expiring_tokens
-from jobs.sync import catch_up_all_shops
+from jobs.sync import catch_up_all_shops, resume_stalled_backfills
 
 # (function, queue, interval in seconds)
 PERIODIC_JOBS = (
     (sweep_inbox, "events", 60),
     (refresh_expiring_tokens, "default", 600),
     (catch_up_all_shops, "default", 900),
+    (resume_stalled_backfills, "default", 300),
 )
 
 
 def build_scheduler(connection, catch_up_minutes: int = 15) -> CronScheduler:
     """Return a cron scheduler with every periodic job registered."""
-    scheduler = CronScheduler(connection=connection, name="comeback-cron")
+    scheduler = CronScheduler(connection=connection)
     for func, queue_name, interval in PERIODIC_JOBS:
         if func is catch_up_all_shops:
             interval = catch_up_minutes * 60

@@ -32,17 +32,15 @@ def set_up_shop(shop_id: int) -> str:
         return "skipped"
     connector = platforms.connector(shop.platform)
     try:
-        credentials = installs.credentials_for(session, shop)
-        info = connector.shop_info(credentials)  # type: ignore[attr-defined]
+        info = installs.call_with_credentials(session, shop, connector.shop_info)  # type: ignore[attr-defined]
         shop.name = info.get("name") or shop.name
         shop.currency = info.get("currency") or shop.currency
         shop.timezone = info.get("timezone") or shop.timezone
         if shop.webhooks_registered_at is None:
-            connector.register_webhooks(credentials, installs.webhook_url(shop.platform))
+            installs.call_with_credentials(
+                session, shop, lambda c: connector.register_webhooks(c, installs.webhook_url(shop.platform)))
             shop.webhooks_registered_at = utcnow()
     except base.AuthRevokedError:
-        installs.mark_reauthorize(session, shop)
-        session.commit()
         return "reauthorize"
     session.commit()
     start_backfill(shop_id)

@@ -1,8 +1,10 @@
 """Backfill a shop through the platform's bulk export, then keep it current by ``updated_at``.
 
 A backfill is one ``SyncRun`` per resource that moves pending → exporting → importing →
-completed. The import commits the applied records and the count of root objects consumed in
-one transaction, so a crash resumes at the first record not yet applied.
+completed, one job per step. The import commits the applied records and the count of root
+objects consumed in one transaction, so a crash resumes at the first record not yet applied.
+Each queued step carries the run's ``step_token``; a step holding an older token (a duplicate
+chain) stops, and a lock per run keeps two steps of one run from overlapping.
 """
 
 from __future__ import annotations
@@ -10,14 +12,17 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import logging
-import time
+import uuid
+from typing import Any
 
+from redis.exceptions import LockError
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from connectors import base
 from connectors.base import RESOURCES
 from app import installs, platforms
-from app.extensions import db
+from app.extensions import db, redis_holder
 from app.store import mirror
 from app.store.models import Shop, SyncRun
 from app.store.types import utcnow
@@ -28,114 +33,150 @@ log = logging.getLogger(__name__)
 
 IMPORT_BATCH = 1000
 POLL_EVERY = dt.timedelta(seconds=2)
+MAX_STEP_ATTEMPTS = 12
+STALLED_AFTER = dt.timedelta(minutes=15)
 # A catch-up re-reads a little before its cursor: clocks and platform indexing lag.
 CATCH_UP_OVERLAP = dt.timedelta(minutes=5)
-CATCH_UP_MAX_PAGES = 50
+CATCH_UP_PAGES_PER_JOB = 50
+_OPEN = ("pending", "exporting", "importing")
+_NOW = dt.timedelta(0)
 
 
 def backfill_job_prefix(shop_id: int) -> str:
     return f"backfill-{shop_id}-"
 
 
-def _backfill_job_id(run: SyncRun) -> str:
-    # One id per step: the step that queues the next one is still running under its own id.
-    return f"{backfill_job_prefix(run.shop_id)}{run.id}-{time.monotonic_ns()}"
-
-
 def catch_up_job_id(shop_id: int) -> str:
     return f"catch-up-{shop_id}"
 
 
+def _open_backfill(session: Session, shop_id: int) -> SyncRun | None:
+    return session.execute(
+        select(SyncRun).where(SyncRun.shop_id == shop_id, SyncRun.kind == "backfill", SyncRun.status.in_(_OPEN))
+        .order_by(SyncRun.id).limit(1)
+    ).scalar_one_or_none()
+
+
 def start_backfill(shop_id: int) -> None:
-    """Create the backfill runs of a shop (if none is under way) and queue the first resource."""
+    """Create the backfill runs of a shop (unless some are open: those resume) and queue the next step."""
     session = db.session()
-    open_runs = session.execute(
-        select(SyncRun).where(SyncRun.shop_id == shop_id, SyncRun.kind == "backfill",
-                              SyncRun.status.in_(("pending", "exporting", "importing")))
-    ).scalars().all()
-    if not open_runs:
+    if _open_backfill(session, shop_id) is None and not _has_completed_backfill(session, shop_id):
         for resource in RESOURCES:
             session.add(SyncRun(shop_id=shop_id, kind="backfill", resource=resource, status="pending"))
         session.commit()
     _queue_next(session, shop_id)
 
 
-def _queue_next(session, shop_id: int, delay: dt.timedelta | None = None) -> bool:
-    run = session.execute(
-        select(SyncRun).where(SyncRun.shop_id == shop_id, SyncRun.kind == "backfill",
-                              SyncRun.status.in_(("pending", "exporting", "importing")))
-        .order_by(SyncRun.id).limit(1)
-    ).scalar_one_or_none()
+def _has_completed_backfill(session: Session, shop_id: int) -> bool:
+    completed = session.execute(
+        select(SyncRun.resource).where(SyncRun.shop_id == shop_id, SyncRun.kind == "backfill",
+                                       SyncRun.status == "completed")
+    ).scalars().all()
+    return set(completed) >= set(RESOURCES)
+
+
+def _queue_next(session: Session, shop_id: int, delay: dt.timedelta | None = None) -> bool:
+    """Queue the step that advances the shop's first open run; older queued steps go stale."""
+    run = _open_backfill(session, shop_id)
     if run is None:
         return False
-    enqueue(backfill_resource, run.id, queue_name="bulk", job_id=_backfill_job_id(run), delay=delay)
+    run.step_token = str(uuid.uuid4())
+    run.updated_at = utcnow()
+    session.commit()
+    enqueue(backfill_resource, run.id, run.step_token, queue_name="bulk",
+            job_id=f"{backfill_job_prefix(shop_id)}{run.id}-{run.step_token}",
+            delay=delay if delay else None)
     return True
 
 
 @with_app
-def backfill_resource(run_id: int) -> str:
-    """Advance one backfill run by one step (start export, poll it, or import its result)."""
+def backfill_resource(run_id: int, step_token: str | None = None) -> str:
+    """Advance one backfill run by one step (start the export, poll it, or import its result)."""
     session = db.session()
+    lock = redis_holder.get().lock(f"cb:lock:backfill:{run_id}", timeout=3600)
+    if not lock.acquire(blocking=False):
+        return "busy"
+    try:
+        outcome, shop_id, next_delay = _advance(session, run_id, step_token)
+    finally:
+        try:
+            lock.release()
+        except LockError:
+            log.warning("backfill run %s: lock expired before the step ended", run_id)
+    # Queued only once the lock is free, so the next step never finds its own run busy.
+    if next_delay is not None and shop_id is not None:
+        _queue_next(session, shop_id, next_delay)
+    return outcome
+
+
+def _advance(session: Session, run_id: int, step_token: str | None) -> tuple[str, int | None, dt.timedelta | None]:
     run = session.get(SyncRun, run_id)
-    if run is None or run.status in ("completed", "failed", "cancelled"):
-        return "done"
+    if run is None or run.status not in _OPEN:
+        return "done", None, None
+    if step_token is not None and run.step_token != step_token:
+        return "stale", None, None
     shop = session.get(Shop, run.shop_id)
-    if shop is None or not shop.is_active:
-        run.status, run.finished_at, run.last_error = "cancelled", utcnow(), "shop not active"
+    if shop is None or shop.status in ("uninstalled", "redacted"):
+        run.status, run.finished_at, run.last_error = "cancelled", utcnow(), "shop not installed"
         session.commit()
-        return "cancelled"
+        return "cancelled", None, None
+    if shop.status != "active":
+        # Waiting for re-authorization: the open run resumes when the shop is installed again.
+        return "paused", None, None
     connector = platforms.connector(shop.platform)
     try:
-        credentials = installs.credentials_for(session, shop)
         if run.status == "pending":
-            return _start_export(session, connector, credentials, run)
+            return _start_export(session, connector, shop, run)
         if run.status == "exporting":
-            return _poll_export(session, connector, credentials, run)
+            return _poll_export(session, connector, shop, run)
         return _import(session, connector, shop, run)
     except base.AuthRevokedError:
-        installs.mark_reauthorize(session, shop)
-        session.commit()
-        return "reauthorize"
+        session.rollback()
+        return "reauthorize", None, None
     except base.RetryableError as error:
         session.rollback()
         run = session.get(SyncRun, run_id)
         run.attempts += 1
         run.last_error = str(error)[:2000]
+        if run.attempts >= MAX_STEP_ATTEMPTS:
+            run.status, run.finished_at = "failed", utcnow()
+            session.commit()
+            log.error("shop=%s backfill of %s gave up after %s attempts: %s", run.shop_id, run.resource,
+                      run.attempts, error)
+            return "failed", run.shop_id, _NOW
         session.commit()
-        delay = dt.timedelta(seconds=max(error.retry_after or 5, 1))
-        _queue_next(session, run.shop_id, delay)
-        return "retry"
+        backoff = min(5 * 2 ** (run.attempts - 1), 600)
+        delay = dt.timedelta(seconds=max(backoff, error.retry_after or 0))
+        return "retry", run.shop_id, delay
     except base.TerminalError as error:
         session.rollback()
         run = session.get(SyncRun, run_id)
         run.status, run.finished_at, run.last_error = "failed", utcnow(), str(error)[:2000]
         session.commit()
         log.error("shop=%s backfill of %s failed: %s", run.shop_id, run.resource, error)
-        _queue_next(session, run.shop_id)
-        return "failed"
+        return "failed", run.shop_id, _NOW
 
 
-def _start_export(session, connector, credentials, run: SyncRun) -> str:
+def _start_export(session: Session, connector: Any, shop: Shop, run: SyncRun):
+    run.started_at = run.started_at or utcnow()
     if base.CAP_BULK_EXPORT not in connector.capabilities:
         run.status, run.import_started_at = "importing", utcnow()
-        run.started_at = run.started_at or utcnow()
         session.commit()
-        _queue_next(session, run.shop_id)
-        return "paging"
-    job = connector.start_backfill(credentials, run.resource)
+        return "paging", run.shop_id, _NOW
+    job = installs.call_with_credentials(session, shop, lambda c: connector.start_backfill(c, run.resource))
     run.platform_job_id = job.job_id
     run.status = "exporting"
-    run.started_at = run.started_at or utcnow()
     session.commit()
-    _queue_next(session, run.shop_id, POLL_EVERY)
-    return "exporting"
+    return "exporting", run.shop_id, POLL_EVERY
 
 
-def _poll_export(session, connector, credentials, run: SyncRun) -> str:
-    job = connector.poll_backfill(credentials, base.BackfillJob(run.resource, run.platform_job_id or "", "running"))
+def _poll_export(session: Session, connector: Any, shop: Shop, run: SyncRun):
+    pending = base.BackfillJob(run.resource, run.platform_job_id or "", "running")
+    job = installs.call_with_credentials(session, shop, lambda c: connector.poll_backfill(c, pending))
     if job.status == "running":
-        _queue_next(session, run.shop_id, POLL_EVERY)
-        return "exporting"
+        run.updated_at = utcnow()  # still alive: the stall check looks at this
+        session.commit()
+        return "exporting", run.shop_id, POLL_EVERY
     if job.status == "failed":
         raise base.TerminalError(f"platform export failed: {job.error}")
     run.result_url = job.result_url
@@ -143,14 +184,12 @@ def _poll_export(session, connector, credentials, run: SyncRun) -> str:
     run.status = "importing"
     run.import_started_at = utcnow()
     session.commit()
-    _queue_next(session, run.shop_id)
-    return "importing"
+    return "importing", run.shop_id, _NOW
 
 
-def _import(session, connector, shop: Shop, run: SyncRun) -> str:
+def _import(session: Session, connector: Any, shop: Shop, run: SyncRun):
     if run.result_url is None and base.CAP_BULK_EXPORT in connector.capabilities:
-        # A completed export without a file has nothing in it.
-        return _finish(session, run)
+        return _finish(session, run)  # a completed export without a file has nothing in it
     if run.result_url is None:
         return _import_pages(session, connector, shop, run)
     job = base.BackfillJob(run.resource, run.platform_job_id or "", "completed", result_url=run.result_url)
@@ -164,17 +203,16 @@ def _import(session, connector, shop: Shop, run: SyncRun) -> str:
         run.high_water_mark = _latest(run.high_water_mark, batch)
         session.commit()
         session.refresh(shop)
-        if not shop.is_active:
-            run.status, run.finished_at, run.last_error = "cancelled", utcnow(), "shop not active"
-            session.commit()
-            return "cancelled"
+        if shop.status != "active":
+            return "stopped", None, None  # the next step (after re-install) resumes from here
     return _finish(session, run)
 
 
-def _import_pages(session, connector, shop: Shop, run: SyncRun) -> str:
-    credentials = installs.credentials_for(session, shop)
-    for _ in range(CATCH_UP_MAX_PAGES):
-        page = connector.fetch_page(credentials, run.resource, cursor=run.cursor, updated_since=None)
+def _import_pages(session: Session, connector: Any, shop: Shop, run: SyncRun):
+    for _ in range(CATCH_UP_PAGES_PER_JOB):
+        cursor = run.cursor
+        page = installs.call_with_credentials(
+            session, shop, lambda c: connector.fetch_page(c, run.resource, cursor=cursor, updated_since=None))
         mirror.apply_records(session, shop.id, shop.platform, page.records)
         run.processed_count += len(page.records)
         run.high_water_mark = _latest(run.high_water_mark, page.records)
@@ -182,21 +220,19 @@ def _import_pages(session, connector, shop: Shop, run: SyncRun) -> str:
         session.commit()
         if page.next_cursor is None:
             return _finish(session, run)
-    _queue_next(session, run.shop_id)
-    return "paging"
+    return "paging", run.shop_id, _NOW
 
 
-def _finish(session, run: SyncRun) -> str:
+def _finish(session: Session, run: SyncRun):
     run.status, run.finished_at = "completed", utcnow()
     if run.total_count is None:
         run.total_count = run.processed_count
     session.commit()
     log.info("shop=%s backfill of %s completed: %s records", run.shop_id, run.resource, run.processed_count)
-    _queue_next(session, run.shop_id)
-    return "completed"
+    return "completed", run.shop_id, _NOW
 
 
-def _latest(current: dt.datetime | None, records) -> dt.datetime | None:
+def _latest(current: dt.datetime | None, records: Any) -> dt.datetime | None:
     stamps = [r.updated_at for r in records if getattr(r, "updated_at", None) is not None]
     if not stamps:
         return current
@@ -205,45 +241,93 @@ def _latest(current: dt.datetime | None, records) -> dt.datetime | None:
 
 
 @with_app
+def resume_stalled_backfills() -> int:
+    """Queue a step for open backfill runs of active shops that nothing has advanced for a while.
+
+    A step can be lost (its job ran out of retries, Redis failed right after a commit, a worker
+    died holding it); the new step's token retires whatever is left of the old chain.
+    """
+    session = db.session()
+    cutoff = utcnow() - STALLED_AFTER
+    shop_ids = session.execute(
+        select(SyncRun.shop_id).join(Shop, Shop.id == SyncRun.shop_id)
+        .where(SyncRun.kind == "backfill", SyncRun.status.in_(_OPEN), SyncRun.updated_at < cutoff,
+               Shop.status == "active")
+        .distinct()
+    ).scalars().all()
+    for shop_id in shop_ids:
+        log.warning("shop=%s backfill stalled; queuing its next step again", shop_id)
+        _queue_next(session, shop_id)
+    return len(shop_ids)
+
+
+def _catch_up_since(session: Session, shop_id: int, resource: str) -> dt.datetime | None:
+    """Where the next catch-up of a resource starts: when the last read of it began."""
+    last = session.execute(
+        select(SyncRun.started_at).where(SyncRun.shop_id == shop_id, SyncRun.resource == resource,
+                                         SyncRun.status == "completed",
+                                         SyncRun.kind.in_(("catch_up", "backfill")))
+        .order_by(SyncRun.started_at.desc()).limit(1)
+    ).scalar_one_or_none()
+    return None if last is None else last - CATCH_UP_OVERLAP
+
+
+@with_app
 def catch_up(shop_id: int) -> dict[str, int]:
-    """Re-read what changed since the newest ``updated_at`` we hold: repairs a missed webhook."""
+    """Re-read what changed since the last read began: repairs a missed webhook.
+
+    Each resource keeps its own run and cursor; a run with more pages than one job reads stays
+    open and the next job continues it.
+    """
     session = db.session()
     shop = session.get(Shop, shop_id)
     counts: dict[str, int] = {}
-    if shop is None or not shop.is_active:
-        return counts
-    busy = session.execute(
-        select(SyncRun.id).where(SyncRun.shop_id == shop_id, SyncRun.kind == "backfill",
-                                 SyncRun.status.in_(("pending", "exporting", "importing")))
-    ).first()
-    if busy:
+    if shop is None or not shop.is_active or _open_backfill(session, shop_id) is not None:
         return counts
     connector = platforms.connector(shop.platform)
+    unfinished = False
     try:
-        credentials = installs.credentials_for(session, shop)
         for resource in RESOURCES:
-            since = mirror.latest_update(session, shop_id, resource)
-            if since is None:
-                continue
-            run = SyncRun(shop_id=shop_id, kind="catch_up", resource=resource, status="importing",
-                          updated_since=since - CATCH_UP_OVERLAP, started_at=utcnow(),
-                          import_started_at=utcnow())
-            session.add(run)
-            cursor = None
-            for _ in range(CATCH_UP_MAX_PAGES):
-                page = connector.fetch_page(credentials, resource, cursor=cursor, updated_since=run.updated_since)
+            run = session.execute(
+                select(SyncRun).where(SyncRun.shop_id == shop_id, SyncRun.kind == "catch_up",
+                                      SyncRun.resource == resource, SyncRun.status == "importing")
+                .order_by(SyncRun.id.desc()).limit(1)
+            ).scalar_one_or_none()
+            if run is None:
+                since = _catch_up_since(session, shop_id, resource)
+                if since is None:
+                    continue  # never read in full yet: the backfill covers it
+                run = SyncRun(shop_id=shop_id, kind="catch_up", resource=resource, status="importing",
+                              updated_since=since, started_at=utcnow(), import_started_at=utcnow(),
+                              processed_count=0, attempts=0)
+                session.add(run)
+                session.commit()
+            for _ in range(CATCH_UP_PAGES_PER_JOB):
+                cursor, since = run.cursor, run.updated_since
+                page = installs.call_with_credentials(
+                    session, shop,
+                    lambda c: connector.fetch_page(c, resource, cursor=cursor, updated_since=since))
                 mirror.apply_records(session, shop_id, shop.platform, page.records)
                 run.processed_count += len(page.records)
-                cursor = page.next_cursor
-                if cursor is None:
+                run.high_water_mark = _latest(run.high_water_mark, page.records)
+                run.cursor = page.next_cursor
+                if page.next_cursor is None:
+                    run.status, run.finished_at, run.total_count = "completed", utcnow(), run.processed_count
+                session.commit()
+                if page.next_cursor is None:
                     break
-            run.status, run.finished_at, run.total_count = "completed", utcnow(), run.processed_count
-            session.commit()
+            else:
+                unfinished = True
             counts[resource] = run.processed_count
     except base.AuthRevokedError:
         session.rollback()
-        installs.mark_reauthorize(session, shop)
-        session.commit()
+        return counts
+    except base.RetryableError as error:
+        session.rollback()
+        log.warning("shop=%s catch-up postponed: %s", shop_id, error)
+        return counts
+    if unfinished:
+        enqueue(catch_up, shop_id, queue_name="default", job_id=f"{catch_up_job_id(shop_id)}-continue")
     log.info("shop=%s catch-up applied %s", shop_id, counts)
     return counts
 

@@ -22,7 +22,7 @@ from connectors import base
 from app.store import mirror, privacy
 from app.store.models import Shop, WebhookEvent
 from app.store.types import utcnow
-from app.store.upsert import insert_ignore
+from app.store.upsert import among, insert_ignore
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +181,7 @@ def _mark(session: Session, ids: list[int], status: str, **values: Any) -> None:
     if ids:
         table = WebhookEvent.__table__
         session.execute(
-            table.update().where(table.c.id.in_(ids))
+            table.update().where(among(session, table.c.id, ids))
             .values(status=status, attempts=table.c.attempts + 1, processed_at=utcnow(), body=b"", **values)
         )
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from connectors import base
 from app.store.models import Cart, Customer, LineItem, Order, Product, Refund, RefundLineItem, Variant
 from app.store.types import utcnow
-from app.store.upsert import insert_ignore, upsert
+from app.store.upsert import among, insert_ignore, upsert
 
 
 def _newest(records: Iterable[Any], key: str = "external_id", stamp: str = "updated_at") -> list[Any]:
@@ -106,6 +106,10 @@ def apply_summaries(session: Session, shop_id: int, platform: str, records: Sequ
                       newer_than="summary_updated_at"))
 
 
+_LINE_COLUMNS = ("title", "quantity", "unit_price", "total_discount", "sku", "product_external_id",
+                 "variant_external_id")
+_VARIANT_COLUMNS = ("title", "sku", "price", "inventory_quantity")
+
 _ORDER_COLUMNS = ("number", "customer_external_id", "email", "currency", "total_price",
                   "subtotal_price", "total_discounts", "total_tax", "financial_status",
                   "fulfillment_status", "is_test", "tags", "discount_codes", "source_created_at",
@@ -135,8 +139,9 @@ def apply_orders(session: Session, shop_id: int, platform: str, records: Sequenc
                      extra_where=Order.__table__.c.deleted_at.is_(None))
     ids = {external_id: order_id for order_id, external_id in written}
     if ids:
-        for part in _slices(list(ids.values()), 5000):
-            session.execute(delete(LineItem).where(LineItem.order_id.in_(part)))
+        complete = {ids[r.external_id] for r in records if r.external_id in ids and r.line_items_complete}
+        for part in _slices(sorted(complete), 5000):
+            session.execute(delete(LineItem).where(among(session, LineItem.order_id, part)))
         line_rows = [
             {"shop_id": shop_id, "order_id": ids[r.external_id], "external_id": li.external_id,
              "title": li.title, "quantity": li.quantity, "unit_price": li.unit_price,
@@ -145,8 +150,9 @@ def apply_orders(session: Session, shop_id: int, platform: str, records: Sequenc
              "variant_external_id": li.variant_external_id}
             for r in records if r.external_id in ids for li in r.line_items
         ]
-        insert_ignore(session, LineItem.__table__, line_rows, conflict=("order_id", "external_id"),
-                      returning=())
+        # Lines of a cut-short list update the stored ones; the lines beyond the cut stay.
+        upsert(session, LineItem.__table__, line_rows, conflict=("order_id", "external_id"),
+               update=_LINE_COLUMNS, returning=())
     if ids:
         _keep_redacted_emails_erased(session, shop_id, Order.__table__, list(ids.values()))
     refunds = [refund for r in records for refund in r.refunds]
@@ -165,7 +171,8 @@ def _keep_redacted_emails_erased(session: Session, shop_id: int, table: Any, row
     for part in _slices(row_ids, 5000):
         session.execute(
             update(table)
-            .where(table.c.id.in_(part), table.c.email.is_not(None), table.c.customer_external_id.in_(redacted))
+            .where(among(session, table.c.id, part), table.c.email.is_not(None),
+                   table.c.customer_external_id.in_(redacted))
             .values(email=None)
         )
 
@@ -212,15 +219,16 @@ def apply_products(session: Session, shop_id: int, platform: str, records: Seque
                      extra_where=Product.__table__.c.deleted_at.is_(None))
     ids = {external_id: product_id for product_id, external_id in written}
     if ids:
-        for part in _slices(list(ids.values()), 5000):
-            session.execute(delete(Variant).where(Variant.product_id.in_(part)))
+        complete = {ids[r.external_id] for r in records if r.external_id in ids and r.variants_complete}
+        for part in _slices(sorted(complete), 5000):
+            session.execute(delete(Variant).where(among(session, Variant.product_id, part)))
         variant_rows = [
             {"shop_id": shop_id, "product_id": ids[r.external_id], "external_id": v.external_id,
              "title": v.title, "sku": v.sku, "price": v.price, "inventory_quantity": v.inventory_quantity}
             for r in records if r.external_id in ids for v in r.variants
         ]
-        insert_ignore(session, Variant.__table__, variant_rows, conflict=("product_id", "external_id"),
-                      returning=())
+        upsert(session, Variant.__table__, variant_rows, conflict=("product_id", "external_id"),
+               update=_VARIANT_COLUMNS, returning=())
     return len(written)
 
 

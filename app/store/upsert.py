@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, or_
+from sqlalchemy import ColumnElement, Table, and_, any_, bindparam, or_, select
+from sqlalchemy.types import TypeDecorator
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+
+from app.store.bulk_upsert import copy_upsert
 
 # Stay well under SQLite's and PostgreSQL's limits on bound parameters per statement.
 _MAX_PARAMETERS = 30_000
@@ -48,36 +51,54 @@ def upsert(
     """
     if not rows:
         return []
+    if session.get_bind().dialect.name == "postgresql" and len(rows) >= _COPY_MIN_ROWS:
+        return copy_upsert(session, table, rows, conflict=conflict, update=update, newer_than=newer_than,
+                           extra_where=extra_where, returning=returning)
+    statement = _statement(session, table, conflict, update, newer_than, extra_where)
     written: list[Any] = []
-    # One compiled statement run over many parameter sets ("insertmanyvalues"): SQLAlchemy
-    # batches the rows into multi-row VALUES itself, without recompiling for each batch size.
+    # One compiled statement over many parameter sets: SQLAlchemy batches RETURNING inserts
+    # into multi-row VALUES itself ("insertmanyvalues"), without recompiling per batch.
     for part in chunks(rows, len(rows[0])):
-        statement = _insert(session, table)
-        conditions: list[ColumnElement[bool]] = []
-        if newer_than is not None:
-            current = table.c[newer_than]
-            conditions.append(or_(current.is_(None), statement.excluded[newer_than] >= current))
-        if extra_where is not None:
-            conditions.append(extra_where)
-        where = None
-        if conditions:
-            where = conditions[0]
-            for condition in conditions[1:]:
-                where = where & condition
-        if update:
-            statement = statement.on_conflict_do_update(
-                index_elements=list(conflict),
-                set_={column: statement.excluded[column] for column in update},
-                where=where,
-            )
-        else:
-            statement = statement.on_conflict_do_nothing(index_elements=list(conflict))
         if returning:
-            statement = statement.returning(*(table.c[c] for c in returning))
-            written.extend(session.execute(statement, list(part)).all())
+            written.extend(session.execute(statement.returning(*(table.c[c] for c in returning)),
+                                           list(part)).all())
         else:
             session.execute(statement, list(part))
     return written
+
+
+def _statement(session: Session, table: Table, conflict: Sequence[str], update: Sequence[str],
+               newer_than: str | None, extra_where: ColumnElement[bool] | None) -> Any:
+    statement = _insert(session, table)
+    conditions: list[ColumnElement[bool]] = []
+    if newer_than is not None:
+        current = table.c[newer_than]
+        conditions.append(or_(current.is_(None), statement.excluded[newer_than] >= current))
+    if extra_where is not None:
+        conditions.append(extra_where)
+    if not update:
+        return statement.on_conflict_do_nothing(index_elements=list(conflict))
+    return statement.on_conflict_do_update(
+        index_elements=list(conflict),
+        set_={column: statement.excluded[column] for column in update},
+        where=and_(*conditions) if conditions else None,
+    )
+
+
+# From this many rows on, PostgreSQL gets them through COPY (see ``bulk_upsert``).
+_COPY_MIN_ROWS = 50
+
+
+def among(session: Session, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
+    """``column IN values``, as ``= ANY(array)`` on PostgreSQL.
+
+    psycopg prepares a statement it runs repeatedly; a prepared ``IN ($1 … $1000)`` gets a
+    generic plan that can fall back to scanning the table, while ``= ANY($1)`` keeps the index.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        element_type = column.type if not isinstance(column.type, TypeDecorator) else column.type.impl
+        return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(element_type)))
+    return column.in_(list(values))
 
 
 def insert_ignore(session: Session, table: Table, rows: Sequence[dict[str, Any]], *,

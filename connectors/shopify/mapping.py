@@ -45,6 +45,13 @@ def nodes(connection: Any) -> list[dict[str, Any]]:
     return [edge["node"] for edge in connection.get("edges") or ()]
 
 
+def is_complete(connection: Any) -> bool:
+    """Tell whether a nested connection holds all its nodes (no further page announced)."""
+    if not isinstance(connection, dict):
+        return True
+    return not (connection.get("pageInfo") or {}).get("hasNextPage", False)
+
+
 def _amount(bag: Any, default: Decimal | None = _ZERO) -> Decimal:
     """Return the shop-currency amount of a ``MoneyBag``."""
     if not bag:
@@ -121,6 +128,7 @@ def order(node: dict[str, Any]) -> Order:
         discount_codes=tuple(node.get("discountCodes") or ()),
         line_items=tuple(_line_item(item) for item in nodes(node.get("lineItems"))),
         refunds=tuple(_refund(item, order_id, currency) for item in node.get("refunds") or ()),
+        line_items_complete=is_complete(node.get("lineItems")),
     )
 
 
@@ -185,6 +193,7 @@ def product(node: dict[str, Any]) -> Product:
             )
             for variant in nodes(node.get("variants"))
         ),
+        variants_complete=is_complete(node.get("variants")),
     )
 
 

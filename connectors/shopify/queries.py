@@ -59,13 +59,14 @@ PAGE_QUERIES = {
     "orders": _PAGE % {
         "field": "orders", "sort": ", sortKey: UPDATED_AT",
         "fields": ORDER_FIELDS
-        + f" lineItems(first: {ORDER_LINES_FIRST}) {{ nodes {{ {LINE_ITEM_FIELDS} }} }}"
+        + f" lineItems(first: {ORDER_LINES_FIRST}) {{ nodes {{ {LINE_ITEM_FIELDS} }} pageInfo {{ hasNextPage }} }}"
         + f" refunds {{ {REFUND_FIELDS} refundLineItems(first: {REFUND_LINES_FIRST})"
           f" {{ nodes {{ {REFUND_LINE_FIELDS} }} }} }}",
     },
     "products": _PAGE % {
         "field": "products", "sort": ", sortKey: UPDATED_AT",
-        "fields": PRODUCT_FIELDS + f" variants(first: {VARIANTS_FIRST}) {{ nodes {{ {VARIANT_FIELDS} }} }}",
+        "fields": PRODUCT_FIELDS
+        + f" variants(first: {VARIANTS_FIRST}) {{ nodes {{ {VARIANT_FIELDS} }} pageInfo {{ hasNextPage }} }}",
     },
     "carts": _PAGE % {
         "field": "abandonedCheckouts", "sort": "",

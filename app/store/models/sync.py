@@ -29,6 +29,9 @@ class SyncRun(Timestamped, Base):
     cursor: Mapped[str | None] = mapped_column(Text)
     updated_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     high_water_mark: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # The one queued step allowed to advance this run: a step carrying another token is a
+    # leftover of a duplicate chain and stops.
+    step_token: Mapped[str | None] = mapped_column(String(36))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

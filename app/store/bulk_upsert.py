@@ -1,0 +1,106 @@
+"""Large upserts on PostgreSQL: COPY the rows into a staging table, then one INSERT … SELECT.
+
+A backfill writes hundreds of thousands of rows. Sent as executemany, every row is a statement
+the server parses and plans; sent as one multi-row VALUES, psycopg re-parses a huge query text
+on every batch. COPY streams the rows with no per-row statement, and the single
+``INSERT … SELECT … ON CONFLICT`` that follows keeps the newer-wins rule and returns what it
+wrote, exactly as the row-by-row path does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+from psycopg.types.json import Jsonb
+from sqlalchemy import JSON, Column, ColumnElement, MetaData, Table, and_, or_, select, text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeDecorator
+
+_STAGING_PREFIX = "staging_"
+
+
+def _staging_name(table: Table, columns: Sequence[str]) -> str:
+    digest = hashlib.sha1(",".join(columns).encode()).hexdigest()[:10]
+    return f"{_STAGING_PREFIX}{table.name}_{digest}"
+
+
+def _staging_table(table: Table, columns: Sequence[str]) -> Table:
+    return Table(_staging_name(table, columns), MetaData(),
+                 *(Column(name, table.c[name].type) for name in columns))
+
+
+def _prepare_staging(session: Session, table: Table, columns: Sequence[str]) -> str:
+    """Create this connection's staging table for these columns once; empty it before each use.
+
+    It holds just the columns written, with no constraints and no defaults (so no sequence is
+    drawn from), and lives as long as the database connection.
+    """
+    connection = session.connection()
+    created = connection.info.setdefault("comeback.staging", set())
+    name = _staging_name(table, columns)
+    if name not in created:
+        column_list = ", ".join(f'"{column}"' for column in columns)
+        connection.execute(text(
+            f'CREATE TEMPORARY TABLE IF NOT EXISTS "{name}" ON COMMIT DELETE ROWS AS '
+            f'SELECT {column_list} FROM "{table.name}" WITH NO DATA'))
+        created.add(name)
+    connection.execute(text(f'TRUNCATE "{name}"'))
+    return name
+
+
+def _dump(column: Column, value: Any, dialect: Any) -> Any:
+    column_type = column.type
+    if isinstance(column_type, TypeDecorator):
+        value = column_type.process_bind_param(value, dialect)
+        column_type = column_type.impl
+    if value is not None and isinstance(column_type, JSON):
+        return Jsonb(value)
+    return value
+
+
+def copy_upsert(session: Session, table: Table, rows: Sequence[dict[str, Any]], *, conflict: Sequence[str],
+                update: Sequence[str], newer_than: str | None, extra_where: ColumnElement[bool] | None,
+                returning: Sequence[str]) -> list[Any]:
+    """Upsert ``rows`` through a staging table; return the ``returning`` columns of rows written."""
+    columns = list(rows[0])
+    # ON CONFLICT may touch a row once per statement. Of rows with the same key keep the one
+    # applying them in order would leave: the last for an update, the first for insert-only.
+    unique: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        key = tuple(row[name] for name in conflict)
+        if update or key not in unique:
+            unique[key] = row
+    rows = list(unique.values())
+    name = _prepare_staging(session, table, columns)
+    dialect = session.get_bind().dialect
+    raw = session.connection().connection.driver_connection
+    table_columns = [table.c[name] for name in columns]
+    column_list = ", ".join(f'"{name}"' for name in columns)
+    with raw.cursor() as cursor:
+        with cursor.copy(f'COPY "{name}" ({column_list}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row([_dump(column, row[column.name], dialect) for column in table_columns])
+
+    staging = _staging_table(table, columns)
+    statement = postgresql.insert(table).from_select(columns, select(*(staging.c[name] for name in columns)))
+    if update:
+        conditions: list[ColumnElement[bool]] = []
+        if newer_than is not None:
+            current = table.c[newer_than]
+            conditions.append(or_(current.is_(None), statement.excluded[newer_than] >= current))
+        if extra_where is not None:
+            conditions.append(extra_where)
+        statement = statement.on_conflict_do_update(
+            index_elements=list(conflict),
+            set_={name: statement.excluded[name] for name in update},
+            where=and_(*conditions) if conditions else None,
+        )
+    else:
+        statement = statement.on_conflict_do_nothing(index_elements=list(conflict))
+    if returning:
+        return list(session.execute(statement.returning(*(table.c[name] for name in returning))).all())
+    session.execute(statement)
+    return []
