@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from connectors import base
@@ -104,8 +105,16 @@ def store_credentials(session: Session, platform: str, shop_key: str, credential
     ).scalar_one_or_none()
     now = utcnow()
     if shop is None:
-        shop = Shop(platform=platform, domain=shop_key)
-        session.add(shop)
+        # Two first requests of a new shop can race here: the loser uses the winner's row.
+        try:
+            with session.begin_nested():
+                shop = Shop(platform=platform, domain=shop_key)
+                session.add(shop)
+                session.flush()
+        except IntegrityError:
+            shop = session.execute(
+                select(Shop).where(Shop.platform == platform, Shop.domain == shop_key)
+            ).scalar_one()
     if shop.status != "active":
         shop.installed_at = now
         shop.uninstalled_at = None

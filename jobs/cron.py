@@ -5,7 +5,7 @@ from __future__ import annotations
 from rq.cron import CronScheduler
 
 from jobs.inbox import sweep_inbox
-from jobs.shops import refresh_expiring_tokens
+from jobs.shops import refresh_expiring_tokens, resume_unfinished_set_ups
 from jobs.sync import catch_up_all_shops, resume_stalled_backfills
 
 # (function, queue, interval in seconds)
@@ -14,6 +14,7 @@ PERIODIC_JOBS = (
     (refresh_expiring_tokens, "default", 600),
     (catch_up_all_shops, "default", 900),
     (resume_stalled_backfills, "default", 300),
+    (resume_unfinished_set_ups, "default", 300),
 )
 
 

@@ -78,6 +78,21 @@ def refresh_expiring_tokens() -> int:
     return refreshed
 
 
+@with_app
+def resume_unfinished_set_ups() -> int:
+    """Queue the set-up of active shops installed a while ago that were never set up (periodic)."""
+    import datetime as dt
+
+    session = db.session()
+    shop_ids = session.execute(
+        select(Shop.id).where(Shop.status == "active", Shop.webhooks_registered_at.is_(None),
+                              Shop.installed_at < utcnow() - dt.timedelta(minutes=10))
+    ).scalars().all()
+    for shop_id in shop_ids:
+        after_install(shop_id)
+    return len(shop_ids)
+
+
 def after_install(shop_id: int) -> None:
     """Queue the set-up of a freshly installed shop (call after the install committed)."""
     enqueue(set_up_shop, shop_id, queue_name="default", job_id=setup_job_id(shop_id))

@@ -26,7 +26,7 @@ from app.store.models import Base
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 API_KEY = "comeback-test-key"
-API_SECRET = "comeback-test-secret"
+API_SECRET = "comeback-test-secret-with-32-bytes-or-more"
 
 
 def free_port() -> int:

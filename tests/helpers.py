@@ -135,3 +135,8 @@ def order_payload(order_id: int, updated_at: str, *, financial_status: str = "pa
         "customer": {"id": customer_id, "email": email, "first_name": "Ada", "last_name": "Lovelace"},
         "line_items": line_items, "refunds": refunds or [],
     }
+
+
+def record_call(name: str) -> None:
+    """A job that notes that it ran, in order (queue-priority tests)."""
+    redis_holder.get().rpush("test:calls", name)

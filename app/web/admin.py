@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Blueprint, Response, abort, g, jsonify, render_template_string, request
+from redis import RedisError
 from sqlalchemy import select
 
 from connectors import base, registry
@@ -53,6 +54,8 @@ def _shop_for_token(platform: str, connector: Any, shop_key: str, authorization:
         select(Shop).where(Shop.platform == platform, Shop.domain == shop_key)
     ).scalar_one_or_none()
     if shop is not None and shop.is_active and shop.access_token:
+        if shop.webhooks_registered_at is None:
+            _queue_set_up(shop)  # a set-up that never ran (Redis was down at install)
         return shop
     # A shop we do not hold a token for (new, uninstalled or refused): token exchange.
     token = authorization.split(" ", 1)[1] if " " in authorization else authorization
@@ -64,10 +67,17 @@ def _shop_for_token(platform: str, connector: Any, shop_key: str, authorization:
         raise AdminAuthError(f"store unreachable for token exchange: {error}", status=502) from error
     shop = installs.store_credentials(session, platform, shop_key, credentials)
     session.commit()
+    _queue_set_up(shop)
+    return shop
+
+
+def _queue_set_up(shop: Shop) -> None:
     from jobs.shops import after_install
 
-    after_install(shop.id)
-    return shop
+    try:
+        after_install(shop.id)
+    except RedisError:
+        log.warning("shop=%s set-up not queued (Redis unavailable); the next request retries", shop.id)
 
 
 def _frame_policy(response: Response, shop_key: str, platform: str) -> Response:
@@ -101,8 +111,13 @@ _HOME = """<!doctype html>
 
 @blueprint.get("/admin")
 def home():
-    """Serve the admin page; framed only by the shop's own admin."""
+    """Serve the admin page, framed only by the shop's own admin; data only with a session token.
+
+    The platform opens the page with ``shop`` and a session token (``id_token``); a shop seen
+    for the first time is installed right here through token exchange.
+    """
     raw_shop = request.args.get("shop")
+    id_token = request.args.get("id_token")
     session = db.session()
     for platform in _session_platforms():
         connector = platforms.connector(platform)
@@ -110,21 +125,21 @@ def home():
             shop_key = connector.normalize_shop_key(raw_shop or "")
         except base.InvalidShopError:
             continue
-        shop = session.execute(
-            select(Shop).where(Shop.platform == platform, Shop.domain == shop_key)
-        ).scalar_one_or_none()
-        if shop is None:
-            return error_response(404, f"{shop_key} has not installed Comeback")
-        # Data only for a request that carries the shop's own session token.
-        id_token = request.args.get("id_token")
-        authorized = False
+        report = None
         if id_token:
             try:
-                token_shop, _claims = connector.verify_session_token(f"Bearer {id_token}", request.url)  # type: ignore[attr-defined]
-                authorized = token_shop == shop_key
-            except base.InvalidSignatureError:
-                authorized = False
-        report = progress(session, shop.id) if authorized else None
+                shop = authenticate(f"Bearer {id_token}")
+            except AdminAuthError as error:
+                return error_response(error.status, str(error))
+            if shop.domain != shop_key:
+                return error_response(401, "the session token is for another shop")
+            report = progress(session, shop.id)
+        else:
+            shop = session.execute(
+                select(Shop).where(Shop.platform == platform, Shop.domain == shop_key)
+            ).scalar_one_or_none()
+            if shop is None or shop.status in ("uninstalled", "redacted"):
+                return error_response(404, f"{shop_key} has not installed Comeback")
         html = render_template_string(_HOME, shop=shop, report=report)
         return _frame_policy(Response(html, mimetype="text/html"), shop_key, platform)
     return error_response(400, "a valid 'shop' parameter is required")

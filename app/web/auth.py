@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, abort, redirect, request, url_for
+from redis import RedisError
 
 from app import installs, platforms
 from app.extensions import db
@@ -48,6 +49,7 @@ def callback(platform: str):
 
     try:
         after_install(shop.id)
-    except Exception:  # noqa: BLE001 - the sweeper-like set-up retry is the periodic catch-up
-        log.exception("shop=%s set-up could not be queued", shop.id)
+    except RedisError:
+        # Installed all the same; the set-up is queued again when the merchant opens the app.
+        log.warning("shop=%s set-up not queued (Redis unavailable)", shop.id)
     return redirect(url_for("admin.home", shop=shop.domain), code=302)

@@ -109,3 +109,35 @@ def test_compliance_requests_export_redact_and_erase(client, store, live_app):
     assert shop.status == "redacted"
     for model in (Order, Customer, Product, Refund, Cart):
         assert count(model, shop.id) == 0
+
+
+def test_duplicated_and_reordered_deliveries_end_in_the_stores_state(client, store, live_app):
+    store.generate(seed=13, customers=5, products=4, orders=5)
+    install(client, store)
+    assert run_jobs() == []
+    shop = the_shop(store.domain)
+    # every delivery twice, and all of them held back, then released newest first
+    store.http.post("/_devstore/delivery", json={"duplicate": True, "shuffle": True}).raise_for_status()
+    try:
+        order = store.control("POST", "/orders", email="twice@example.com")
+        line = order["line_items"][0]
+        store.control("POST", f"/orders/{order['id']}/refund",
+                      line_items=[{"line_item_id": line["id"], "quantity": 1}])
+        store.control("PATCH", f"/orders/{order['id']}", tags="vip")
+    finally:
+        store.http.post("/_devstore/delivery", json={"duplicate": False, "shuffle": False}).raise_for_status()
+        store.http.post("/_devstore/delivery/flush").raise_for_status()
+    store.drain_deliveries()
+    assert run_jobs() == []
+    truth = store.control("GET", f"/orders/{order['id']}")
+    mirrored = db.session().execute(select(Order).where(Order.shop_id == shop.id,
+                                                        Order.external_id == str(order["id"]))).scalar_one()
+    assert mirrored.financial_status == truth["financial_status"]
+    assert mirrored.tags == ["vip"]
+    refunds = db.session().execute(select(Refund).where(Refund.shop_id == shop.id,
+                                                        Refund.order_external_id == str(order["id"]))).scalars().all()
+    assert len(refunds) == len(truth["refunds"]) == 1
+    assert [li.quantity for li in refunds[0].line_items] == [1]
+    deliveries = store.deliveries()
+    webhook_ids = [d["webhook_id"] for d in deliveries if d["topic"] in ("orders/create", "refunds/create", "orders/updated")]
+    assert len(webhook_ids) > len(set(webhook_ids))  # duplicates really were sent

@@ -155,18 +155,30 @@ def test_redis_down_still_stores_and_acks_then_sweeper_queues(client, shop, monk
     assert count(Order) == 1
 
 
-def test_database_down_is_503(client, shop, monkeypatch):
-    from sqlalchemy.exc import OperationalError
-
-    from app.store import inbox
-
-    def down(*_args, **_kwargs):
-        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
-
-    monkeypatch.setattr(inbox, "find_shop_for_delivery", down)
-    response = post(client, shop.domain, "orders/create", order_payload(1006, "2026-11-01T10:00:00Z"))
-    assert response.status_code == 503
-    assert response.headers["Retry-After"] == "5"
+def test_database_down_is_503(shop, settings_environ):
+    # given the app running against a database server that does not answer
+    script = textwrap.dedent(f"""
+        import json
+        from app import create_app
+        from tests.helpers import order_payload, signed_webhook
+        app = create_app()
+        headers, body = signed_webhook({API_SECRET!r}, {shop.domain!r}, "orders/create",
+                                       order_payload(1006, "2026-11-01T10:00:00Z"))
+        response = app.test_client().post("/webhooks/shopify", data=body, headers=headers)
+        print(json.dumps({{"status": response.status_code, "retry": response.headers.get("Retry-After"),
+                          "body": response.get_json()}}))
+    """)
+    environ = {**settings_environ, "PATH": "/usr/bin:/bin",
+               "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/nowhere"}
+    result = subprocess.run([sys.executable, "-c", script], env=environ, capture_output=True, timeout=120,
+                            cwd=str(ROOT), text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    # then the platform is told to retry, and nothing was stored anywhere
+    assert outcome["status"] == 503
+    assert outcome["retry"] == "5"
+    assert "database" in outcome["body"]["error"]
+    assert count(WebhookEvent) == 0
 
 
 def test_worker_killed_mid_batch_loses_nothing_and_applies_once(client, shop, settings_environ):

@@ -1,0 +1,200 @@
+"""Backfill resume, step tokens, pauses; catch-up repairs; token refresh and refusal."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from app.extensions import db, redis_holder
+from app.store.models import Order, Shop, SyncRun
+from app.store.types import utcnow
+from jobs import sync
+from tests.conftest import API_KEY
+from tests.helpers import install, run_jobs
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def fresh(model, ident):
+    db.session().expire_all()
+    return db.session().get(model, ident)
+
+
+def order_count(shop_id):
+    return db.session().execute(select(func.count()).select_from(Order).where(Order.shop_id == shop_id)).scalar_one()
+
+
+@pytest.fixture()
+def installed(client, store):
+    """A store with 1,200 orders of history, the app installed, no job run yet."""
+    store.generate(seed=21, customers=300, products=20, orders=1200)
+    install(client, store)
+    redis_holder.get().flushdb()  # the set-up job is not wanted here: the test drives steps itself
+    shop = db.session().execute(select(Shop).where(Shop.domain == store.domain)).scalar_one()
+    return shop
+
+
+def orders_run(shop):
+    run = SyncRun(shop_id=shop.id, kind="backfill", resource="orders", status="pending")
+    db.session().add(run)
+    db.session().commit()
+    return run
+
+
+def step_until(run_id, statuses, limit=100):
+    for _ in range(limit):
+        run = fresh(SyncRun, run_id)
+        if run.status in statuses:
+            return run
+        sync.backfill_resource(run_id, run.step_token)
+    raise AssertionError(f"run stayed {fresh(SyncRun, run_id).status}")
+
+
+def test_a_worker_killed_mid_import_resumes_where_it_stopped(installed, settings_environ, store):
+    run = orders_run(installed)
+    run = step_until(run.id, ("importing",))
+    assert run.total_count == 1200
+    # a worker process dies after two batches of 500 were committed, inside the third
+    script = textwrap.dedent(f"""
+        import os
+        from app import create_app
+        from app.store import mirror
+        from jobs import sync
+        sync.IMPORT_BATCH = 500
+        real, calls = mirror.apply_records, []
+        def apply(*args, **kwargs):
+            calls.append(1)
+            real(*args, **kwargs)
+            if len(calls) == 3:
+                os._exit(9)
+        mirror.apply_records = apply
+        with create_app().app_context():
+            sync.backfill_resource({run.id})
+    """)
+    result = subprocess.run([sys.executable, "-c", script], env={**settings_environ, "PATH": "/usr/bin:/bin"},
+                            cwd=str(ROOT), capture_output=True, timeout=120)
+    assert result.returncode == 9, result.stderr.decode()[-2000:]
+    run = fresh(SyncRun, run.id)
+    assert (run.status, run.processed_count) == ("importing", 1000)
+    assert order_count(installed.id) == 1000
+    # when the step runs again (its lock died with the worker's Redis connection lease)
+    redis_holder.get().delete(f"cb:lock:backfill:{run.id}")
+    assert sync.backfill_resource(run.id) == "completed"
+    run = fresh(SyncRun, run.id)
+    assert (run.status, run.processed_count) == ("completed", 1200)
+    assert order_count(installed.id) == store.control("GET", "/stats")["orders"]
+
+
+def test_a_step_from_a_duplicate_chain_stops(installed):
+    run = orders_run(installed)
+    sync._queue_next(db.session(), installed.id)
+    token = fresh(SyncRun, run.id).step_token
+    assert sync.backfill_resource(run.id, "an-older-token") == "stale"
+    assert fresh(SyncRun, run.id).status == "pending"
+    assert sync.backfill_resource(run.id, token) == "exporting"
+
+
+def test_a_shop_waiting_for_reauthorization_pauses_and_resumes(installed):
+    run = orders_run(installed)
+    shop = fresh(Shop, installed.id)
+    shop.status = "reauthorize"
+    db.session().commit()
+    assert sync.backfill_resource(run.id) == "paused"
+    assert fresh(SyncRun, run.id).status == "pending"
+    shop = fresh(Shop, installed.id)
+    shop.status = "active"
+    db.session().commit()
+    sync.start_backfill(installed.id)
+    assert run_jobs() == []
+    assert fresh(SyncRun, run.id).status == "completed"
+
+
+def test_retryable_failures_back_off_then_give_up(installed, devstore, monkeypatch):
+    monkeypatch.setattr(sync, "MAX_STEP_ATTEMPTS", 2)
+    run = orders_run(installed)
+    httpx.post(f"{devstore.url}/_devstore/faults", json={"status": 503, "count": 8}, timeout=5).raise_for_status()
+    assert sync.backfill_resource(run.id) == "retry"
+    assert fresh(SyncRun, run.id).attempts == 1
+    assert sync.backfill_resource(run.id) == "failed"
+    run = fresh(SyncRun, run.id)
+    assert (run.status, run.attempts) == ("failed", 2)
+    assert "503" in run.last_error or "server" in run.last_error.lower()
+
+
+def test_stalled_backfills_are_queued_again(installed):
+    run = orders_run(installed)
+    db.session().execute(SyncRun.__table__.update().where(SyncRun.id == run.id)
+                         .values(updated_at=utcnow() - dt.timedelta(hours=1)))
+    db.session().commit()
+    assert sync.resume_stalled_backfills() == 1
+    assert run_jobs() == []
+    assert fresh(SyncRun, run.id).status == "completed"
+
+
+def test_catch_up_repairs_a_missed_webhook(client, store, live_app):
+    store.generate(seed=5, customers=20, products=5, orders=30)
+    install(client, store)
+    assert run_jobs() == []
+    shop = db.session().execute(select(Shop).where(Shop.domain == store.domain)).scalar_one()
+    before = order_count(shop.id)
+    # an order whose webhook never arrives (deliveries held back)
+    store.http.post("/_devstore/delivery", json={"shuffle": True}).raise_for_status()
+    try:
+        missed = store.control("POST", "/orders", email="missed@example.com")
+        assert order_count(shop.id) == before
+        # when the periodic catch-up runs
+        counts = sync.catch_up(shop.id)
+    finally:
+        store.http.post("/_devstore/delivery", json={"shuffle": False}).raise_for_status()
+        store.http.post("/_devstore/delivery/flush").raise_for_status()
+    assert counts["orders"] >= 1
+    repaired = db.session().execute(select(Order).where(Order.shop_id == shop.id,
+                                                        Order.external_id == str(missed["id"]))).scalar_one()
+    assert repaired.email == "missed@example.com"
+    runs = db.session().execute(select(SyncRun).where(SyncRun.shop_id == shop.id, SyncRun.kind == "catch_up")).scalars().all()
+    assert {r.status for r in runs} == {"completed"}
+
+
+def test_expiring_tokens_are_refreshed_before_they_expire(client, store):
+    install(client, store)
+    shop = db.session().execute(select(Shop).where(Shop.domain == store.domain)).scalar_one()
+    old_access, old_refresh = shop.access_token, shop.refresh_token
+    shop.access_token_expires_at = utcnow() + dt.timedelta(minutes=2)
+    db.session().commit()
+    from jobs.shops import refresh_expiring_tokens
+
+    assert refresh_expiring_tokens() == 1
+    shop = fresh(Shop, shop.id)
+    assert shop.access_token != old_access and shop.refresh_token != old_refresh
+    assert shop.access_token_expires_at > utcnow() + dt.timedelta(minutes=50)
+    assert refresh_expiring_tokens() == 0  # nothing near expiry now
+
+
+def test_a_refused_token_is_refreshed_once_and_the_call_retried(client, store):
+    store.generate(seed=9, customers=5, products=3, orders=5)
+    install(client, store)
+    assert run_jobs() == []
+    shop = db.session().execute(select(Shop).where(Shop.domain == store.domain)).scalar_one()
+    old_access = shop.access_token
+    store.control("POST", "/expire-tokens")
+    sync.catch_up(shop.id)
+    shop = fresh(Shop, shop.id)
+    assert shop.status == "active"
+    assert shop.access_token != old_access
+
+
+def test_revoked_credentials_mark_the_shop_for_reauthorization(client, store):
+    install(client, store)
+    assert run_jobs() == []
+    shop = db.session().execute(select(Shop).where(Shop.domain == store.domain)).scalar_one()
+    # the store revokes every token of the app (its uninstall webhook has not been drained)
+    store.control("POST", "/uninstall", client_id=API_KEY)
+    sync.catch_up(shop.id)
+    assert fresh(Shop, shop.id).status == "reauthorize"

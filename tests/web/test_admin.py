@@ -1,0 +1,127 @@
+"""Embedded admin: session tokens, token exchange, framing policy, shop scoping, bad input."""
+
+from __future__ import annotations
+
+import jwt
+import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from app.store.models import Shop, SyncRun
+from app.store.types import utcnow
+from tests.conftest import API_KEY, API_SECRET
+from tests.helpers import DevstoreShop, install, run_jobs
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture()
+def installed(client, store):
+    store.generate(seed=4, customers=8, products=4, orders=12)
+    install(client, store)
+    assert run_jobs() == []
+    return store
+
+
+def test_admin_api_needs_a_session_token(client):
+    for path in ("/api/admin/shop", "/api/admin/sync", "/api/admin/sync/runs/1"):
+        response = client.get(path)
+        assert response.status_code == 401
+        assert "session token" in response.get_json()["error"]
+
+
+@pytest.mark.parametrize("token", ["garbage", "a.b.c", ""])
+def test_malformed_session_tokens_are_401(client, token):
+    response = client.get("/api/admin/shop", headers=bearer(token))
+    assert response.status_code == 401
+
+
+def test_a_valid_session_token_gives_the_shop(client, installed):
+    token = installed.session_token(API_KEY)
+    response = client.get("/api/admin/shop", headers=bearer(token))
+    assert response.status_code == 200
+    body = response.get_json()
+    assert (body["domain"], body["platform"], body["status"]) == (installed.domain, "shopify", "active")
+    assert "access_token" not in body and "refresh_token" not in body
+
+
+def test_session_tokens_signed_wrong_or_for_another_app_or_expired_are_401(client, installed):
+    claims = {"iss": f"https://{installed.domain}/admin", "dest": f"https://{installed.domain}", "aud": API_KEY,
+              "sub": "1", "exp": int(utcnow().timestamp()) + 60, "nbf": int(utcnow().timestamp()) - 1,
+              "iat": int(utcnow().timestamp()), "jti": "j", "sid": "s"}
+    wrong_secret = jwt.encode(claims, "not-our-secret-but-long-enough-for-hs256", algorithm="HS256")
+    other_app = jwt.encode({**claims, "aud": "another-app"}, API_SECRET, algorithm="HS256")
+    expired = jwt.encode({**claims, "exp": int(utcnow().timestamp()) - 120}, API_SECRET, algorithm="HS256")
+    bad_dest = jwt.encode({**claims, "dest": "https://evil.example.com"}, API_SECRET, algorithm="HS256")
+    for token in (wrong_secret, other_app, expired, bad_dest):
+        assert client.get("/api/admin/shop", headers=bearer(token)).status_code == 401
+
+
+def test_a_new_shop_is_installed_by_token_exchange(client, store):
+    # given a shop that opens the app without ever going through the OAuth redirect
+    token = store.session_token(API_KEY)
+    response = client.get("/api/admin/shop", headers=bearer(token))
+    assert response.status_code == 200
+    shop = db.session().execute(select(Shop).where(Shop.domain == store.domain)).scalar_one()
+    assert shop.status == "active" and shop.access_token and shop.refresh_token
+    # and its set-up and backfill follow
+    assert run_jobs() == []
+    db.session().expire_all()
+    assert db.session().get(Shop, shop.id).webhooks_registered_at is not None
+
+
+def test_sync_progress_is_reported(client, installed):
+    response = client.get("/api/admin/sync", headers=bearer(installed.session_token(API_KEY)))
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["status"] == "completed"
+    orders = next(item for item in body["resources"] if item["resource"] == "orders")
+    assert (orders["processed"], orders["total"], orders["percent"]) == (12, 12, 100.0)
+
+
+def test_another_shops_sync_run_is_404(client, installed, devstore):
+    other = DevstoreShop(devstore.url, "other-" + installed.domain)
+    other.create()
+    install(client, other)
+    assert run_jobs() == []
+    other_shop = db.session().execute(select(Shop).where(Shop.domain == other.domain)).scalar_one()
+    other_run = db.session().execute(select(SyncRun).where(SyncRun.shop_id == other_shop.id)).scalars().first()
+    token = installed.session_token(API_KEY)
+    assert client.get(f"/api/admin/sync/runs/{other_run.id}", headers=bearer(token)).status_code == 404
+    own = client.get(f"/api/admin/sync/runs/{other_run.id}", headers=bearer(other.session_token(API_KEY)))
+    assert own.status_code == 200 and own.get_json()["id"] == other_run.id
+    assert client.get("/api/admin/sync/runs/not-a-number", headers=bearer(token)).status_code == 404
+
+
+def test_admin_page_is_framed_only_by_the_shop_admin(client, installed):
+    response = client.get("/admin", query_string={"shop": installed.domain, "id_token": installed.session_token(API_KEY)})
+    assert response.status_code == 200
+    assert response.headers["Content-Security-Policy"] == (
+        f"frame-ancestors https://{installed.domain} https://admin.shopify.com;")
+    page = response.get_data(as_text=True)
+    assert installed.domain in page and "orders: 12 / 12" in page
+    # without a session token: the page, its framing policy, and no data
+    bare = client.get("/admin", query_string={"shop": installed.domain})
+    assert bare.status_code == 200
+    assert bare.headers["Content-Security-Policy"].startswith("frame-ancestors ")
+    assert "orders:" not in bare.get_data(as_text=True)
+
+
+def test_admin_page_bad_input(client, installed, store):
+    assert client.get("/admin").status_code == 400
+    assert client.get("/admin", query_string={"shop": "evil.com"}).status_code == 400
+    assert client.get("/admin", query_string={"shop": "nobody-here.myshopify.com"}).status_code == 404
+    response = client.get("/admin", query_string={"shop": installed.domain, "id_token": "forged"})
+    assert response.status_code == 401
+    other = DevstoreShop(store.base_url, "third-" + installed.domain)
+    other.create()
+    mismatch = client.get("/admin", query_string={"shop": installed.domain, "id_token": other.session_token(API_KEY)})
+    assert mismatch.status_code == 401
+
+
+def test_health(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"database": "ok", "redis": "ok"}
