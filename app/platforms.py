@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import current_app
 
-from connectors import registry
-from connectors.base import Connector
 from app.config import Settings
 from app.extensions import redis_holder
+from connectors import registry
+from connectors.base import Connector
 
 _cache: dict[tuple[int, str], Connector] = {}
 

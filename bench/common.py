@@ -56,9 +56,9 @@ def start(command: list[str], environ: dict[str, str], health_url: str) -> subpr
         try:
             httpx.get(health_url, timeout=1)
             return process
-        except httpx.HTTPError:
+        except httpx.HTTPError as error:
             if process.poll() is not None:
-                raise SystemExit(process.stderr.read().decode()[-3000:])
+                raise SystemExit(process.stderr.read().decode()[-3000:]) from error
             time.sleep(0.2)
     process.kill()
     raise SystemExit(f"{command} did not answer at {health_url}")

@@ -9,10 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-import time
 import uuid
 
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, text
 
 from bench.common import PYTHON, ROOT, bench_environ
 

@@ -13,7 +13,6 @@ from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-
 # --- errors -------------------------------------------------------------------------------
 
 

@@ -12,7 +12,7 @@ from . import commerce, names, payloads
 from .core import DevStore
 from .errors import BadRequest, NotFound
 from .formats import parse_gid, parse_money
-from .models import Checkout, Customer, LineItem, Order, Product, Variant
+from .models import Checkout, Customer, Order, Product, Variant
 from .shopstate import ShopState
 
 log = logging.getLogger(__name__)

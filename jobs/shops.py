@@ -6,11 +6,11 @@ import logging
 
 from sqlalchemy import select
 
-from connectors import base
 from app import installs, platforms
 from app.extensions import db
 from app.store.models import Shop
 from app.store.types import utcnow
+from connectors import base
 from jobs.context import with_app
 from jobs.queues import cancel, cancel_prefixed, enqueue
 

@@ -19,13 +19,13 @@ from redis.exceptions import LockError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connectors import base
-from connectors.base import RESOURCES
 from app import installs, platforms
 from app.extensions import db, redis_holder
 from app.store import mirror
 from app.store.models import Shop, SyncRun
 from app.store.types import utcnow
+from connectors import base
+from connectors.base import RESOURCES
 from jobs.context import with_app
 from jobs.queues import enqueue
 
@@ -212,7 +212,8 @@ def _import_pages(session: Session, connector: Any, shop: Shop, run: SyncRun):
     for _ in range(CATCH_UP_PAGES_PER_JOB):
         cursor = run.cursor
         page = installs.call_with_credentials(
-            session, shop, lambda c: connector.fetch_page(c, run.resource, cursor=cursor, updated_since=None))
+            session, shop,
+            lambda c, cursor=cursor: connector.fetch_page(c, run.resource, cursor=cursor, updated_since=None))
         mirror.apply_records(session, shop.id, shop.platform, page.records)
         run.processed_count += len(page.records)
         run.high_water_mark = _latest(run.high_water_mark, page.records)
@@ -306,7 +307,8 @@ def catch_up(shop_id: int) -> dict[str, int]:
                 cursor, since = run.cursor, run.updated_since
                 page = installs.call_with_credentials(
                     session, shop,
-                    lambda c: connector.fetch_page(c, resource, cursor=cursor, updated_since=since))
+                    lambda c, resource=resource, cursor=cursor, since=since: connector.fetch_page(
+                        c, resource, cursor=cursor, updated_since=since))
                 mirror.apply_records(session, shop_id, shop.platform, page.records)
                 run.processed_count += len(page.records)
                 run.high_water_mark = _latest(run.high_water_mark, page.records)

@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+import redis
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -51,6 +52,7 @@ def main() -> None:
 
     settings = load_settings(environ=env)
     processes: list[subprocess.Popen] = []
+    embedded: list[object] = []  # the embedded Redis server this launcher started
 
     def start(*command: str) -> None:
         processes.append(subprocess.Popen(command, cwd=ROOT, env=env))
@@ -63,6 +65,11 @@ def main() -> None:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
+        for server in embedded:
+            try:
+                server.shutdown(nosave=True)  # type: ignore[attr-defined]
+            except redis.RedisError:
+                pass
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
@@ -81,6 +88,12 @@ def main() -> None:
                          json={"seed": 1, "customers": max(10, args.orders // 4), "products": 40,
                                "orders": args.orders, "checkouts": max(5, args.orders // 50)}).raise_for_status()
 
+        # The embedded Redis lives as long as this launcher; web and worker join it.
+        from app.extensions import embedded_redis
+
+        redis_server, redis_client = embedded_redis(settings)
+        redis_client.ping()
+        embedded.append(redis_server)
         subprocess.run([PYTHON, "-m", "flask", "--app", "wsgi", "migrate"], cwd=ROOT, env=env, check=True)
         start(PYTHON, "-m", "flask", "--app", "wsgi", "run", "--host", "127.0.0.1", "--port", str(args.port),
               "--with-threads", "--no-reload")

@@ -88,6 +88,12 @@ def settings(settings_environ):
 @pytest.fixture(scope="session")
 def app(settings, devstore):
     application = create_app(settings=settings)
+    yield from _serve_app(application, settings, devstore)
+    if settings.redis_url is None:
+        redis_holder.shutdown_embedded()
+
+
+def _serve_app(application, settings, devstore):
     with application.app_context():
         from app.cli import run_migrations
 
@@ -96,7 +102,7 @@ def app(settings, devstore):
         "client_id": API_KEY, "client_secret": API_SECRET,
         "compliance_uri": f"{settings.app_url}/webhooks/shopify",
     }, timeout=5).raise_for_status()
-    return application
+    yield application
 
 
 @pytest.fixture(scope="session")

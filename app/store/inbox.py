@@ -18,11 +18,11 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from connectors import base
 from app.store import mirror, privacy
 from app.store.models import Shop, WebhookEvent
 from app.store.types import utcnow
 from app.store.upsert import among, insert_ignore
+from connectors import base
 
 log = logging.getLogger(__name__)
 

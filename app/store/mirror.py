@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from connectors import base
 from app.store.models import Cart, Customer, LineItem, Order, Product, Refund, RefundLineItem, Variant
 from app.store.types import utcnow
 from app.store.upsert import among, insert_ignore, upsert
+from connectors import base
 
 
 def _newest(records: Iterable[Any], key: str = "external_id", stamp: str = "updated_at") -> list[Any]:

@@ -13,11 +13,22 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from connectors import base
-from app.store.models import (Cart, Customer, LineItem, Order, PrivacyRequest, Product, Refund, Shop,
-                              SyncRun, Variant, WebhookEvent)
+from app.store.models import (
+    Cart,
+    Customer,
+    LineItem,
+    Order,
+    PrivacyRequest,
+    Product,
+    Refund,
+    Shop,
+    SyncRun,
+    Variant,
+    WebhookEvent,
+)
 from app.store.types import utcnow
 from app.store.upsert import upsert
+from connectors import base
 
 log = logging.getLogger(__name__)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, any_, bindparam, or_, select
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import ColumnElement, Table, and_, any_, bindparam, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeDecorator
 
 from app.store.bulk_upsert import copy_upsert
 

@@ -9,12 +9,12 @@ from flask import Blueprint, Response, abort, g, jsonify, render_template_string
 from redis import RedisError
 from sqlalchemy import select
 
-from connectors import base, registry
 from app import installs, platforms
 from app.extensions import db
 from app.store.models import Shop, SyncRun
 from app.store.sync_progress import progress
 from app.web.errors import error_response
+from connectors import base, registry
 
 log = logging.getLogger(__name__)
 

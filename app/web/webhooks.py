@@ -7,11 +7,11 @@ import logging
 from flask import Blueprint, abort, jsonify, request
 from redis import RedisError
 
-from connectors import base
 from app import platforms
 from app.extensions import db
 from app.store import inbox
 from app.web.errors import error_response
+from connectors import base
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,6 @@ from typing import Any
 
 from connectors.base import (
     Cart,
-    TerminalError,
     CartLine,
     Customer,
     LineItem,
@@ -16,6 +15,7 @@ from connectors.base import (
     Product,
     Refund,
     RefundLineItem,
+    TerminalError,
     Variant,
 )
 from connectors.shopify.values import (

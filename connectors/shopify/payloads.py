@@ -22,6 +22,7 @@ from connectors.base import (
     Variant,
 )
 from connectors.shopify.values import (
+    consent_state,
     decimal,
     external_id,
     integer,
@@ -29,7 +30,6 @@ from connectors.shopify.values import (
     optional_timestamp,
     require,
     snake_lower,
-    consent_state,
     tags,
     timestamp,
 )

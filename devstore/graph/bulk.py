@@ -11,15 +11,26 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from graphql import (FieldNode, FragmentDefinitionNode, FragmentSpreadNode, GraphQLSchema,
-                     InlineFragmentNode, OperationDefinitionNode, SelectionSetNode,
-                     get_named_type, get_nullable_type, is_leaf_type, is_list_type, parse,
-                     validate)
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    get_named_type,
+    get_nullable_type,
+    is_leaf_type,
+    is_list_type,
+    parse,
+    validate,
+)
 from graphql.error import GraphQLError
-from .args import argument_values
 
 from ..formats import gid
 from ..shopstate import ShopState
+from .args import argument_values
 from .context import Ctx
 from .fields import FIELDS, NODE_TYPES
 

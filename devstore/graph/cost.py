@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from graphql import (DocumentNode, FieldNode, FragmentDefinitionNode, FragmentSpreadNode,
-                     GraphQLSchema, InlineFragmentNode, OperationDefinitionNode,
-                     SelectionSetNode, get_named_type, get_nullable_type, is_leaf_type,
-                     is_list_type)
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    get_named_type,
+    get_nullable_type,
+    is_leaf_type,
+    is_list_type,
+)
 from graphql.error import GraphQLError
+
 from .args import argument_values
 
 MUTATION_COST = 10

@@ -7,8 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from graphql import (GraphQLError, GraphQLSchema, build_schema, execute, get_named_type,
-                     parse, validate)
+from graphql import GraphQLError, GraphQLSchema, build_schema, execute, get_named_type, parse, validate
 
 from . import operations
 from .context import Ctx

@@ -1,7 +1,7 @@
 """initial schema: shops, mirror, inbox, sync runs
 
 Revision ID: 0001
-Revises: 
+Revises: (none)
 Create Date: 2026-12-01
 """
 from __future__ import annotations

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -15,10 +16,9 @@ from app.extensions import db, redis_holder
 from app.store.models import Customer, LineItem, Order, Refund, Shop, WebhookEvent
 from app.store.types import utcnow
 from tests.conftest import API_SECRET
-from pathlib import Path
+from tests.helpers import order_payload, run_jobs, signed_webhook
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-from tests.helpers import order_payload, run_jobs, signed_webhook
 
 
 @pytest.fixture()

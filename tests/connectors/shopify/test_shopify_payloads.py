@@ -10,8 +10,20 @@ import pytest
 
 from connectors import base
 from connectors.base import (
-    Cart, CartLine, Customer, CustomerConsent, CustomerSummary, Deletion, LineItem, Money,
-    PrivacyRequest, Product, Refund, RefundLineItem, TerminalError, Variant,
+    Cart,
+    CartLine,
+    Customer,
+    CustomerConsent,
+    CustomerSummary,
+    Deletion,
+    LineItem,
+    Money,
+    PrivacyRequest,
+    Product,
+    Refund,
+    RefundLineItem,
+    TerminalError,
+    Variant,
 )
 
 UTC = dt.timezone.utc
