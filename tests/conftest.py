@@ -163,3 +163,16 @@ def store(devstore, shop_domain):
     shop = DevstoreShop(devstore.url, shop_domain)
     shop.create()
     return shop
+
+
+@pytest.fixture()
+def shop(session, shop_domain):
+    """An installed, active shop row (no store behind it: for tests that post webhooks directly)."""
+    from app.store.models import Shop
+    from app.store.types import utcnow
+
+    record = Shop(platform="shopify", domain=shop_domain, status="active", access_token="tok",
+                  installed_at=utcnow())
+    session.add(record)
+    session.commit()
+    return record

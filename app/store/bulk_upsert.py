@@ -14,10 +14,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from psycopg.types.json import Jsonb
-from sqlalchemy import JSON, Column, ColumnElement, MetaData, Table, and_, or_, select, text
+from sqlalchemy import JSON, Column, ColumnElement, MetaData, Table, select, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
+
+from app.store.conflict import on_conflict
 
 _STAGING_PREFIX = "staging_"
 
@@ -86,20 +88,8 @@ def copy_upsert(session: Session, table: Table, rows: Sequence[dict[str, Any]], 
 
     staging = _staging_table(table, columns)
     statement = postgresql.insert(table).from_select(columns, select(*(staging.c[name] for name in columns)))
-    if update:
-        conditions: list[ColumnElement[bool]] = []
-        if newer_than is not None:
-            current = table.c[newer_than]
-            conditions.append(or_(current.is_(None), statement.excluded[newer_than] >= current))
-        if extra_where is not None:
-            conditions.append(extra_where)
-        statement = statement.on_conflict_do_update(
-            index_elements=list(conflict),
-            set_={name: statement.excluded[name] for name in update},
-            where=and_(*conditions) if conditions else None,
-        )
-    else:
-        statement = statement.on_conflict_do_nothing(index_elements=list(conflict))
+    statement = on_conflict(statement, table, conflict=conflict, update=update, newer_than=newer_than,
+                            extra_where=extra_where)
     if returning:
         return list(session.execute(statement.returning(*(table.c[name] for name in returning))).all())
     session.execute(statement)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, any_, bindparam, or_
+from sqlalchemy import ColumnElement, Table, any_, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
 from app.store.bulk_upsert import copy_upsert
+from app.store.conflict import on_conflict
 
 # Stay well under SQLite's and PostgreSQL's limits on bound parameters per statement.
 _MAX_PARAMETERS = 30_000
@@ -69,20 +70,8 @@ def upsert(
 
 def _statement(session: Session, table: Table, conflict: Sequence[str], update: Sequence[str],
                newer_than: str | None, extra_where: ColumnElement[bool] | None) -> Any:
-    statement = _insert(session, table)
-    conditions: list[ColumnElement[bool]] = []
-    if newer_than is not None:
-        current = table.c[newer_than]
-        conditions.append(or_(current.is_(None), statement.excluded[newer_than] >= current))
-    if extra_where is not None:
-        conditions.append(extra_where)
-    if not update:
-        return statement.on_conflict_do_nothing(index_elements=list(conflict))
-    return statement.on_conflict_do_update(
-        index_elements=list(conflict),
-        set_={column: statement.excluded[column] for column in update},
-        where=and_(*conditions) if conditions else None,
-    )
+    return on_conflict(_insert(session, table), table, conflict=conflict, update=update,
+                       newer_than=newer_than, extra_where=extra_where)
 
 
 # From this many rows on, PostgreSQL gets them through COPY (see ``bulk_upsert``).
@@ -92,8 +81,9 @@ _COPY_MIN_ROWS = 50
 def among(session: Session, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
     """``column IN values``, as ``= ANY(array)`` on PostgreSQL.
 
-    psycopg prepares a statement it runs repeatedly; a prepared ``IN ($1 … $1000)`` gets a
-    generic plan that can fall back to scanning the table, while ``= ANY($1)`` keeps the index.
+    One array parameter keeps the query text short and the same for any number of values
+    (psycopg parses long query texts anew each time), where ``IN`` spells out one placeholder
+    per value.
     """
     if session.get_bind().dialect.name == "postgresql":
         element_type = column.type if not isinstance(column.type, TypeDecorator) else column.type.impl

@@ -5,23 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
 from app.store.models import Customer, Order, Shop, WebhookEvent
-from app.store.types import utcnow
 from tests.conftest import API_SECRET
 from tests.helpers import order_payload, run_jobs, signed_webhook
-
-
-@pytest.fixture()
-def shop(session, shop_domain):
-    record = Shop(platform="shopify", domain=shop_domain, status="active", access_token="tok",
-                  installed_at=utcnow())
-    session.add(record)
-    session.commit()
-    return record
 
 
 def post(client, shop, topic, payload, **kwargs):

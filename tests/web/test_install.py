@@ -99,3 +99,28 @@ def test_state_of_another_shop_is_refused(client, store, devstore):
     result = client.get(f"{callback.path}?{callback.query}")
     assert result.status_code == 400
     assert db.session().execute(select(func.count()).select_from(Shop)).scalar_one() == 0
+
+
+def test_unknown_platform_is_404(client):
+    assert client.get("/auth/nosuch/install", query_string={"shop": "a.myshopify.com"}).status_code == 404
+    assert client.get("/auth/nosuch/callback").status_code == 404
+
+
+def test_callback_without_code_is_400_and_stores_nothing(client, store):
+    response = client.get("/auth/shopify/install", query_string={"shop": store.domain})
+    approval = store.http.get(response.headers["Location"], follow_redirects=False)
+    params = dict(parse_qsl(urlsplit(approval.headers["Location"]).query))
+    del params["code"]
+    # re-sign what is left, as a forger with the secret would; the missing code is still refused
+    import hashlib
+    import hmac as hmac_lib
+
+    from tests.conftest import API_SECRET
+
+    params.pop("hmac")
+    message = "&".join(f"{k}={v}" for k, v in sorted(params.items()))
+    params["hmac"] = hmac_lib.new(API_SECRET.encode(), message.encode(), hashlib.sha256).hexdigest()
+    result = client.get("/auth/shopify/callback", query_string=params)
+    assert result.status_code == 400
+    assert "code" in result.get_json()["error"]
+    assert db.session().execute(select(func.count()).select_from(Shop)).scalar_one() == 0

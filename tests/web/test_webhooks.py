@@ -9,7 +9,6 @@ import textwrap
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db, redis_holder
@@ -19,15 +18,6 @@ from tests.conftest import API_SECRET
 from tests.helpers import order_payload, run_jobs, signed_webhook
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-
-
-@pytest.fixture()
-def shop(session, shop_domain):
-    record = Shop(platform="shopify", domain=shop_domain, status="active", access_token="tok",
-                  installed_at=utcnow())
-    session.add(record)
-    session.commit()
-    return record
 
 
 def post(client, shop_domain, topic, payload, webhook_id=None, secret=API_SECRET):
