@@ -76,7 +76,9 @@ def settings_environ(tmp_path_factory, devstore, app_port) -> dict[str, str]:
     }
     if os.environ.get("COMEBACK_TEST_DATABASE") == "postgresql":
         environ["DATABASE_URL"] = _postgres_url()
-        environ["REDIS_URL"] = os.environ.get("COMEBACK_TEST_REDIS", "redis://127.0.0.1:6379/13")
+        # A Redis database of its own per run (tests flush it), so that two runs side by side
+        # do not empty each other's queues.
+        environ["REDIS_URL"] = os.environ.get("COMEBACK_TEST_REDIS", f"redis://127.0.0.1:6379/{2 + os.getpid() % 10}")
     return environ
 
 
