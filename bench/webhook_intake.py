@@ -64,8 +64,8 @@ def load(url: str, requests: list[tuple[dict[str, str], bytes]], concurrency: in
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=3000)
-    parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args()
     environ = bench_environ("intake")
@@ -94,6 +94,8 @@ def main() -> None:
         stored = connection.execute(text("SELECT count(*) FROM webhook_events")).scalar_one()
     base_rate, base_p99, _, _ = results["baseline"]
     rate, p99, acknowledged, sent = results["app"]
+    print(f"gunicorn {args.workers} workers x {args.threads} threads, {args.concurrency} concurrent clients, "
+          f"{args.requests} requests after 200 to warm up")
     print(f"baseline (trivial Flask POST): {base_rate:8.0f} req/s  p99 {base_p99:6.1f} ms")
     print(f"app webhook intake:            {rate:8.0f} req/s  p99 {p99:6.1f} ms")
     print(f"ratio app/baseline:            {rate / base_rate:8.2f}  (target >= 0.5)")

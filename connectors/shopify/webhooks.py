@@ -99,6 +99,8 @@ def verify(headers: Mapping[str, str], body: bytes, *, api_key: str, api_secret:
         delivery_key = lowered.get("x-shopify-webhook-id", "").strip()
         if not delivery_key:
             raise InvalidSignatureError("webhook has neither X-Shopify-Event-Id nor X-Shopify-Webhook-Id")
+    if topic in COMPLIANCE_TOPICS:
+        _check_compliance_shop(shop, body)
     try:
         triggered_at = optional_timestamp(lowered.get("x-shopify-triggered-at"))
     except TerminalError:
@@ -113,6 +115,19 @@ def verify(headers: Mapping[str, str], body: bytes, *, api_key: str, api_secret:
         triggered_at=triggered_at,
         api_version=lowered.get("x-shopify-api-version") or None,
     )
+
+
+def _check_compliance_shop(shop: str, body: bytes) -> None:
+    """A compliance request names its shop in the signed body: it must be the header's shop.
+
+    The header is not covered by the signature; an erasure must never reach another shop.
+    """
+    try:
+        named = json.loads(body).get("shop_domain")
+    except (ValueError, AttributeError):
+        return  # unparseable bodies are rejected, visibly, when the event is applied
+    if named and str(named).strip().lower() != shop:
+        raise InvalidSignatureError("compliance request names another shop than X-Shopify-Shop-Domain")
 
 
 def _hmac_matches(lowered: dict[str, str], body: bytes, api_key: str, api_secret: str,

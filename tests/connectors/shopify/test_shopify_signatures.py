@@ -211,3 +211,23 @@ def test_session_token_leeway_is_ten_seconds(connector):
 def test_frame_ancestors(connector):
     assert connector.frame_ancestors("A-Shop.myshopify.com") == [
         "https://a-shop.myshopify.com", "https://admin.shopify.com"]
+
+
+def test_compliance_request_for_another_shop_than_the_header_is_refused():
+    import base64
+    import hashlib
+    import hmac as hmac_lib
+    import json as json_lib
+
+    from connectors.base import InvalidSignatureError
+
+    secret = "compliance-secret"
+    connector = ShopifyConnector(api_key="k", api_secret=secret, scopes="")
+    body = json_lib.dumps({"shop_id": 1, "shop_domain": "victim.myshopify.com"}).encode()
+    digest = base64.b64encode(hmac_lib.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+    headers = {"X-Shopify-Topic": "shop/redact", "X-Shopify-Hmac-Sha256": digest,
+               "X-Shopify-Shop-Domain": "attacker.myshopify.com", "X-Shopify-Event-Id": "e1"}
+    with pytest.raises(InvalidSignatureError, match="another shop"):
+        connector.verify_webhook(headers, body)
+    headers["X-Shopify-Shop-Domain"] = "victim.myshopify.com"
+    assert connector.verify_webhook(headers, body).shop_key == "victim.myshopify.com"
