@@ -15,13 +15,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from app.store import mirror, privacy
 from app.store.models import Shop, WebhookEvent
 from app.store.types import utcnow
-from app.store.upsert import among, insert_ignore
+from app.store.upsert import among
 from connectors import base
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ def forget_shop(platform: str, domain: str) -> None:
     _shop_cache.pop((platform, domain), None)
 
 
-def _shop_ref(session: Session, platform: str, domain: str) -> ShopRef | None:
+def _shop_ref(session: Any, platform: str, domain: str) -> ShopRef | None:
     key = (platform, domain)
     now = time.monotonic()
     cached = _shop_cache.get(key)
@@ -79,7 +80,7 @@ def _shop_ref(session: Session, platform: str, domain: str) -> ShopRef | None:
     return ref
 
 
-def find_shop_for_delivery(session: Session, envelope: base.WebhookEnvelope) -> ShopRef | None:
+def find_shop_for_delivery(session: Any, envelope: base.WebhookEnvelope) -> ShopRef | None:
     """Return the shop a delivery belongs to, or None when we do not (or no longer) know it."""
     shop = _shop_ref(session, envelope.platform, envelope.shop_key)
     if shop is None:
@@ -91,21 +92,42 @@ def find_shop_for_delivery(session: Session, envelope: base.WebhookEnvelope) -> 
     return shop
 
 
-def record_delivery(session: Session, shop_id: int, envelope: base.WebhookEnvelope) -> Intake:
+def _delivery_insert(dialect_name: str) -> Any:
+    table = WebhookEvent.__table__
+    insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+    return (insert(table).on_conflict_do_nothing(index_elements=["platform", "delivery_key"])
+            .returning(table.c.id))
+
+
+_DELIVERY_INSERTS = {name: _delivery_insert(name) for name in ("postgresql", "sqlite")}
+
+
+def record_delivery(connection: Any, shop_id: int, envelope: base.WebhookEnvelope) -> Intake:
     """Store a verified delivery once; the caller commits, then acknowledges."""
-    inserted = insert_ignore(
-        session, WebhookEvent.__table__,
-        [{
-            "shop_id": shop_id, "platform": envelope.platform, "delivery_key": envelope.delivery_key,
-            "topic": envelope.topic, "kind": envelope.kind, "body": envelope.body,
-            "status": "ignored" if envelope.kind == base.IGNORED else "pending", "attempts": 0,
-            "received_at": utcnow(), "triggered_at": envelope.triggered_at,
-        }],
-        conflict=("platform", "delivery_key"), returning=("id",),
-    )
-    if not inserted:
+    statement = _DELIVERY_INSERTS[connection.get_bind().dialect.name if isinstance(connection, Session)
+                                  else connection.dialect.name]
+    row = connection.execute(statement, {
+        "shop_id": shop_id, "platform": envelope.platform, "delivery_key": envelope.delivery_key,
+        "topic": envelope.topic, "kind": envelope.kind, "body": envelope.body,
+        "status": "ignored" if envelope.kind == base.IGNORED else "pending", "attempts": 0,
+        "received_at": utcnow(), "triggered_at": envelope.triggered_at,
+    }).first()
+    if row is None:
         return Intake("duplicate", shop_id)
-    return Intake("stored", shop_id, inserted[0][0])
+    return Intake("stored", shop_id, row[0])
+
+
+def store_delivery(engine: Any, envelope: base.WebhookEnvelope) -> Intake:
+    """Find the delivery's shop and store the delivery in one short transaction of its own.
+
+    The hot path of webhook intake: a Core connection (no ORM session), a statement built once,
+    the shop usually remembered. Returns ``discarded`` for a shop we do not serve.
+    """
+    with engine.begin() as connection:
+        shop = find_shop_for_delivery(connection, envelope)
+        if shop is None:
+            return Intake("discarded")
+        return record_delivery(connection, shop.id, envelope)
 
 
 def mark_enqueued(session: Session, shop_id: int) -> None:

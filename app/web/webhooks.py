@@ -29,19 +29,15 @@ def receive(platform: str):
         envelope = connector.verify_webhook(request.headers, body)
     except base.InvalidSignatureError as error:
         return error_response(401, f"webhook signature invalid: {error}")
-    session = db.session()
-    shop = inbox.find_shop_for_delivery(session, envelope)
-    if shop is None:
-        # Signed by the platform, for a shop we do not (or no longer) serve: accept and drop.
-        return jsonify({"status": "discarded"}), 200
-    intake = inbox.record_delivery(session, shop.id, envelope)
-    session.commit()
+    # Committed before we answer; a shop we do not (or no longer) serve is accepted and dropped.
+    intake = inbox.store_delivery(db.engine, envelope)
     if intake.outcome == "stored" and envelope.kind != base.IGNORED:
         from jobs.inbox import request_drain
 
         try:
-            request_drain(shop.id)
+            request_drain(intake.shop_id)
         except RedisError as error:
             # Stored is enough: the sweeper queues it once Redis is back.
-            log.warning("shop=%s drain not queued (%s); left for the sweeper", shop.id, type(error).__name__)
+            log.warning("shop=%s drain not queued (%s); left for the sweeper", intake.shop_id,
+                        type(error).__name__)
     return jsonify({"status": intake.outcome}), 200
