@@ -35,20 +35,18 @@ def _staging_table(table: Table, columns: Sequence[str]) -> Table:
 
 
 def _prepare_staging(session: Session, table: Table, columns: Sequence[str]) -> str:
-    """Create this connection's staging table for these columns once; empty it before each use.
+    """Make sure this connection's staging table for these columns exists, and empty it.
 
     It holds just the columns written, with no constraints and no defaults (so no sequence is
-    drawn from), and lives as long as the database connection.
+    drawn from). Created with IF NOT EXISTS on every use rather than remembered: a rollback
+    takes back a table created in the same transaction.
     """
     connection = session.connection()
-    created = connection.info.setdefault("comeback.staging", set())
     name = _staging_name(table, columns)
-    if name not in created:
-        column_list = ", ".join(f'"{column}"' for column in columns)
-        connection.execute(text(
-            f'CREATE TEMPORARY TABLE IF NOT EXISTS "{name}" ON COMMIT DELETE ROWS AS '
-            f'SELECT {column_list} FROM "{table.name}" WITH NO DATA'))
-        created.add(name)
+    column_list = ", ".join(f'"{column}"' for column in columns)
+    connection.execute(text(
+        f'CREATE TEMPORARY TABLE IF NOT EXISTS "{name}" ON COMMIT DELETE ROWS AS '
+        f'SELECT {column_list} FROM "{table.name}" WITH NO DATA'))
     connection.execute(text(f'TRUNCATE "{name}"'))
     return name
 

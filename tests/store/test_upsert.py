@@ -91,3 +91,18 @@ def test_insert_ignore_returns_only_new_rows_and_duplicates_keep_one(session, sh
     assert amounts["r0"] == Decimal("1.0000")
     assert amounts[f"r{size - 1}"] == Decimal("2.0000")  # the first of two duplicates, as in order
     assert len(amounts) == size
+
+
+def test_a_rolled_back_batch_does_not_break_the_next_one(session, shop):
+    # given a large write whose transaction is rolled back (a failed drain batch)
+    table = Order.__table__
+    upsert(session, table, [order_row(shop.id, n, T0, "10.00") for n in range(120)],
+           conflict=("shop_id", "external_id"), update=ORDER_UPDATE, newer_than="source_updated_at")
+    session.rollback()
+    # when the next large write runs on the same connection
+    written = upsert(session, table, [order_row(shop.id, n, T0, "11.00") for n in range(120)],
+                     conflict=("shop_id", "external_id"), update=ORDER_UPDATE, newer_than="source_updated_at")
+    session.commit()
+    # then it is applied in full
+    assert len(written) == 120
+    assert session.execute(select(Order.total_price).where(Order.external_id == "7")).scalar_one() == Decimal("11.0000")
