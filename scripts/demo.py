@@ -38,18 +38,19 @@ def wait_for(url: str, seconds: float = 60) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=5000)
-    parser.add_argument("--devstore-port", type=int, default=8100)
+    parser.add_argument("--devstore-port", type=int, default=None, help="default: DEVSTORE_PORT (8100)")
     parser.add_argument("--shop", default="demo-shop.myshopify.com")
     parser.add_argument("--orders", type=int, default=2000)
     parser.add_argument("--trickle-seconds", type=float, default=5.0)
     args = parser.parse_args()
 
-    devstore_url = f"http://127.0.0.1:{args.devstore_port}"
+    from app.config import load_settings
+
+    devstore_port = args.devstore_port or load_settings().devstore_port
+    devstore_url = f"http://127.0.0.1:{devstore_port}"
     app_url = f"http://127.0.0.1:{args.port}"
     env = {**os.environ, "SHOPIFY_API_ORIGIN": devstore_url, "APP_URL": app_url}
     # The embedded default's generated secrets are the demo app's credentials at devstore.
-    from app.config import load_settings
-
     settings = load_settings(environ=env)
     processes: list[subprocess.Popen] = []
     embedded: list[object] = []  # the embedded Redis server this launcher started
@@ -74,7 +75,7 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, stop)
     try:
-        start(PYTHON, "-m", "devstore", "--host", "127.0.0.1", "--port", str(args.devstore_port))
+        start(PYTHON, "-m", "devstore", "--host", "127.0.0.1", "--port", str(devstore_port))
         wait_for(f"{devstore_url}/_devstore/shops/{args.shop}/stats")
         control = httpx.Client(base_url=devstore_url, timeout=120)
         control.post("/_devstore/apps", json={"client_id": settings.shopify_api_key,
