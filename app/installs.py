@@ -115,10 +115,12 @@ def store_credentials(session: Session, platform: str, shop_key: str, credential
             shop = session.execute(
                 select(Shop).where(Shop.platform == platform, Shop.domain == shop_key)
             ).scalar_one()
-    if shop.status != "active":
-        shop.installed_at = now
-        shop.uninstalled_at = None
-        shop.webhooks_registered_at = None
+    # Every grant is an install: an uninstall that happened before it (still waiting in the inbox,
+    # or retried late) is recognised as older, and the webhooks the platform dropped at that
+    # uninstall are registered again.
+    shop.installed_at = now
+    shop.uninstalled_at = None
+    shop.webhooks_registered_at = None
     shop.status = "active"
     _apply_credentials(shop, credentials)
     session.flush()
@@ -153,7 +155,9 @@ def credentials_for(session: Session, shop: Shop, *, force_refresh: bool = False
     seen_token = shop.access_token
     lock = redis_holder.get().lock(f"cb:lock:refresh:{shop.id}", timeout=30, blocking_timeout=30)
     with lock:
-        session.refresh(shop)
+        # Only the credentials are re-read: other changes the caller has not flushed stay.
+        session.refresh(shop, ["access_token", "refresh_token", "access_token_expires_at",
+                               "refresh_token_expires_at", "status"])
         if shop.access_token != seen_token or not (force_refresh or _expires_soon(shop)):
             return _credentials(shop)  # another process refreshed while we waited
         try:

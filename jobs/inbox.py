@@ -48,10 +48,12 @@ def request_drain(shop_id: int) -> bool:
 
 def _queue_drain(shop_id: int) -> bool:
     job = enqueue(drain_inbox, shop_id, queue_name="events", job_id=drain_job_id(shop_id))
-    if job is None:
-        # The drain is queued or running: have it go round once more before it ends.
-        redis_holder.get().set(_dirty_key(shop_id), 1, ex=600)
-    return job is not None
+    if job is not None:
+        return True
+    # The drain is queued or running: have it go round once more before it ends, and, should
+    # it be past that point already, let one follow-up drain wait behind it.
+    redis_holder.get().set(_dirty_key(shop_id), 1, ex=600)
+    return enqueue(drain_inbox, shop_id, queue_name="events", job_id=f"{drain_job_id(shop_id)}-next") is not None
 
 
 @with_app
@@ -86,6 +88,8 @@ def drain_inbox(shop_id: int) -> dict[str, int]:
             again = redis_holder.get().get(_dirty_key(shop_id))
         except RedisError:
             again = None
+        if result.retry_later:
+            break  # one attempt per drain for a failing event: the next drain or the sweeper retries
         if not again and not inbox.has_pending(session, shop_id):
             break
         session.rollback()  # end the read transaction before the next round

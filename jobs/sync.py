@@ -16,7 +16,7 @@ import uuid
 from typing import Any
 
 from redis.exceptions import LockError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app import installs, platforms
@@ -89,16 +89,30 @@ def _queue_next(session: Session, shop_id: int, delay: dt.timedelta | None = Non
     return True
 
 
+# Short, and renewed after every committed batch: a worker that dies holding it blocks the run
+# for at most this long.
+LOCK_SECONDS = 120
+BUSY_RETRY = dt.timedelta(seconds=30)
+
+
 @with_app
 def backfill_resource(run_id: int, step_token: str | None = None) -> str:
     """Advance one backfill run by one step (start the export, poll it, or import its result)."""
     session = db.session()
-    lock = redis_holder.get().lock(f"cb:lock:backfill:{run_id}", timeout=3600)
+    lock = redis_holder.get().lock(f"cb:lock:backfill:{run_id}", timeout=LOCK_SECONDS)
     if not lock.acquire(blocking=False):
+        # Another step holds the run, or a dead worker's lock has not expired yet: look again
+        # later (if the holder is alive, the step it queues retires this one).
+        run = session.get(SyncRun, run_id)
+        if run is not None and run.status in _OPEN and (step_token is None or run.step_token == step_token):
+            enqueue(backfill_resource, run_id, step_token, queue_name="bulk",
+                    job_id=f"{backfill_job_prefix(run.shop_id)}{run_id}-busy-{uuid.uuid4()}", delay=BUSY_RETRY)
         return "busy"
+    _held.lock = lock
     try:
         outcome, shop_id, next_delay = _advance(session, run_id, step_token)
     finally:
+        _held.lock = None
         try:
             lock.release()
         except LockError:
@@ -107,6 +121,21 @@ def backfill_resource(run_id: int, step_token: str | None = None) -> str:
     if next_delay is not None and shop_id is not None:
         _queue_next(session, shop_id, next_delay)
     return outcome
+
+
+class _HeldLock:
+    lock: Any = None
+
+
+_held = _HeldLock()
+
+
+def _renew_lock() -> None:
+    if _held.lock is not None:
+        try:
+            _held.lock.reacquire()
+        except LockError:
+            log.warning("backfill lock lost while the step was running")
 
 
 def _advance(session: Session, run_id: int, step_token: str | None) -> tuple[str, int | None, dt.timedelta | None]:
@@ -135,19 +164,7 @@ def _advance(session: Session, run_id: int, step_token: str | None) -> tuple[str
         return "reauthorize", None, None
     except base.RetryableError as error:
         session.rollback()
-        run = session.get(SyncRun, run_id)
-        run.attempts += 1
-        run.last_error = str(error)[:2000]
-        if run.attempts >= MAX_STEP_ATTEMPTS:
-            run.status, run.finished_at = "failed", utcnow()
-            session.commit()
-            log.error("shop=%s backfill of %s gave up after %s attempts: %s", run.shop_id, run.resource,
-                      run.attempts, error)
-            return "failed", run.shop_id, _NOW
-        session.commit()
-        backoff = min(5 * 2 ** (run.attempts - 1), 600)
-        delay = dt.timedelta(seconds=max(backoff, error.retry_after or 0))
-        return "retry", run.shop_id, delay
+        return _count_failure(session, run_id, error)
     except base.TerminalError as error:
         session.rollback()
         run = session.get(SyncRun, run_id)
@@ -155,6 +172,28 @@ def _advance(session: Session, run_id: int, step_token: str | None) -> tuple[str
         session.commit()
         log.error("shop=%s backfill of %s failed: %s", run.shop_id, run.resource, error)
         return "failed", run.shop_id, _NOW
+    except Exception as error:  # noqa: BLE001 - e.g. data the database refuses: retried, then parked
+        session.rollback()
+        log.exception("backfill run %s step failed", run_id)
+        return _count_failure(session, run_id, base.RetryableError(f"{type(error).__name__}: {error}"))
+
+
+def _count_failure(session: Session, run_id: int, error: base.RetryableError):
+    """Count a failed step; back off, and park the run after ``MAX_STEP_ATTEMPTS`` in a row."""
+    run = session.get(SyncRun, run_id)
+    if run is None:
+        return "done", None, None
+    run.attempts += 1
+    run.last_error = str(error)[:2000]
+    if run.attempts >= MAX_STEP_ATTEMPTS:
+        run.status, run.finished_at = "failed", utcnow()
+        session.commit()
+        log.error("shop=%s backfill of %s parked after %s attempts: %s", run.shop_id, run.resource,
+                  run.attempts, error)
+        return "failed", run.shop_id, _NOW
+    session.commit()
+    backoff = min(5 * 2 ** (run.attempts - 1), 600)
+    return "retry", run.shop_id, dt.timedelta(seconds=max(backoff, error.retry_after or 0))
 
 
 def _start_export(session: Session, connector: Any, shop: Shop, run: SyncRun):
@@ -175,6 +214,7 @@ def _poll_export(session: Session, connector: Any, shop: Shop, run: SyncRun):
     job = installs.call_with_credentials(session, shop, lambda c: connector.poll_backfill(c, pending))
     if job.status == "running":
         run.updated_at = utcnow()  # still alive: the stall check looks at this
+        run.attempts = 0
         session.commit()
         return "exporting", run.shop_id, POLL_EVERY
     if job.status == "failed":
@@ -200,8 +240,10 @@ def _import(session: Session, connector: Any, shop: Shop, run: SyncRun):
             break
         mirror.apply_records(session, shop.id, shop.platform, batch)
         run.processed_count += len(batch)
+        run.attempts = 0  # progress: the count of consecutive failures starts again
         run.high_water_mark = _latest(run.high_water_mark, batch)
         session.commit()
+        _renew_lock()
         session.refresh(shop)
         if shop.status != "active":
             return "stopped", None, None  # the next step (after re-install) resumes from here
@@ -241,14 +283,41 @@ def _latest(current: dt.datetime | None, records: Any) -> dt.datetime | None:
     return newest if current is None or newest > current else current
 
 
+RETRY_FAILED_AFTER = dt.timedelta(hours=2)
+
+
+def _reopen_failed(session: Session) -> set[int]:
+    """Start a resource's backfill again (a new export) when its last run failed a while ago.
+
+    A parked run is not given up: the platform may have been down for hours, or a bulk result
+    may have expired while the shop waited for re-authorization.
+    """
+    latest = (
+        select(SyncRun.shop_id, SyncRun.resource, func.max(SyncRun.id).label("run_id"))
+        .where(SyncRun.kind == "backfill").group_by(SyncRun.shop_id, SyncRun.resource).subquery()
+    )
+    failed = session.execute(
+        select(SyncRun).join(latest, SyncRun.id == latest.c.run_id).join(Shop, Shop.id == SyncRun.shop_id)
+        .where(SyncRun.status == "failed", SyncRun.finished_at < utcnow() - RETRY_FAILED_AFTER,
+               Shop.status == "active")
+    ).scalars().all()
+    for run in failed:
+        log.warning("shop=%s backfill of %s failed at %s; starting it again", run.shop_id, run.resource,
+                    run.finished_at)
+        session.add(SyncRun(shop_id=run.shop_id, kind="backfill", resource=run.resource, status="pending"))
+    session.commit()
+    return {run.shop_id for run in failed}
+
+
 @with_app
 def resume_stalled_backfills() -> int:
-    """Queue a step for open backfill runs of active shops that nothing has advanced for a while.
+    """Queue a step for open backfill runs nothing has advanced for a while; retry failed ones.
 
     A step can be lost (its job ran out of retries, Redis failed right after a commit, a worker
     died holding it); the new step's token retires whatever is left of the old chain.
     """
     session = db.session()
+    reopened = _reopen_failed(session)
     cutoff = utcnow() - STALLED_AFTER
     shop_ids = session.execute(
         select(SyncRun.shop_id).join(Shop, Shop.id == SyncRun.shop_id)
@@ -256,10 +325,10 @@ def resume_stalled_backfills() -> int:
                Shop.status == "active")
         .distinct()
     ).scalars().all()
-    for shop_id in shop_ids:
-        log.warning("shop=%s backfill stalled; queuing its next step again", shop_id)
+    for shop_id in set(shop_ids) | reopened:
+        log.warning("shop=%s backfill stalled or reopened; queuing its next step", shop_id)
         _queue_next(session, shop_id)
-    return len(shop_ids)
+    return len(set(shop_ids) | reopened)
 
 
 def _catch_up_since(session: Session, shop_id: int, resource: str) -> dt.datetime | None:
@@ -329,7 +398,9 @@ def catch_up(shop_id: int) -> dict[str, int]:
         log.warning("shop=%s catch-up postponed: %s", shop_id, error)
         return counts
     if unfinished:
-        enqueue(catch_up, shop_id, queue_name="default", job_id=f"{catch_up_job_id(shop_id)}-continue")
+        # A job of its own id: the one running now still holds the plain catch-up id.
+        enqueue(catch_up, shop_id, queue_name="default",
+                job_id=f"{catch_up_job_id(shop_id)}-continue-{uuid.uuid4()}")
     log.info("shop=%s catch-up applied %s", shop_id, counts)
     return counts
 

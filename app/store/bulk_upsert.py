@@ -13,8 +13,9 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
+import psycopg
 from psycopg.types.json import Jsonb
-from sqlalchemy import JSON, Column, ColumnElement, MetaData, Table, select, text
+from sqlalchemy import JSON, Column, ColumnElement, MetaData, Table, exc, select, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
@@ -56,8 +57,10 @@ def _dump(column: Column, value: Any, dialect: Any) -> Any:
     if isinstance(column_type, TypeDecorator):
         value = column_type.process_bind_param(value, dialect)
         column_type = column_type.impl
-    if value is not None and isinstance(column_type, JSON):
-        return Jsonb(value)
+    if isinstance(column_type, JSON):
+        return Jsonb(value)  # None too: the row path stores JSON null, not SQL NULL
+    if isinstance(value, str) and "\x00" in value:
+        return value.replace("\x00", "")
     return value
 
 
@@ -68,10 +71,15 @@ def copy_upsert(session: Session, table: Table, rows: Sequence[dict[str, Any]], 
     columns = list(rows[0])
     # ON CONFLICT may touch a row once per statement. Of rows with the same key keep the one
     # applying them in order would leave: the last for an update, the first for insert-only.
+    # With ``newer_than``, the newest of them (the last on a tie), as the guard would leave it.
     unique: dict[tuple[Any, ...], dict[str, Any]] = {}
     for row in rows:
         key = tuple(row[name] for name in conflict)
-        if update or key not in unique:
+        kept = unique.get(key)
+        if kept is None:
+            unique[key] = row
+        elif update and (newer_than is None or kept[newer_than] is None
+                         or (row[newer_than] is not None and row[newer_than] >= kept[newer_than])):
             unique[key] = row
     rows = list(unique.values())
     name = _prepare_staging(session, table, columns)
@@ -79,10 +87,15 @@ def copy_upsert(session: Session, table: Table, rows: Sequence[dict[str, Any]], 
     raw = session.connection().connection.driver_connection
     table_columns = [table.c[name] for name in columns]
     column_list = ", ".join(f'"{name}"' for name in columns)
-    with raw.cursor() as cursor:
-        with cursor.copy(f'COPY "{name}" ({column_list}) FROM STDIN') as copy:
-            for row in rows:
-                copy.write_row([_dump(column, row[column.name], dialect) for column in table_columns])
+    try:
+        with raw.cursor() as cursor:
+            with cursor.copy(f'COPY "{name}" ({column_list}) FROM STDIN') as copy:
+                for row in rows:
+                    copy.write_row([_dump(column, row[column.name], dialect) for column in table_columns])
+    except psycopg.OperationalError as error:
+        raise exc.OperationalError(f"COPY {name}", None, error) from error
+    except psycopg.Error as error:
+        raise exc.DBAPIError(f"COPY {name}", None, error) from error
 
     staging = _staging_table(table, columns)
     statement = postgresql.insert(table).from_select(columns, select(*(staging.c[name] for name in columns)))

@@ -163,6 +163,7 @@ class DrainResult:
     failed: int = 0
     batches: int = 0
     uninstalled: bool = False
+    retry_later: int = 0  # failed this time, left pending for a later drain
 
     @property
     def total(self) -> int:
@@ -314,9 +315,11 @@ def _apply_one_by_one(session: Session, shop: Shop, parse: Parser, on_uninstall:
             log.warning("shop=%s event=%s failed: %s", shop.id, event[0], message)
             session.execute(table.update().where(table.c.id == event[0])
                             .values(attempts=table.c.attempts + 1, last_error=message))
-            session.execute(table.update().where(table.c.id == event[0], table.c.attempts >= MAX_ATTEMPTS)
-                            .values(status="failed", processed_at=utcnow()))
+            parked = session.execute(
+                table.update().where(table.c.id == event[0], table.c.attempts >= MAX_ATTEMPTS)
+                .values(status="failed", processed_at=utcnow())).rowcount
             total.failed += 1
+            total.retry_later += 0 if parked else 1
             continue
         total.processed += result.processed
         total.ignored += result.ignored
@@ -352,6 +355,7 @@ def drain(session: Session, shop: Shop, parse: Parser, on_uninstall: Lifecycle, 
         total.failed += result.failed
         total.batches += result.batches
         total.uninstalled = total.uninstalled or result.uninstalled
-        if result.total < batch_size or result.uninstalled:
-            break
+        total.retry_later += result.retry_later
+        if result.total < batch_size or result.uninstalled or result.retry_later:
+            break  # done, or events failed: they are tried again by the next drain, not now
     return total

@@ -7,6 +7,7 @@ so that reports and the points ledger stay whole; it removes what identifies a p
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -144,14 +145,16 @@ def _scrub_payloads(session: Session, shop_id: int, customer_external_id: str | 
 
     Applied events keep no payload; failed ones are kept for inspection and may name them.
     """
-    needles = [n.encode() for n in (customer_external_id, email) if n]
+    # Whole numbers and whole addresses only: customer 12 is not customer 123.
+    needles = [re.compile(rb"(?<![0-9A-Za-z])" + re.escape(n.encode()) + rb"(?![0-9A-Za-z])")
+               for n in (customer_external_id, email) if n]
     if not needles:
         return 0
     rows = session.execute(
         select(WebhookEvent.id, WebhookEvent.body)
-        .where(WebhookEvent.shop_id == shop_id, WebhookEvent.status == "failed")
+        .where(WebhookEvent.shop_id == shop_id, WebhookEvent.status == "failed", WebhookEvent.body != b"")
     ).all()
-    ids = [event_id for event_id, body in rows if body and any(needle in body for needle in needles)]
+    ids = [event_id for event_id, body in rows if body and any(needle.search(body) for needle in needles)]
     if ids:
         session.execute(update(WebhookEvent).where(WebhookEvent.id.in_(ids)).values(body=b""))
     return len(ids)

@@ -52,6 +52,7 @@ def upsert(
     """
     if not rows:
         return []
+    rows = _without_nul(rows)
     if session.get_bind().dialect.name == "postgresql" and len(rows) >= _COPY_MIN_ROWS:
         return copy_upsert(session, table, rows, conflict=conflict, update=update, newer_than=newer_than,
                            extra_where=extra_where, returning=returning)
@@ -66,6 +67,13 @@ def upsert(
         else:
             session.execute(statement, list(part))
     return written
+
+
+def _without_nul(rows: Sequence[dict[str, Any]]) -> Sequence[dict[str, Any]]:
+    """Drop NUL characters from text: PostgreSQL refuses them, and both databases must agree."""
+    if not any(isinstance(v, str) and "\x00" in v for row in rows for v in row.values()):
+        return rows
+    return [{k: v.replace("\x00", "") if isinstance(v, str) else v for k, v in row.items()} for row in rows]
 
 
 def _statement(session: Session, table: Table, conflict: Sequence[str], update: Sequence[str],

@@ -84,7 +84,8 @@ def test_a_worker_killed_mid_import_resumes_where_it_stopped(installed, settings
     run = fresh(SyncRun, run.id)
     assert (run.status, run.processed_count) == ("importing", 1000)
     assert order_count(installed.id) == 1000
-    # when the step runs again (its lock died with the worker's Redis connection lease)
+    # when the step runs again once the dead worker's lock has run out (120 s; shortened here)
+    assert 0 < redis_holder.get().ttl(f"cb:lock:backfill:{run.id}") <= sync.LOCK_SECONDS
     redis_holder.get().delete(f"cb:lock:backfill:{run.id}")
     assert sync.backfill_resource(run.id) == "completed"
     run = fresh(SyncRun, run.id)
@@ -198,3 +199,55 @@ def test_revoked_credentials_mark_the_shop_for_reauthorization(client, store):
     store.control("POST", "/uninstall", client_id=API_KEY)
     sync.catch_up(shop.id)
     assert fresh(Shop, shop.id).status == "reauthorize"
+
+
+def test_a_failed_backfill_is_started_again_later(installed):
+    run = orders_run(installed)
+    db.session().execute(SyncRun.__table__.update().where(SyncRun.id == run.id).values(
+        status="failed", finished_at=utcnow() - dt.timedelta(hours=3), last_error="store down"))
+    db.session().commit()
+    assert sync.resume_stalled_backfills() == 1
+    assert run_jobs() == []
+    runs = db.session().execute(select(SyncRun).where(SyncRun.shop_id == installed.id, SyncRun.resource == "orders")
+                                .order_by(SyncRun.id)).scalars().all()
+    assert [r.status for r in runs] == ["failed", "completed"]
+    assert order_count(installed.id) == 1200
+
+
+def test_a_busy_run_is_looked_at_again_later(installed):
+    run = orders_run(installed)
+    lock = redis_holder.get().lock(f"cb:lock:backfill:{run.id}", timeout=60)
+    assert lock.acquire(blocking=False)
+    assert sync.backfill_resource(run.id) == "busy"
+    from rq.registry import ScheduledJobRegistry
+
+    from jobs.queues import queue
+
+    scheduled = ScheduledJobRegistry(queue=queue("bulk")).get_job_ids()
+    assert len(scheduled) == 1 and "-busy-" in scheduled[0]
+    lock.release()
+    assert run_jobs() == []
+    assert fresh(SyncRun, run.id).status == "completed"
+
+
+def test_a_catch_up_longer_than_one_job_continues_in_the_next(client, store, live_app, monkeypatch):
+    store.generate(seed=31, customers=10, products=3, orders=5)
+    install(client, store)
+    assert run_jobs() == []
+    shop = db.session().execute(select(Shop).where(Shop.domain == store.domain)).scalar_one()
+    # twelve orders whose webhooks are held back: three pages of five for the catch-up
+    store.http.post("/_devstore/delivery", json={"shuffle": True}).raise_for_status()
+    try:
+        created = [store.control("POST", "/orders", email=f"late{n}@example.com")["id"] for n in range(12)]
+        monkeypatch.setattr(sync, "CATCH_UP_PAGES_PER_JOB", 1)
+        sync.catch_up(shop.id)
+        assert run_jobs() == []
+    finally:
+        store.http.post("/_devstore/delivery", json={"shuffle": False}).raise_for_status()
+        store.http.post("/_devstore/delivery/flush").raise_for_status()
+    runs = db.session().execute(select(SyncRun).where(SyncRun.shop_id == shop.id, SyncRun.kind == "catch_up",
+                                                      SyncRun.resource == "orders")).scalars().all()
+    assert [r.status for r in runs] == ["completed"]
+    assert runs[0].processed_count >= 12
+    mirrored = db.session().execute(select(Order.external_id).where(Order.shop_id == shop.id)).scalars().all()
+    assert {str(order_id) for order_id in created} <= set(mirrored)

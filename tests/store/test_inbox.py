@@ -7,10 +7,13 @@ import json
 
 from sqlalchemy import func, select
 
-from app.extensions import db
+from app.extensions import db, redis_holder
+from app.store.inbox import MAX_ATTEMPTS
 from app.store.models import Customer, Order, Shop, WebhookEvent
+from app.store.types import utcnow
+from jobs.inbox import drain_inbox
 from tests.conftest import API_SECRET
-from tests.helpers import order_payload, run_jobs, signed_webhook
+from tests.helpers import install, order_payload, run_jobs, signed_webhook
 
 
 def post(client, shop, topic, payload, **kwargs):
@@ -41,12 +44,17 @@ def test_one_event_the_database_refuses_does_not_fail_the_others(client, shop):
     # then the ten valid orders are applied and only the bad one is parked, with its reason
     orders = db.session().execute(select(Order.external_id).order_by(Order.external_id)).scalars().all()
     assert orders == [str(3000 + n) for n in range(10)]
-    failed = events(status="failed")
-    assert len(failed) == 1
-    assert json.loads(failed[0].body)["id"] == 3999
-    assert failed[0].attempts == 5
-    assert failed[0].last_error
+    (waiting,) = events(status="pending")
+    assert json.loads(waiting.body)["id"] == 3999
+    assert (waiting.attempts, bool(waiting.last_error)) == (1, True)
     assert len(events(status="processed")) == 10
+    waiting_id = waiting.id
+    # and it is tried once per drain (the sweeper comes back every minute), then parked
+    for _ in range(MAX_ATTEMPTS - 1):
+        drain_inbox(shop.id)
+    (failed,) = events(status="failed")
+    assert failed.id == waiting_id and failed.attempts == MAX_ATTEMPTS
+    assert events(status="pending") == []
 
 
 def test_applied_events_keep_no_raw_payload(client, shop):
@@ -126,3 +134,34 @@ def test_redacted_customer_stays_erased_whatever_arrives_later(client, shop):
     order = db.session().execute(select(Order).where(Order.external_id == "3300")).scalar_one()
     assert order.financial_status == "refunded"  # the amounts and states keep flowing
     assert order.email is None
+
+
+def test_text_with_nul_characters_is_stored_without_them(client, shop):
+    post(client, shop, "products/create", {"id": 77, "title": "Mug \u0000 large", "handle": "mug", "status": "active",
+                                            "vendor": "V", "product_type": "", "tags": "",
+                                            "created_at": "2026-11-01T10:00:00+00:00",
+                                            "updated_at": "2026-11-01T10:00:00+00:00", "variants": []})
+    assert run_jobs() == []
+    from app.store.models import Product
+
+    assert db.session().execute(select(Product.title)).scalar_one() == "Mug  large"
+
+
+def test_an_uninstall_still_in_the_inbox_does_not_undo_a_reinstall(client, store):
+    install(client, store)
+    assert run_jobs() == []
+    # the uninstall arrives but is not applied yet (a backlog, or Redis down: its drain never ran)
+    headers, body = signed_webhook(API_SECRET, store.domain, "app/uninstalled", {"id": 1, "domain": store.domain})
+    headers["X-Shopify-Triggered-At"] = utcnow().isoformat()
+    assert client.post("/webhooks/shopify", data=body, headers=headers).status_code == 200
+    redis_holder.get().flushdb()
+    # and the merchant installs again meanwhile
+    install(client, store)
+    shop = db.session().execute(select(Shop).where(Shop.domain == store.domain)).scalar_one()
+    fresh_token = shop.access_token
+    # when the old uninstall is finally applied
+    drain_inbox(shop.id)
+    db.session().expire_all()
+    shop = db.session().execute(select(Shop).where(Shop.domain == store.domain)).scalar_one()
+    assert (shop.status, shop.access_token) == ("active", fresh_token)
+    assert [e.status for e in events(topic="app/uninstalled")] == ["ignored"]

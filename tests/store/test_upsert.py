@@ -106,3 +106,12 @@ def test_a_rolled_back_batch_does_not_break_the_next_one(session, shop):
     # then it is applied in full
     assert len(written) == 120
     assert session.execute(select(Order.total_price).where(Order.external_id == "7")).scalar_one() == Decimal("11.0000")
+
+
+def test_of_duplicates_in_one_large_batch_the_newest_wins(session, shop):
+    rows = [order_row(shop.id, n, T0, "10.00") for n in range(100)]
+    rows += [order_row(shop.id, 5, T0 + dt.timedelta(hours=2), "2.00"), order_row(shop.id, 5, T0 + dt.timedelta(hours=1), "1.00")]
+    upsert(session, Order.__table__, rows, conflict=("shop_id", "external_id"), update=ORDER_UPDATE,
+           newer_than="source_updated_at")
+    session.commit()
+    assert session.execute(select(Order.total_price).where(Order.external_id == "5")).scalar_one() == Decimal("2.0000")
