@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app import installs, platforms
 from app.extensions import db
-from app.store.models import Shop, SyncRun
+from app.store.models import PrivacyRequest, Shop, SyncRun
 from app.store.sync_progress import progress
 from app.web.errors import error_response
 from connectors import base, registry
@@ -166,3 +166,31 @@ def sync_run(run_id: int):
         abort(404, description="no such sync run")
     return jsonify({"id": run.id, "kind": run.kind, "resource": run.resource, "status": run.status,
                     "processed": run.processed_count, "total": run.total_count, "error": run.last_error})
+
+
+@blueprint.get("/api/admin/privacy-requests")
+def privacy_requests():
+    """List the shop's compliance requests (exports, erasures) and their outcome."""
+    rows = db.session().execute(
+        select(PrivacyRequest).where(PrivacyRequest.shop_id == g.shop.id).order_by(PrivacyRequest.id.desc())
+        .limit(200)
+    ).scalars().all()
+    return jsonify([_privacy_summary(row) for row in rows])
+
+
+@blueprint.get("/api/admin/privacy-requests/<int:request_id>")
+def privacy_request(request_id: int):
+    """Return one compliance request; a data request includes the export to hand to the customer."""
+    row = db.session().execute(
+        select(PrivacyRequest).where(PrivacyRequest.id == request_id, PrivacyRequest.shop_id == g.shop.id)
+    ).scalar_one_or_none()
+    if row is None:
+        abort(404, description="no such privacy request")
+    return jsonify({**_privacy_summary(row), "export": row.export})
+
+
+def _privacy_summary(row: PrivacyRequest) -> dict[str, Any]:
+    return {"id": row.id, "kind": row.kind, "customer_external_id": row.customer_external_id,
+            "request_id": row.request_id, "result": row.result,
+            "created_at": row.created_at.isoformat(),
+            "completed_at": row.completed_at.isoformat() if row.completed_at else None}

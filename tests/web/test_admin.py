@@ -125,3 +125,30 @@ def test_health(client):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.get_json() == {"database": "ok", "redis": "ok"}
+
+
+def test_data_exports_are_handed_to_the_merchant_of_that_shop_only(client, installed, devstore, live_app):
+    from app.store.models import Customer
+
+    shop = db.session().execute(select(Shop).where(Shop.domain == installed.domain)).scalar_one()
+    customer = db.session().execute(select(Customer).where(Customer.shop_id == shop.id).limit(1)).scalar_one()
+    installed.control("POST", "/compliance/customers-data_request", client_id=API_KEY,
+                      customer_id=int(customer.external_id))
+    installed.drain_deliveries()
+    assert run_jobs() == []
+    token = installed.session_token(API_KEY)
+    listing = client.get("/api/admin/privacy-requests", headers=bearer(token))
+    assert listing.status_code == 200
+    (request,) = listing.get_json()
+    assert (request["kind"], request["customer_external_id"]) == ("data_request", customer.external_id)
+    detail = client.get(f"/api/admin/privacy-requests/{request['id']}", headers=bearer(token))
+    assert detail.status_code == 200
+    assert detail.get_json()["export"]["customer"]["email"] == customer.email
+    # another shop's merchant cannot see it
+    other = DevstoreShop(devstore.url, "privacy-" + installed.domain)
+    other.create()
+    install(client, other)
+    assert run_jobs() == []
+    foreign = client.get(f"/api/admin/privacy-requests/{request['id']}", headers=bearer(other.session_token(API_KEY)))
+    assert foreign.status_code == 404
+    assert client.get("/api/admin/privacy-requests", headers=bearer(other.session_token(API_KEY))).get_json() == []
