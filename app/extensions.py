@@ -7,6 +7,7 @@ from typing import Any
 
 import redis
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from app.config import Settings
@@ -48,7 +49,7 @@ class Database:
         self.session: scoped_session[Session] = scoped_session(sessionmaker(expire_on_commit=False))
 
     def init(self, database_url: str) -> None:
-        if self.engine is not None and str(self.engine.url) == str(build_engine_url(database_url)):
+        if self.engine is not None and self.engine.url == make_url(database_url):
             return
         if self.engine is not None:
             self.session.remove()
@@ -56,16 +57,6 @@ class Database:
         self.engine = build_engine(database_url)
         self.session.configure(bind=self.engine)
 
-    @property
-    def dialect(self) -> str:
-        assert self.engine is not None, "database not initialised"
-        return self.engine.dialect.name
-
-
-def build_engine_url(database_url: str) -> Any:
-    from sqlalchemy.engine import make_url
-
-    return make_url(database_url)
 
 
 class RedisHolder:

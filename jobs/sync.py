@@ -108,11 +108,9 @@ def backfill_resource(run_id: int, step_token: str | None = None) -> str:
             enqueue(backfill_resource, run_id, step_token, queue_name="bulk",
                     job_id=f"{backfill_job_prefix(run.shop_id)}{run_id}-busy-{uuid.uuid4()}", delay=BUSY_RETRY)
         return "busy"
-    _held.lock = lock
     try:
-        outcome, shop_id, next_delay = _advance(session, run_id, step_token)
+        outcome, shop_id, next_delay = _advance(session, run_id, step_token, lock)
     finally:
-        _held.lock = None
         try:
             lock.release()
         except LockError:
@@ -123,22 +121,15 @@ def backfill_resource(run_id: int, step_token: str | None = None) -> str:
     return outcome
 
 
-class _HeldLock:
-    lock: Any = None
+def _renew(lock: Any) -> None:
+    try:
+        lock.reacquire()
+    except LockError:
+        log.warning("backfill lock lost while the step was running")
 
 
-_held = _HeldLock()
-
-
-def _renew_lock() -> None:
-    if _held.lock is not None:
-        try:
-            _held.lock.reacquire()
-        except LockError:
-            log.warning("backfill lock lost while the step was running")
-
-
-def _advance(session: Session, run_id: int, step_token: str | None) -> tuple[str, int | None, dt.timedelta | None]:
+def _advance(session: Session, run_id: int, step_token: str | None,
+             lock: Any) -> tuple[str, int | None, dt.timedelta | None]:
     run = session.get(SyncRun, run_id)
     if run is None or run.status not in _OPEN:
         return "done", None, None
@@ -158,7 +149,7 @@ def _advance(session: Session, run_id: int, step_token: str | None) -> tuple[str
             return _start_export(session, connector, shop, run)
         if run.status == "exporting":
             return _poll_export(session, connector, shop, run)
-        return _import(session, connector, shop, run)
+        return _import(session, connector, shop, run, lock)
     except base.AuthRevokedError:
         session.rollback()
         return "reauthorize", None, None
@@ -227,7 +218,7 @@ def _poll_export(session: Session, connector: Any, shop: Shop, run: SyncRun):
     return "importing", run.shop_id, _NOW
 
 
-def _import(session: Session, connector: Any, shop: Shop, run: SyncRun):
+def _import(session: Session, connector: Any, shop: Shop, run: SyncRun, lock: Any):
     if run.result_url is None and base.CAP_BULK_EXPORT in connector.capabilities:
         return _finish(session, run)  # a completed export without a file has nothing in it
     if run.result_url is None:
@@ -243,7 +234,7 @@ def _import(session: Session, connector: Any, shop: Shop, run: SyncRun):
         run.attempts = 0  # progress: the count of consecutive failures starts again
         run.high_water_mark = _latest(run.high_water_mark, batch)
         session.commit()
-        _renew_lock()
+        _renew(lock)  # each committed batch extends the lease
         session.refresh(shop)
         if shop.status != "active":
             return "stopped", None, None  # the next step (after re-install) resumes from here
