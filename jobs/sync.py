@@ -12,7 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import logging
+import queue
+import threading
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from redis.exceptions import LockError
@@ -32,7 +35,8 @@ from jobs.queues import enqueue
 log = logging.getLogger(__name__)
 
 IMPORT_BATCH = 1000
-POLL_EVERY = dt.timedelta(seconds=2)
+FIRST_POLL = dt.timedelta(seconds=1)
+MAX_POLL = dt.timedelta(seconds=30)
 MAX_STEP_ATTEMPTS = 12
 STALLED_AFTER = dt.timedelta(minutes=15)
 # A catch-up re-reads a little before its cursor: clocks and platform indexing lag.
@@ -197,7 +201,13 @@ def _start_export(session: Session, connector: Any, shop: Shop, run: SyncRun):
     run.platform_job_id = job.job_id
     run.status = "exporting"
     session.commit()
-    return "exporting", run.shop_id, POLL_EVERY
+    return "exporting", run.shop_id, FIRST_POLL
+
+
+def _poll_delay(run: SyncRun) -> dt.timedelta:
+    """Poll an export about ten times over its life: soon for a small shop, rarely for a big one."""
+    elapsed = utcnow() - (run.started_at or utcnow())
+    return max(FIRST_POLL, min(MAX_POLL, elapsed / 10))
 
 
 def _poll_export(session: Session, connector: Any, shop: Shop, run: SyncRun):
@@ -207,7 +217,7 @@ def _poll_export(session: Session, connector: Any, shop: Shop, run: SyncRun):
         run.updated_at = utcnow()  # still alive: the stall check looks at this
         run.attempts = 0
         session.commit()
-        return "exporting", run.shop_id, POLL_EVERY
+        return "exporting", run.shop_id, _poll_delay(run)
     if job.status == "failed":
         raise base.TerminalError(f"platform export failed: {job.error}")
     run.result_url = job.result_url
@@ -225,10 +235,7 @@ def _import(session: Session, connector: Any, shop: Shop, run: SyncRun, lock: An
         return _import_pages(session, connector, shop, run)
     job = base.BackfillJob(run.resource, run.platform_job_id or "", "completed", result_url=run.result_url)
     records = connector.iter_backfill(job, skip=run.processed_count)
-    while True:
-        batch = list(itertools.islice(records, IMPORT_BATCH))
-        if not batch:
-            break
+    for batch in read_ahead(records, IMPORT_BATCH):
         mirror.apply_records(session, shop.id, shop.platform, batch)
         run.processed_count += len(batch)
         run.attempts = 0  # progress: the count of consecutive failures starts again
@@ -239,6 +246,46 @@ def _import(session: Session, connector: Any, shop: Shop, run: SyncRun, lock: An
         if shop.status != "active":
             return "stopped", None, None  # the next step (after re-install) resumes from here
     return _finish(session, run)
+
+
+def read_ahead(records: Iterator[Any], size: int, depth: int = 2) -> Iterator[list[Any]]:
+    """Yield batches of ``size`` that a thread reads and parses ahead of the consumer.
+
+    Downloading and parsing the export overlaps the database writes of the batch before
+    (the writer waits on the database without holding the interpreter). At most ``depth``
+    batches wait in memory; stopping early stops the reader.
+    """
+    ready: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            while not stop.is_set():
+                batch = list(itertools.islice(records, size))
+                ready.put(batch)
+                if not batch:
+                    return
+        except BaseException as error:  # noqa: BLE001 - handed to the consumer, raised there
+            ready.put(error)
+
+    reader = threading.Thread(target=read, daemon=True, name="backfill-read-ahead")
+    reader.start()
+    try:
+        while True:
+            item = ready.get()
+            if isinstance(item, BaseException):
+                raise item
+            if not item:
+                return
+            yield item
+    finally:
+        stop.set()
+        while reader.is_alive():  # unblock a reader waiting to hand over a batch
+            try:
+                ready.get_nowait()
+            except queue.Empty:
+                pass
+            reader.join(timeout=0.1)
 
 
 def _import_pages(session: Session, connector: Any, shop: Shop, run: SyncRun):

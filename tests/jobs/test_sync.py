@@ -251,3 +251,20 @@ def test_a_catch_up_longer_than_one_job_continues_in_the_next(client, store, liv
     assert runs[0].processed_count >= 12
     mirrored = db.session().execute(select(Order.external_id).where(Order.shop_id == shop.id)).scalars().all()
     assert {str(order_id) for order_id in created} <= set(mirrored)
+
+
+def test_read_ahead_keeps_order_hands_over_errors_and_stops_early():
+    import threading
+
+    assert list(sync.read_ahead(iter(range(7)), 3)) == [[0, 1, 2], [3, 4, 5], [6]]
+
+    def broken():
+        yield 1
+        raise ValueError("stream cut")
+
+    with pytest.raises(ValueError, match="stream cut"):
+        list(sync.read_ahead(broken(), 1))
+    batches = sync.read_ahead(iter(range(10_000)), 10)
+    assert next(batches) == list(range(10))
+    batches.close()  # the consumer stops (the shop was uninstalled): the reader ends too
+    assert not any(t.name == "backfill-read-ahead" for t in threading.enumerate())
