@@ -1,0 +1,155 @@
+<?php
+/**
+ * The storefront widget: its configuration and the app's widget script.
+ *
+ * @package Comeback
+ */
+
+defined( 'ABSPATH' ) || exit;
+
+/**
+ * Prints the widget configuration in the footer and enqueues <app_url>/widget/comeback.js.
+ *
+ * The plugin sets no cookie of its own. The configuration carries a customer token only for a
+ * logged-in shopper: common full-page caches (WP Super Cache, W3 Total Cache, WP Rocket,
+ * LiteSpeed, Varnish/hosting rules keyed on the wordpress_logged_in_ cookie) never serve cached
+ * pages to logged-in users, and guests get "customerToken": null, so a cached guest page never
+ * holds anyone's token. nocache_headers() for every visitor would defeat caching of the whole
+ * shop for nothing; for logged-in pages we additionally set DONOTCACHEPAGE, which those caching
+ * plugins honour, in case one was configured to cache logged-in users too.
+ */
+final class Comeback_Widget {
+
+	const HANDLE = 'comeback-widget';
+
+	/**
+	 * Hook in on the front end only.
+	 */
+	public static function init() {
+		if ( is_admin() ) {
+			return;
+		}
+		add_action( 'template_redirect', array( __CLASS__, 'keep_token_pages_out_of_caches' ) );
+		add_action( 'wp_enqueue_scripts', array( __CLASS__, 'enqueue' ) );
+		add_action( 'wp_footer', array( __CLASS__, 'print_config' ), 5 );
+		add_filter( 'script_loader_tag', array( __CLASS__, 'add_async_attribute' ), 10, 2 );
+	}
+
+	/**
+	 * Whether the widget should load on this request.
+	 *
+	 * @return bool
+	 */
+	private static function is_active() {
+		return Comeback_Settings::is_configured() && ! is_admin() && ! wp_doing_ajax();
+	}
+
+	/**
+	 * Ask page caches not to store a page that will carry a customer token.
+	 */
+	public static function keep_token_pages_out_of_caches() {
+		if ( self::is_active() && is_user_logged_in() && ! defined( 'DONOTCACHEPAGE' ) ) {
+			define( 'DONOTCACHEPAGE', true );
+		}
+	}
+
+	/**
+	 * Enqueue the widget script from the app, async (strategy on WP 6.3+, attribute before).
+	 */
+	public static function enqueue() {
+		if ( ! self::is_active() ) {
+			return;
+		}
+		$src = Comeback_Settings::app_url() . '/widget/comeback.js';
+		if ( self::has_script_strategies() ) {
+			wp_enqueue_script(
+				self::HANDLE,
+				$src,
+				array(),
+				null, // phpcs:ignore WordPress.WP.EnqueuedResourceParameters.MissingVersion -- served and versioned by the app.
+				array(
+					'in_footer' => true,
+					'strategy'  => 'async',
+				)
+			);
+			return;
+		}
+		wp_enqueue_script( self::HANDLE, $src, array(), null, true ); // phpcs:ignore WordPress.WP.EnqueuedResourceParameters.MissingVersion
+	}
+
+	/**
+	 * Whether wp_enqueue_script() understands a loading strategy (WordPress 6.3+).
+	 *
+	 * @return bool
+	 */
+	private static function has_script_strategies() {
+		return version_compare( (string) get_bloginfo( 'version' ), '6.3', '>=' );
+	}
+
+	/**
+	 * Add "async" to the widget's script tag on WordPress before 6.3.
+	 *
+	 * @param string $tag    The script tag.
+	 * @param string $handle Its handle.
+	 * @return string
+	 */
+	public static function add_async_attribute( $tag, $handle ) {
+		if ( self::HANDLE !== $handle || self::has_script_strategies() || false !== strpos( $tag, ' async' ) ) {
+			return $tag;
+		}
+		return str_replace( '<script ', '<script async ', $tag );
+	}
+
+	/**
+	 * The configuration the widget reads from #comeback-config.
+	 *
+	 * @return array
+	 */
+	public static function config() {
+		return array(
+			'appUrl'        => Comeback_Settings::app_url(),
+			'storeId'       => Comeback_Settings::store_id(),
+			'locale'        => str_replace( '_', '-', determine_locale() ),
+			'currency'      => get_woocommerce_currency(),
+			'customerToken' => self::customer_token(),
+		);
+	}
+
+	/**
+	 * A fresh customer token for the logged-in user; null for guests.
+	 *
+	 * @return string|null
+	 */
+	private static function customer_token() {
+		$user = wp_get_current_user();
+		if ( ! $user->exists() || '' === (string) $user->user_email ) {
+			return null;
+		}
+		try {
+			return Comeback_Signing::sign_customer_token(
+				Comeback_Settings::secret(),
+				Comeback_Settings::store_id(),
+				(int) $user->ID,
+				(string) $user->user_email,
+				time() + Comeback_Signing::TOKEN_LIFETIME_SECONDS
+			);
+		} catch ( InvalidArgumentException $e ) {
+			return null; // An address the token cannot carry (contains "|"): the widget runs as for a guest.
+		}
+	}
+
+	/**
+	 * Print the configuration as JSON that cannot close the script element.
+	 */
+	public static function print_config() {
+		if ( ! self::is_active() ) {
+			return;
+		}
+		$json = wp_json_encode( self::config(), JSON_HEX_TAG | JSON_HEX_AMP | JSON_HEX_APOS | JSON_HEX_QUOT | JSON_UNESCAPED_SLASHES );
+		if ( false === $json ) {
+			return;
+		}
+		// JSON_HEX_TAG escapes "<" and ">", so the data cannot end the element; esc_html would corrupt the JSON.
+		echo '<script id="comeback-config" type="application/json">' . $json . '</script>' . "\n"; // phpcs:ignore WordPress.Security.EscapeOutput.OutputNotEscaped
+	}
+}
