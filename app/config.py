@@ -49,6 +49,9 @@ SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
     ("SHOPIFY_OLD_API_SECRET", "unset", "Previous client secret, accepted while a secret rotation rolls out."),
     ("SHOPIFY_SCOPES", "`read_customers,write_customers,read_orders,read_products,write_discounts`", "Scopes asked for at install."),
     ("SHOPIFY_API_ORIGIN", "unset", "Send Admin API and OAuth requests to this origin instead of the shop's own host (e.g. a local devstore)."),
+    ("WOOCOMMERCE_ALLOW_PRIVATE_STORES", "`true` (embedded), `false` (production)", "Allow WooCommerce store URLs on private, loopback or link-local addresses (local stores, devstore). Off in production: no server-side request forgery."),
+    ("WOOCOMMERCE_CA_BUNDLE", "unset", "CA bundle file to trust for WooCommerce stores with a private certificate authority."),
+    ("WOOCOMMERCE_FULL_PASS_HOURS", "`6`", "How often customers of a WooCommerce store (which the API cannot filter by date) are read in full."),
     ("WEBHOOK_BATCH_SIZE", "`500`", "Inbox events applied per transaction."),
     ("CATCH_UP_INTERVAL_MINUTES", "`15`", "How often the incremental catch-up runs per shop."),
     ("DEVSTORE_PORT", "`8100`", "Port of the local devstore started by the demo command."),
@@ -79,6 +82,9 @@ class Settings:
     catch_up_interval_minutes: int = 15
     devstore_port: int = 8100
     testing: bool = False
+    woocommerce_allow_private_stores: bool = True
+    woocommerce_ca_bundle: str | None = None
+    woocommerce_full_pass_hours: int = 6
 
     @property
     def is_production(self) -> bool:
@@ -98,6 +104,14 @@ class Settings:
                 "scopes": self.shopify_scopes,
                 "api_origin": self.shopify_api_origin,
             }
+        if platform == "woocommerce":
+            return {
+                # Plain-HTTP stores are refused in production; locally they sign with OAuth 1.0a.
+                "https_only": self.is_production,
+                "allow_private": self.woocommerce_allow_private_stores,
+                "verify": self.woocommerce_ca_bundle or True,
+                "full_pass_hours": self.woocommerce_full_pass_hours,
+            }
         raise KeyError(platform)
 
 
@@ -109,6 +123,17 @@ def _int(environ: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as error:
         raise ConfigurationError(f"{name} must be a whole number, got {raw!r}") from error
+
+
+def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = str(environ.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigurationError(f"{name} must be true or false, got {raw!r}")
 
 
 def _generated_secrets(instance_path: Path) -> dict[str, str]:
@@ -197,4 +222,7 @@ def load_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[s
         catch_up_interval_minutes=_int(env_map, "CATCH_UP_INTERVAL_MINUTES", 15),
         devstore_port=_int(env_map, "DEVSTORE_PORT", 8100),
         testing=bool(env_map.get("TESTING")),
+        woocommerce_allow_private_stores=_bool(env_map, "WOOCOMMERCE_ALLOW_PRIVATE_STORES", env != "production"),
+        woocommerce_ca_bundle=value("WOOCOMMERCE_CA_BUNDLE") or None,
+        woocommerce_full_pass_hours=_int(env_map, "WOOCOMMERCE_FULL_PASS_HOURS", 6),
     )

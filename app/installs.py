@@ -38,8 +38,16 @@ def callback_url(platform: str) -> str:
     return f"{platforms.settings().app_url}/auth/{platform}/callback"
 
 
-def webhook_url(platform: str) -> str:
-    return f"{platforms.settings().app_url}/webhooks/{platform}"
+def return_url(platform: str) -> str:
+    return f"{platforms.settings().app_url}/auth/{platform}/return"
+
+
+def webhook_url(shop: Shop) -> str:
+    """Where the shop's webhooks go; a shop that signs with its own secret gets its own path."""
+    base_url = f"{platforms.settings().app_url}/webhooks/{shop.platform}"
+    if base.CAP_SHOP_WEBHOOK_SECRET in platforms.connector(shop.platform).capabilities:
+        return f"{base_url}/{shop.id}"
+    return base_url
 
 
 def begin_install(session: Session, platform: str, raw_shop: str | None) -> base.AuthorizationRequest:
@@ -57,6 +65,9 @@ def begin_install(session: Session, platform: str, raw_shop: str | None) -> base
                            expires_at=now + STATE_LIFETIME))
     # Old states are of no use to anyone: clear them as we go.
     session.execute(OAuthState.__table__.delete().where(OAuthState.expires_at < now - STATE_LIFETIME))
+    if base.CAP_KEY_CALLBACK in connector.capabilities:
+        return connector.authorization_request(  # type: ignore[call-arg]
+            shop_key, callback_url(platform), state, return_url=return_url(platform))
     return connector.authorization_request(shop_key, callback_url(platform), state)
 
 
@@ -98,6 +109,62 @@ def complete_install(session: Session, platform: str, query: Mapping[str, str]) 
     return store_credentials(session, platform, shop_key, credentials)
 
 
+def _spend_state(session: Session, platform: str, state: str) -> str:
+    """Use up a single-use state and return the shop it was issued for."""
+    now = utcnow()
+    row = session.execute(
+        update(OAuthState)
+        .where(OAuthState.state == state, OAuthState.platform == platform, OAuthState.used_at.is_(None),
+               OAuthState.expires_at > now)
+        .values(used_at=now)
+        .returning(OAuthState.shop_domain)
+    ).first()
+    if row is None:
+        raise InstallError("unknown, expired or already used state", status=403)
+    return row[0]
+
+
+def complete_key_install(session: Session, platform: str, body: bytes) -> Shop:
+    """Take the API keys a store posted to the callback: bound only by our state value.
+
+    The keys are proven with a real API call before anything is stored; a refused state or
+    keys store nothing (and the store, seeing no 200, deletes the key it made).
+    """
+    connector = platforms.connector(platform)
+    if base.CAP_KEY_CALLBACK not in connector.capabilities:
+        raise InstallError(f"{platform} installs do not post keys", status=404)
+    try:
+        grant = connector.parse_key_callback(body)  # type: ignore[attr-defined]
+    except base.TerminalError as error:
+        raise InstallError(str(error)) from error
+    shop_key = _spend_state(session, platform, grant.state)
+    session.commit()  # the state is spent even if the keys turn out bad
+    if grant.permissions is not None and grant.permissions != "read_write":
+        raise InstallError(f"the key grants {grant.permissions!r}; Comeback needs read_write")
+    return connect_with_keys(session, platform, shop_key, grant.key, grant.secret)
+
+
+def connect_with_keys(session: Session, platform: str, raw_store: str, key: str, secret: str) -> Shop:
+    """Verify a store's API keys with a real call and store them (the manual fallback too)."""
+    connector = platforms.connector(platform)
+    if base.CAP_KEY_CALLBACK not in connector.capabilities:
+        raise InstallError(f"{platform} does not connect with API keys", status=404)
+    if not key or not secret:
+        raise InstallError("both the consumer key and the consumer secret are required")
+    try:
+        store = connector.normalize_shop_key(raw_store)
+        credentials = connector.verify_keys(store, key, secret)  # type: ignore[attr-defined]
+    except base.InvalidShopError as error:
+        raise InstallError(str(error)) from error
+    except base.AuthRevokedError as error:
+        raise InstallError(f"the store did not accept these keys: {error}", status=400) from error
+    except base.TerminalError as error:
+        raise InstallError(f"the store answered the key check with an error: {error}", status=400) from error
+    except base.RetryableError as error:
+        raise InstallError(f"the store could not be reached, try again: {error}", status=502) from error
+    return store_credentials(session, platform, store, credentials)
+
+
 def store_credentials(session: Session, platform: str, shop_key: str, credentials: base.Credentials) -> Shop:
     """Create or reactivate the shop with fresh credentials (encrypted by the column type)."""
     shop = session.execute(
@@ -123,6 +190,12 @@ def store_credentials(session: Session, platform: str, shop_key: str, credential
     shop.webhooks_registered_at = None
     shop.status = "active"
     _apply_credentials(shop, credentials)
+    if base.CAP_SHOP_WEBHOOK_SECRET in platforms.connector(platform).capabilities:
+        # Fresh secrets at every connect: the webhooks and the storefront plugin get them in
+        # the set-up job, and whatever the old ones signed stops verifying.
+        shop.webhook_secret = secrets.token_urlsafe(32)
+        shop.storefront_secret = secrets.token_urlsafe(32)
+        shop.storefront_configured_at = None
     session.flush()
     inbox.forget_shop(platform, shop_key)
     log.info("shop=%s installed on %s", shop.id, platform)
@@ -134,6 +207,8 @@ def _apply_credentials(shop: Shop, credentials: base.Credentials) -> None:
     shop.refresh_token = credentials.refresh_token
     shop.access_token_expires_at = credentials.expires_at
     shop.refresh_token_expires_at = credentials.refresh_token_expires_at
+    shop.access_secret = credentials.secret
+    shop.auth_hint = credentials.auth_hint
     if credentials.scope is not None:
         shop.scopes = credentials.scope
 
@@ -212,6 +287,7 @@ def _credentials(shop: Shop) -> base.Credentials:
         shop_key=shop.domain, access_token=shop.access_token or "", scope=shop.scopes,
         refresh_token=shop.refresh_token, expires_at=shop.access_token_expires_at,
         refresh_token_expires_at=shop.refresh_token_expires_at,
+        secret=shop.access_secret, auth_hint=shop.auth_hint,
     )
 
 
@@ -226,7 +302,7 @@ def uninstall(session: Session, shop: Shop, _event: object | None = None) -> Non
     now = utcnow()
     shop.status = "uninstalled"
     shop.uninstalled_at = now
-    shop.access_token = shop.refresh_token = None
+    shop.access_token = shop.refresh_token = shop.access_secret = None
     shop.access_token_expires_at = shop.refresh_token_expires_at = None
     shop.webhooks_registered_at = None
     inbox.forget_shop(shop.platform, shop.domain)

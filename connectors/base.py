@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -57,6 +57,9 @@ PRODUCT_UPSERT = "product.upsert"
 PRODUCT_DELETE = "product.delete"
 ORDER_DELETE = "order.delete"
 APP_UNINSTALLED = "app.uninstalled"
+# An unsigned liveness check some platforms send when a webhook is created: acknowledged,
+# never stored.
+PING = "ping"
 PRIVACY_DATA_REQUEST = "privacy.data_request"
 PRIVACY_CUSTOMER_REDACT = "privacy.customer_redact"
 PRIVACY_SHOP_REDACT = "privacy.shop_redact"
@@ -214,6 +217,14 @@ class Cart:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class CartCompletion:
+    """A cart that became an order: completes the stored cart, never creates one."""
+
+    external_id: str
+    completed_at: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Deletion:
     """A resource the platform says is gone."""
 
@@ -249,12 +260,31 @@ class WebhookEnvelope:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Refetch:
+    """A resource a webhook only hinted at: read it from the platform after the event applies.
+
+    ``resource`` is one of ``REFETCH_RESOURCES``; ``expected_ids`` lets the reader skip the
+    call when the mirror already holds every one of them (e.g. refunds of an order).
+    """
+
+    resource: str
+    external_id: str
+    expected_ids: tuple[str, ...] = ()
+
+
+REFETCH_ORDER_REFUNDS = "order_refunds"
+REFETCH_PRODUCT = "product"
+REFETCH_RESOURCES = (REFETCH_ORDER_REFUNDS, REFETCH_PRODUCT)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class NormalizedEvent:
     """What one webhook means, in neutral records."""
 
     kind: str
     records: tuple[Any, ...] = ()
     occurred_at: dt.datetime | None = None
+    refetch: tuple[Refetch, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -267,6 +297,21 @@ class Credentials:
     refresh_token: str | None = None
     expires_at: dt.datetime | None = None
     refresh_token_expires_at: dt.datetime | None = None
+    # Key-pair platforms: the secret half of the key, and how the store wants it presented
+    # (e.g. "query" for a server that strips the Authorization header).
+    secret: str | None = None
+    auth_hint: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class KeyGrant:
+    """API keys a store posted to our install callback, bound to our state value."""
+
+    state: str
+    key: str
+    secret: str
+    permissions: str | None = None
+    key_id: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -298,12 +343,66 @@ class Page:
     next_cursor: str | None
 
 
+# --- write-back ---------------------------------------------------------------------------
+
+DISCOUNT_PERCENTAGE = "percentage"
+DISCOUNT_FIXED_AMOUNT = "fixed_amount"
+DISCOUNT_FREE_SHIPPING = "free_shipping"
+DISCOUNT_KINDS = (DISCOUNT_PERCENTAGE, DISCOUNT_FIXED_AMOUNT, DISCOUNT_FREE_SHIPPING)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DiscountSpec:
+    """A single-shopper discount code to create in the store (a reward, a reminder incentive).
+
+    ``value`` is a percentage (0 < value <= 100) or an amount in the shop's currency; it is
+    ignored for free shipping. ``combinable=False`` means the code cannot be used with others.
+    """
+
+    code: str
+    kind: str
+    value: Decimal = Decimal("0")
+    title: str | None = None
+    starts_at: dt.datetime | None = None
+    expires_at: dt.datetime | None = None
+    usage_limit: int | None = 1
+    customer_external_id: str | None = None
+    customer_email: str | None = None
+    combinable: bool = False
+    minimum_subtotal: Decimal | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DiscountResult:
+    """What became of one ``DiscountSpec``: ``created`` is False when the code already existed."""
+
+    code: str
+    external_id: str | None
+    created: bool
+    error: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CustomerAttributes:
+    """Values to show on a customer in the store (points balance, tier) for themes to read."""
+
+    customer_external_id: str
+    values: tuple[tuple[str, str], ...]
+
+
 # --- capabilities -------------------------------------------------------------------------
 
 CAP_BULK_EXPORT = "bulk_export"
 CAP_EXPIRING_TOKENS = "expiring_tokens"
 CAP_SESSION_TOKENS = "session_tokens"
 CAP_WEBHOOK_SUBSCRIPTIONS = "webhook_subscriptions"
+# The platform disables failing webhooks and never retries: webhooks are re-checked and
+# re-activated periodically.
+CAP_WEBHOOK_REPAIR = "webhook_repair"
+# Install posts API keys to a callback (instead of redirecting with a code to exchange).
+CAP_KEY_CALLBACK = "key_callback"
+# Each shop signs its webhooks with its own secret (chosen by us), not the app's.
+CAP_SHOP_WEBHOOK_SECRET = "shop_webhook_secret"
 
 RESOURCES = ("customers", "products", "orders", "carts")
 
@@ -323,9 +422,11 @@ class Connector(Protocol):
     def refresh_credentials(self, credentials: Credentials) -> Credentials | None: ...
 
     # webhooks
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEnvelope: ...
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes, *,
+                       shop_key: str | None = None, secret: str | None = None) -> WebhookEnvelope: ...
     def parse_event(self, topic: str, body: bytes) -> NormalizedEvent: ...
-    def register_webhooks(self, credentials: Credentials, callback_url: str) -> list[str]: ...
+    def register_webhooks(self, credentials: Credentials, callback_url: str, *,
+                          secret: str | None = None) -> list[str]: ...
 
     # reading
     def fetch_page(
@@ -335,3 +436,10 @@ class Connector(Protocol):
     def start_backfill(self, credentials: Credentials, resource: str) -> BackfillJob: ...
     def poll_backfill(self, credentials: Credentials, job: BackfillJob) -> BackfillJob: ...
     def iter_backfill(self, job: BackfillJob, *, skip: int = 0) -> Iterator[Any]: ...
+    def fetch_records(self, credentials: Credentials, refetch: Refetch) -> tuple[Any, ...]: ...
+
+    # writing back
+    def create_discounts(self, credentials: Credentials,
+                         specs: Sequence[DiscountSpec]) -> list[DiscountResult]: ...
+    def set_customer_attributes(self, credentials: Credentials,
+                                updates: Sequence[CustomerAttributes]) -> int: ...

@@ -10,6 +10,7 @@ from connectors.base import Connector
 # name -> "module:Class", imported on first use so that nothing loads a platform SDK early.
 _CONNECTORS: dict[str, str] = {
     "shopify": "connectors.shopify.connector:ShopifyConnector",
+    "woocommerce": "connectors.woocommerce.connector:WooCommerceConnector",
 }
 
 

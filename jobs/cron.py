@@ -5,7 +5,7 @@ from __future__ import annotations
 from rq.cron import CronScheduler
 
 from jobs.inbox import sweep_inbox
-from jobs.shops import refresh_expiring_tokens, resume_unfinished_set_ups
+from jobs.shops import refresh_expiring_tokens, repair_webhooks_all_shops, resume_unfinished_set_ups
 from jobs.sync import catch_up_all_shops, resume_stalled_backfills
 
 # (function, queue, interval in seconds)
@@ -15,6 +15,9 @@ PERIODIC_JOBS = (
     (catch_up_all_shops, "default", 900),
     (resume_stalled_backfills, "default", 300),
     (resume_unfinished_set_ups, "default", 300),
+    # WooCommerce disables a webhook after repeated failed deliveries and never retries: the
+    # catch-up (by modification time) fills the gap, this switches the webhook back on.
+    (repair_webhooks_all_shops, "default", 1800),
 )
 
 

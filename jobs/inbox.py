@@ -80,6 +80,10 @@ def drain_inbox(shop_id: int) -> dict[str, int]:
         totals["processed"] += result.processed
         totals["ignored"] += result.ignored
         totals["failed"] += result.failed
+        if result.refetch:
+            from jobs.sync import request_refetches
+
+            request_refetches(shop_id, result.refetch)
         if result.uninstalled:
             from jobs.shops import stop_shop_jobs
 

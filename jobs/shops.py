@@ -37,15 +37,68 @@ def set_up_shop(shop_id: int) -> str:
         shop.currency = info.get("currency") or shop.currency
         shop.timezone = info.get("timezone") or shop.timezone
         if shop.webhooks_registered_at is None:
-            installs.call_with_credentials(
-                session, shop, lambda c: connector.register_webhooks(c, installs.webhook_url(shop.platform)))
-            shop.webhooks_registered_at = utcnow()
+            _register_webhooks(session, shop, connector)
+        if shop.storefront_secret and shop.storefront_configured_at is None and hasattr(connector, "configure_storefront"):
+            _configure_storefront(session, shop, connector)
     except base.AuthRevokedError:
         return "reauthorize"
     session.commit()
     start_backfill(shop_id)
     log.info("shop=%s set up", shop_id)
     return "ok"
+
+
+def _register_webhooks(session, shop: Shop, connector) -> None:
+    url = installs.webhook_url(shop)
+    if base.CAP_SHOP_WEBHOOK_SECRET in connector.capabilities:
+        installs.call_with_credentials(
+            session, shop, lambda c: connector.register_webhooks(c, url, secret=shop.webhook_secret))
+    else:
+        installs.call_with_credentials(session, shop, lambda c: connector.register_webhooks(c, url))
+    shop.webhooks_registered_at = utcnow()
+
+
+def _configure_storefront(session, shop: Shop, connector) -> None:
+    """Hand the storefront plugin its app URL, store id and shared secret, if it is installed."""
+    values = {"app_url": platforms.settings().app_url, "store_id": str(shop.id),
+              "shared_secret": shop.storefront_secret or ""}
+    if installs.call_with_credentials(session, shop, lambda c: connector.configure_storefront(c, values)):
+        shop.storefront_configured_at = utcnow()
+        log.info("shop=%s storefront plugin configured", shop.id)
+
+
+@with_app
+def repair_webhooks(shop_id: int) -> str:
+    """Re-activate the shop's disabled webhooks and re-create missing ones (platforms that drop them)."""
+    session = db.session()
+    shop = session.get(Shop, shop_id)
+    if shop is None or not shop.is_active or shop.webhooks_registered_at is None:
+        return "skipped"
+    connector = platforms.connector(shop.platform)
+    try:
+        _register_webhooks(session, shop, connector)
+        if shop.storefront_secret and shop.storefront_configured_at is None and hasattr(connector, "configure_storefront"):
+            _configure_storefront(session, shop, connector)
+    except base.AuthRevokedError:
+        return "reauthorize"
+    except base.RetryableError as error:
+        log.warning("shop=%s webhook repair postponed: %s", shop_id, error)
+        return "postponed"
+    session.commit()
+    return "ok"
+
+
+@with_app
+def repair_webhooks_all_shops() -> int:
+    """Queue a webhook repair for every active shop whose platform disables webhooks (periodic)."""
+    session = db.session()
+    shops = session.execute(select(Shop.id, Shop.platform).where(Shop.status == "active")).all()
+    queued = 0
+    for shop_id, platform in shops:
+        if base.CAP_WEBHOOK_REPAIR in platforms.connector(platform).capabilities:
+            enqueue(repair_webhooks, shop_id, queue_name="default", job_id=f"repair-webhooks-{shop_id}")
+            queued += 1
+    return queued
 
 
 def stop_shop_jobs(shop_id: int) -> int:

@@ -16,6 +16,11 @@ FORBIDDEN = [
     re.compile(r"\b(app/uninstalled|shop/redact)\b"),
     re.compile(r"\bgid://shopify"),
     re.compile(r"graphql\.json"),
+    re.compile(r"X-WC-", re.I),
+    re.compile(r"X-Comeback-(Store|Signature|Timestamp)", re.I),
+    re.compile(r"wc-auth|wp-json|wc/v3|woocommerce_rest_"),
+    re.compile(r"\b(order|customer|product|coupon)\.(created|updated|deleted|restored)\b"),
+    re.compile(r"checkout-draft"),
 ]
 
 
@@ -30,11 +35,12 @@ def _offences(folder: str) -> list[str]:
     return found
 
 
-def test_app_and_jobs_do_not_know_shopify():
+def test_app_and_jobs_do_not_know_a_platform():
     assert _offences("app") + _offences("jobs") + _offences("migrations") == []
 
 
 def test_the_check_catches_an_offence(tmp_path):
     # The patterns must fire on what they are meant to catch.
-    sample = "import shopify_app\nheaders['X-Shopify-Topic']\ntopic = 'orders/create'\n"
+    sample = ("import shopify_app\nheaders['X-Shopify-Topic']\ntopic = 'orders/create'\n"
+              "headers['X-WC-Webhook-Signature']\ntopic = 'order.updated'\nurl = '/wp-json/wc/v3/orders'\n")
     assert all(any(p.search(line) for p in FORBIDDEN) for line in sample.splitlines())

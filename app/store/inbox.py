@@ -80,6 +80,23 @@ def _shop_ref(session: Any, platform: str, domain: str) -> ShopRef | None:
     return ref
 
 
+@dataclasses.dataclass(frozen=True)
+class ShopSecret:
+    domain: str
+    secret: str | None
+
+
+def shop_secret(engine: Any, platform: str, shop_id: int) -> ShopSecret | None:
+    """Return a shop's domain and webhook secret (decrypted), for intake addressed by shop id."""
+    table = Shop.__table__
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(table.c.domain, table.c.webhook_secret)
+            .where(table.c.id == shop_id, table.c.platform == platform)
+        ).first()
+    return None if row is None else ShopSecret(row[0], row[1])
+
+
 def find_shop_for_delivery(session: Any, envelope: base.WebhookEnvelope) -> ShopRef | None:
     """Return the shop a delivery belongs to, or None when we do not (or no longer) know it."""
     shop = _shop_ref(session, envelope.platform, envelope.shop_key)
@@ -164,6 +181,8 @@ class DrainResult:
     batches: int = 0
     uninstalled: bool = False
     retry_later: int = 0  # failed this time, left pending for a later drain
+    # What applied events asked to be read from the platform (queued once committed).
+    refetch: list[base.Refetch] = dataclasses.field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -233,6 +252,7 @@ def _apply_events(session: Session, shop: Shop, events: Sequence[Any], parse: Pa
             result.failed += 1
             log.warning("shop=%s event=%s topic=%s rejected: %s", shop.id, event_id, topic, error)
             continue
+        result.refetch.extend(normalized.refetch)
         if normalized.kind in _UPSERT_KINDS:
             pending_records.extend(normalized.records)
         elif normalized.kind == base.IGNORED:
@@ -325,6 +345,7 @@ def _apply_one_by_one(session: Session, shop: Shop, parse: Parser, on_uninstall:
         total.ignored += result.ignored
         total.failed += result.failed
         total.uninstalled = total.uninstalled or result.uninstalled
+        total.refetch.extend(result.refetch)
     total.batches = 1
     return total
 
@@ -356,6 +377,7 @@ def drain(session: Session, shop: Shop, parse: Parser, on_uninstall: Lifecycle, 
         total.batches += result.batches
         total.uninstalled = total.uninstalled or result.uninstalled
         total.retry_later += result.retry_later
+        total.refetch.extend(result.refetch)
         if result.total < batch_size or result.uninstalled or result.retry_later:
             break  # done, or events failed: they are tried again by the next drain, not now
     return total

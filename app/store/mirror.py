@@ -284,6 +284,20 @@ def apply_carts(session: Session, shop_id: int, platform: str, records: Sequence
     return len(written)
 
 
+def apply_cart_completions(session: Session, shop_id: int, platform: str,
+                           records: Sequence[base.CartCompletion]) -> int:
+    """Mark stored carts as completed (an order came of them); unknown carts stay unknown."""
+    table = Cart.__table__
+    completed = 0
+    for record in _newest(records, stamp="completed_at"):
+        completed += session.execute(
+            table.update().where(table.c.shop_id == shop_id, table.c.external_id == record.external_id,
+                                 table.c.completed_at.is_(None))
+            .values(completed_at=record.completed_at, updated_at=utcnow())
+        ).rowcount
+    return completed
+
+
 def apply_records(session: Session, shop_id: int, platform: str, records: Iterable[Any]) -> dict[str, int]:
     """Sort a mixed batch of records by type and apply each group; return counts written."""
     groups: dict[type, list[Any]] = {}
@@ -308,6 +322,7 @@ _HANDLERS = (
     (base.Order, apply_orders, "orders"),
     (base.Refund, apply_refunds, "refunds"),
     (base.Cart, apply_carts, "carts"),
+    (base.CartCompletion, apply_cart_completions, "cart_completions"),
 )
 
 
@@ -323,3 +338,12 @@ def latest_update(session: Session, shop_id: int, resource: str) -> dt.datetime 
         select(model.source_updated_at).where(model.shop_id == shop_id)
         .order_by(model.source_updated_at.desc().nulls_last()).limit(1)
     ).scalar_one_or_none()
+
+
+def has_refunds(session: Session, shop_id: int, order_external_id: str, refund_ids: Sequence[str]) -> bool:
+    """Return whether the mirror holds every one of an order's refunds."""
+    held = session.execute(
+        select(Refund.external_id).where(Refund.shop_id == shop_id,
+                                         Refund.external_id.in_(list(refund_ids)))
+    ).scalars().all()
+    return set(held) >= set(refund_ids)

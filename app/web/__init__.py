@@ -6,10 +6,11 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from app.web import admin, auth, errors, health, webhooks
+    from app.web import admin, auth, errors, health, storefront, webhooks
 
     errors.register(app)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(webhooks.blueprint)
     app.register_blueprint(admin.blueprint)
+    app.register_blueprint(storefront.blueprint)

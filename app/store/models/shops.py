@@ -32,6 +32,14 @@ class Shop(Timestamped, Base):
     installed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     uninstalled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     webhooks_registered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # Key-pair platforms (WooCommerce): the key's secret half and how the store wants it sent.
+    access_secret: Mapped[str | None] = mapped_column(EncryptedText)
+    auth_hint: Mapped[str | None] = mapped_column(String(16))
+    # Secrets we chose for the shop: one signs its webhooks, one is shared with the storefront
+    # plugin (customer tokens, cart events, restore links). New ones at every connect.
+    webhook_secret: Mapped[str | None] = mapped_column(EncryptedText)
+    storefront_secret: Mapped[str | None] = mapped_column(EncryptedText)
+    storefront_configured_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     @property
     def is_active(self) -> bool:

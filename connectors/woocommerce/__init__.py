@@ -1,0 +1,1 @@
+"""The WooCommerce connector: wc-auth keys, REST v3, webhooks, coupons, customer meta."""

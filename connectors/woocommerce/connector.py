@@ -1,0 +1,434 @@
+"""The WooCommerce implementation of ``connectors.base.Connector``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
+from decimal import Decimal
+from typing import Any, ClassVar
+from urllib.parse import urlencode
+
+from connectors import base
+from connectors.base import (
+    CAP_KEY_CALLBACK,
+    CAP_SHOP_WEBHOOK_SECRET,
+    CAP_WEBHOOK_REPAIR,
+    CAP_WEBHOOK_SUBSCRIPTIONS,
+    AuthorizationRequest,
+    AuthRevokedError,
+    BackfillJob,
+    Credentials,
+    InvalidShopError,
+    KeyGrant,
+    NormalizedEvent,
+    Page,
+    TerminalError,
+    WebhookEnvelope,
+)
+from connectors.woocommerce import mapping, storefront, stores, webhooks
+from connectors.woocommerce.client import MAX_PER_PAGE, NotFoundError, WooClient
+
+logger = logging.getLogger(__name__)
+
+REQUIRED_PERMISSIONS = "read_write"
+SETTINGS_GROUP = "comeback"
+_ALREADY_EXISTS = "woocommerce_rest_coupon_code_already_exists"
+_DISCOUNT_TYPES = {base.DISCOUNT_PERCENTAGE: "percent", base.DISCOUNT_FIXED_AMOUNT: "fixed_cart",
+                   base.DISCOUNT_FREE_SHIPPING: "fixed_cart"}
+_CLIENT_CACHE_SIZE = 256
+
+
+class WooCommerceConnector:
+    """Talk to WooCommerce stores: wc-auth keys, REST v3 pages, webhooks, coupons, customer meta."""
+
+    platform: ClassVar[str] = "woocommerce"
+    capabilities: ClassVar[frozenset[str]] = frozenset(
+        {CAP_KEY_CALLBACK, CAP_SHOP_WEBHOOK_SECRET, CAP_WEBHOOK_REPAIR, CAP_WEBHOOK_SUBSCRIPTIONS})
+    # Resources the platform cannot filter by modification time: read in full, less often.
+    full_pass_resources: ClassVar[frozenset[str]] = frozenset({"customers"})
+
+    def __init__(self, *, app_name: str = "Comeback", https_only: bool = True, allow_private: bool = False,
+                 verify: bool | str = True, timeout: float = 20.0, max_attempts: int = 4,
+                 full_pass_hours: int = 6, redis: Any = None, **_ignored: Any):
+        self.app_name = app_name
+        self.https_only = https_only
+        self.allow_private = allow_private
+        self.verify = verify
+        self.timeout = timeout
+        self.max_attempts = max_attempts
+        self.full_pass_interval = dt.timedelta(hours=full_pass_hours)
+        self._lock = threading.Lock()
+        self._clients: OrderedDict[tuple[str, str, str | None], WooClient] = OrderedDict()
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    def client(self, credentials: Credentials) -> WooClient:
+        """Return a (cached) REST client for the store the credentials belong to."""
+        if not credentials.secret:
+            raise AuthRevokedError(f"store {credentials.shop_key} has no consumer secret")
+        key = (credentials.shop_key, credentials.access_token, credentials.auth_hint)
+        with self._lock:
+            client = self._clients.get(key)
+            if client is not None:
+                self._clients.move_to_end(key)
+                return client
+        client = self._build_client(credentials.shop_key, credentials.access_token, credentials.secret,
+                                    credentials.auth_hint)
+        with self._lock:
+            self._clients[key] = client
+            while len(self._clients) > _CLIENT_CACHE_SIZE:
+                _, old = self._clients.popitem(last=False)
+                old.close()
+        return client
+
+    def _build_client(self, store_url: str, key: str, secret: str, auth_hint: str | None) -> WooClient:
+        # The host is checked again on every new client: a name may resolve elsewhere by now.
+        self.normalize_shop_key(store_url)
+        return WooClient(store_url, key, secret, auth=auth_hint or "auto", timeout=self.timeout,
+                         verify=self.verify, max_attempts=self.max_attempts)
+
+    def close(self) -> None:
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), OrderedDict()
+        for client in clients:
+            client.close()
+
+    # --- install -------------------------------------------------------------------------
+
+    def normalize_shop_key(self, raw: str) -> str:
+        """Return the store's normalised site URL; ``InvalidShopError`` when it may not be called."""
+        return stores.normalize_store_url(raw, https_only=self.https_only, allow_private=self.allow_private)
+
+    def authorization_request(self, shop_key: str, redirect_uri: str, state: str, *,
+                              return_url: str | None = None) -> AuthorizationRequest:
+        """Return wc-auth's approval URL; the store posts the keys to ``redirect_uri``."""
+        store = self.normalize_shop_key(shop_key)
+        query = urlencode({"app_name": self.app_name, "scope": REQUIRED_PERMISSIONS, "user_id": state,
+                           "return_url": return_url or redirect_uri, "callback_url": redirect_uri})
+        return AuthorizationRequest(url=f"{store}/wc-auth/v1/authorize?{query}", state=state)
+
+    def parse_key_callback(self, body: bytes) -> KeyGrant:
+        """Read the keys wc-auth posts; ``TerminalError`` says what is wrong with the body."""
+        try:
+            payload = json.loads(body)
+        except ValueError as error:
+            raise TerminalError(f"the callback body is not JSON: {error}") from error
+        if not isinstance(payload, dict):
+            raise TerminalError("the callback body is not a JSON object")
+        missing = [name for name in ("user_id", "consumer_key", "consumer_secret")
+                   if not isinstance(payload.get(name), (str, int)) or payload.get(name) in ("", None)]
+        if missing:
+            raise TerminalError(f"the callback body lacks {', '.join(missing)}")
+        key, secret = str(payload["consumer_key"]), str(payload["consumer_secret"])
+        if not key.startswith("ck_") or not secret.startswith("cs_"):
+            raise TerminalError("consumer_key must start with ck_ and consumer_secret with cs_")
+        permissions = payload.get("key_permissions")
+        return KeyGrant(state=str(payload["user_id"]), key=key, secret=secret,
+                        permissions=str(permissions) if permissions is not None else None,
+                        key_id=str(payload["key_id"]) if payload.get("key_id") not in (None, "") else None)
+
+    def verify_keys(self, shop_key: str, key: str, secret: str) -> Credentials:
+        """Prove the keys work with a real read; learn whether the store needs query-string keys.
+
+        Some servers strip the ``Authorization`` header; WooCommerce then accepts the keys as
+        query parameters over HTTPS, which we fall back to only after basic auth was refused.
+        """
+        store = self.normalize_shop_key(shop_key)
+        hints: tuple[str | None, ...] = (None, "query") if stores.is_https(store) else (None,)
+        last: AuthRevokedError | None = None
+        for hint in hints:
+            client = self._build_client(store, key, secret, hint)
+            try:
+                client.get("/orders", {"per_page": 1})
+            except AuthRevokedError as error:
+                last = error
+                continue
+            finally:
+                client.close()
+            logger.info("woocommerce keys verified store=%s auth=%s", store, hint or "default")
+            return Credentials(shop_key=store, access_token=key, secret=secret, scope=REQUIRED_PERMISSIONS,
+                               auth_hint=hint)
+        raise AuthRevokedError(f"the store refused the keys: {last}")
+
+    def verify_callback(self, query: Mapping[str, str]) -> str:
+        raise TerminalError("WooCommerce posts keys to the callback; there is no code to verify")
+
+    def exchange_code(self, shop_key: str, code: str, redirect_uri: str) -> Credentials:
+        raise TerminalError("WooCommerce has no authorization code to exchange")
+
+    def refresh_credentials(self, credentials: Credentials) -> Credentials | None:
+        """WooCommerce keys do not expire."""
+        return None
+
+    def shop_info(self, credentials: Credentials) -> dict:
+        """Return the store's name, currency and timezone."""
+        client = self.client(credentials)
+        site = client.root()
+        currency = client.get("/settings/general/woocommerce_currency").data
+        return {"name": site.get("name") if isinstance(site, dict) else None,
+                "currency": (currency or {}).get("value") if isinstance(currency, dict) else None,
+                "timezone": (site.get("timezone_string") or None) if isinstance(site, dict) else None}
+
+    def configure_storefront(self, credentials: Credentials, values: Mapping[str, str]) -> bool:
+        """Fill in the companion plugin's settings; ``False`` when the plugin is not installed."""
+        updates = [{"id": f"comeback_{name}", "value": value} for name, value in values.items()]
+        try:
+            self.client(credentials).post(f"/settings/{SETTINGS_GROUP}/batch", json={"update": updates})
+        except NotFoundError:
+            logger.info("woocommerce companion plugin not found store=%s", credentials.shop_key)
+            return False
+        return True
+
+    # --- webhooks ------------------------------------------------------------------------
+
+    def webhook_topics(self) -> list[str]:
+        return list(webhooks.SUBSCRIBED_TOPICS)
+
+    def register_webhooks(self, credentials: Credentials, callback_url: str, *,
+                          secret: str | None = None) -> list[str]:
+        """Make sure one active webhook per topic delivers to ``callback_url`` signed with ``secret``.
+
+        Run at connect and periodically: WooCommerce disables a webhook after repeated failed
+        deliveries and never retries, so a disabled one is re-activated and a missing one made.
+        """
+        if not secret:
+            raise TerminalError("WooCommerce webhooks need the store's own secret")
+        client = self.client(credentials)
+        ours: dict[str, list[dict[str, Any]]] = {}
+        for hook in self._list_all(client, "/webhooks", {}):
+            if hook.get("delivery_url") == callback_url:
+                ours.setdefault(str(hook.get("topic")), []).append(hook)
+        created = repaired = 0
+        for topic in webhooks.SUBSCRIBED_TOPICS:
+            existing = ours.pop(topic, [])
+            if existing:
+                keep, *extra = existing
+                # The secret cannot be read back: it is set again, which also re-activates.
+                client.put(f"/webhooks/{keep['id']}", json={"status": "active", "secret": secret})
+                repaired += keep.get("status") != "active"
+                for hook in extra:
+                    client.delete(f"/webhooks/{hook['id']}", {"force": "true"})
+                continue
+            client.post("/webhooks", json={"name": f"{self.app_name} {topic}", "topic": topic,
+                                            "delivery_url": callback_url, "secret": secret, "status": "active"})
+            created += 1
+        for hooks in ours.values():  # our URL on topics we no longer use
+            for hook in hooks:
+                client.delete(f"/webhooks/{hook['id']}", {"force": "true"})
+        logger.info("woocommerce webhooks store=%s created=%d re-activated=%d", credentials.shop_key,
+                    created, repaired)
+        return self.webhook_topics()
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes, *,
+                       shop_key: str | None = None, secret: str | None = None) -> WebhookEnvelope:
+        """Check a delivery against the store's own secret (a ping passes unsigned)."""
+        return webhooks.verify(headers, body, shop_key=shop_key, secret=secret)
+
+    def parse_event(self, topic: str, body: bytes) -> NormalizedEvent:
+        if topic == storefront.CART_EVENT_TOPIC:
+            return storefront.parse_cart_event(body)
+        return webhooks.parse(topic, body)
+
+    # --- storefront (the companion plugin) -----------------------------------------------
+
+    def storefront_shop_id(self, headers: Mapping[str, str]) -> int | None:
+        """Return the store id a signed plugin request names."""
+        return storefront.shop_id_of(headers)
+
+    def verify_storefront_event(self, headers: Mapping[str, str], body: bytes, *, shop_key: str,
+                                secret: str | None) -> WebhookEnvelope:
+        """Check a cart event the plugin signed and return it as an inbox envelope."""
+        return storefront.verify_cart_event(headers, body, shop_key=shop_key, secret=secret)
+
+    # --- reading -------------------------------------------------------------------------
+
+    def fetch_page(self, credentials: Credentials, resource: str, *, cursor: str | None,
+                   updated_since: dt.datetime | None) -> Page:
+        """Return one page (100 records, oldest id first); the cursor is the next page number.
+
+        Ordered by id, a page list stays stable while the store changes: a record modified
+        meanwhile keeps its place, and new ones come at the end.
+        """
+        page = int(cursor) if cursor else 1
+        params: dict[str, Any] = {"per_page": MAX_PER_PAGE, "page": page, "orderby": "id", "order": "asc"}
+        if resource == "customers":
+            path = "/customers"
+            params["role"] = "all"  # no date filter exists: a full pass, newer-wins in the mirror
+        elif resource in ("orders", "carts", "products"):
+            path = "/products" if resource == "products" else "/orders"
+            if resource == "carts":
+                params["status"] = "checkout-draft"
+            if updated_since is not None:
+                params["modified_after"] = _gmt(updated_since)
+                params["dates_are_gmt"] = "true"
+        else:
+            raise TerminalError(f"unknown resource {resource!r}")
+        client = self.client(credentials)
+        response = client.get(path, params)
+        items = [item for item in (response.data or []) if isinstance(item, dict)]
+        records = tuple(self._records(client, resource, items))
+        if response.total_pages is not None:
+            more = page < response.total_pages
+        else:
+            more = len(items) >= MAX_PER_PAGE
+        return Page(records=records, next_cursor=str(page + 1) if more and items else None)
+
+    def _records(self, client: WooClient, resource: str, items: list[dict[str, Any]]) -> Iterator[Any]:
+        if resource == "customers":
+            for item in items:
+                yield mapping.customer(item)
+        elif resource == "products":
+            for item in items:
+                variations = self._variations(client, item) if item.get("type") == "variable" else None
+                yield mapping.product(item, variations)
+        else:
+            for item in items:
+                yield from mapping.order_records(item)
+                if mapping.refund_ids(item) and not mapping.is_cart(item):
+                    yield from self._refunds(client, item)
+
+    def _variations(self, client: WooClient, product: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        return list(self._list_all(client, f"/products/{mapping.external_id(product.get('id'))}/variations", {}))
+
+    def _refunds(self, client: WooClient, order: Mapping[str, Any]) -> list[base.Refund]:
+        order_id = mapping.external_id(order.get("id"))
+        currency = str(order.get("currency") or "").upper() or "USD"
+        return [mapping.refund(order_id, item, currency)
+                for item in self._list_all(client, f"/orders/{order_id}/refunds", {})]
+
+    @staticmethod
+    def _list_all(client: WooClient, path: str, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        page = 1
+        while True:
+            response = client.get(path, {**params, "per_page": MAX_PER_PAGE, "page": page})
+            items = [item for item in (response.data or []) if isinstance(item, dict)]
+            yield from items
+            pages = response.total_pages
+            if not items or (pages is not None and page >= pages) or (pages is None and len(items) < MAX_PER_PAGE):
+                return
+            page += 1
+
+    def fetch_records(self, credentials: Credentials, refetch: base.Refetch) -> tuple[Any, ...]:
+        """Read what a webhook only hinted at: an order's refunds, or a product with its variations."""
+        client = self.client(credentials)
+        try:
+            if refetch.resource == base.REFETCH_ORDER_REFUNDS:
+                order = client.get(f"/orders/{mapping.external_id(refetch.external_id)}").data
+                return tuple(self._refunds(client, order))
+            if refetch.resource == base.REFETCH_PRODUCT:
+                product = client.get(f"/products/{mapping.external_id(refetch.external_id)}").data
+                variations = self._variations(client, product) if product.get("type") == "variable" else None
+                return (mapping.product(product, variations),)
+        except NotFoundError:
+            return ()
+        raise TerminalError(f"unknown refetch resource {refetch.resource!r}")
+
+    def start_backfill(self, credentials: Credentials, resource: str) -> BackfillJob:
+        raise TerminalError("WooCommerce has no bulk export: the backfill reads pages")
+
+    def poll_backfill(self, credentials: Credentials, job: BackfillJob) -> BackfillJob:
+        raise TerminalError("WooCommerce has no bulk export: the backfill reads pages")
+
+    def iter_backfill(self, job: BackfillJob, *, skip: int = 0) -> Iterator[Any]:
+        raise TerminalError("WooCommerce has no bulk export: the backfill reads pages")
+
+    # --- writing back --------------------------------------------------------------------
+
+    def create_discounts(self, credentials: Credentials,
+                         specs: Sequence[base.DiscountSpec]) -> list[base.DiscountResult]:
+        """Create coupons in batches of 100; a code that exists already is found, not doubled."""
+        results: list[base.DiscountResult | None] = [None] * len(specs)
+        bodies: list[dict[str, Any]] = []
+        positions: list[int] = []
+        for index, spec in enumerate(specs):
+            problem = _discount_problem(spec)
+            if problem:
+                results[index] = base.DiscountResult(spec.code, None, False, error=problem)
+                continue
+            bodies.append(_coupon(spec))
+            positions.append(index)
+        client = self.client(credentials)
+        if bodies:
+            answers = client.batch("/coupons", create=bodies).get("create", [])
+            for index, answer in zip(positions, answers, strict=True):
+                results[index] = self._discount_result(client, specs[index], answer)
+        logger.info("woocommerce coupons store=%s asked=%d", credentials.shop_key, len(specs))
+        return [result for result in results if result is not None]
+
+    @staticmethod
+    def _discount_result(client: WooClient, spec: base.DiscountSpec, answer: Any) -> base.DiscountResult:
+        error = answer.get("error") if isinstance(answer, dict) else {"message": "no answer"}
+        if not error:
+            return base.DiscountResult(spec.code, mapping.external_id(answer.get("id")), True)
+        if error.get("code") == _ALREADY_EXISTS:
+            found = client.get("/coupons", {"code": spec.code}).data or []
+            for coupon in found:
+                if str(coupon.get("code", "")).lower() == spec.code.lower():
+                    return base.DiscountResult(spec.code, mapping.external_id(coupon.get("id")), False)
+        return base.DiscountResult(spec.code, None, False,
+                                   error=f"{error.get('code', 'error')}: {error.get('message', '')}")
+
+    def set_customer_attributes(self, credentials: Credentials,
+                                updates: Sequence[base.CustomerAttributes]) -> int:
+        """Write the values as customer meta (``comeback_<name>``) through the batch endpoint."""
+        if not updates:
+            return 0
+        body = [{"id": int(mapping.external_id(update.customer_external_id)),
+                 "meta_data": [{"key": f"{mapping.META_PREFIX}{name}", "value": value}
+                               for name, value in update.values]}
+                for update in updates]
+        answers = self.client(credentials).batch("/customers", update=body).get("update", [])
+        failed = [answer for answer in answers if isinstance(answer, dict) and answer.get("error")]
+        if failed:
+            raise TerminalError("customer meta refused: " + "; ".join(
+                f"{answer.get('id')}: {answer['error'].get('message')}" for answer in failed))
+        return sum(len(update.values) for update in updates)
+
+
+def _gmt(moment: dt.datetime) -> str:
+    if moment.tzinfo is None:
+        raise TerminalError("updated_since must be timezone-aware")
+    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _discount_problem(spec: base.DiscountSpec) -> str | None:
+    if not spec.code or len(spec.code) > 255 or spec.code.strip() != spec.code:
+        return "code: must be 1 to 255 characters without surrounding spaces"
+    if spec.kind not in base.DISCOUNT_KINDS:
+        return f"kind: unknown discount kind {spec.kind!r}"
+    if spec.kind == base.DISCOUNT_PERCENTAGE and not Decimal("0") < spec.value <= Decimal("100"):
+        return "value: a percentage must be more than 0 and at most 100"
+    if spec.kind == base.DISCOUNT_FIXED_AMOUNT and spec.value <= 0:
+        return "value: an amount must be more than 0"
+    if spec.usage_limit is not None and spec.usage_limit < 1:
+        return "usage_limit: must be at least 1"
+    return None
+
+
+def _coupon(spec: base.DiscountSpec) -> dict[str, Any]:
+    free_shipping = spec.kind == base.DISCOUNT_FREE_SHIPPING
+    body: dict[str, Any] = {
+        "code": spec.code,
+        "discount_type": _DISCOUNT_TYPES[spec.kind],
+        "amount": "0" if free_shipping else format(spec.value, "f"),
+        "free_shipping": free_shipping,
+        "individual_use": not spec.combinable,
+        "description": spec.title or "",
+    }
+    if spec.usage_limit is not None:
+        body["usage_limit"] = spec.usage_limit
+        body["usage_limit_per_user"] = spec.usage_limit
+    if spec.expires_at is not None:
+        body["date_expires_gmt"] = _gmt(spec.expires_at)
+    if spec.customer_email:
+        body["email_restrictions"] = [spec.customer_email.lower()]
+    if spec.minimum_subtotal is not None:
+        body["minimum_amount"] = format(spec.minimum_subtotal, "f")
+    return body
+
+
+__all__ = ["WooCommerceConnector", "InvalidShopError"]
