@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import tempfile
 from typing import Optional
 
 from werkzeug.serving import run_simple
 
 from .generator import GenerateSpec, generate
-from .server import create_app, store_of
+from .server import create_app, serve_in_thread, store_of
+from .woo.context import registry_of
+from .woo.seed import generate as generate_woo
+from .woo.tls import make_self_signed, server_context
 
 log = logging.getLogger("devstore")
 
@@ -39,6 +43,10 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--customers", type=int, default=400)
     parser.add_argument("--products", type=int, default=30)
     parser.add_argument("--checkouts", type=int, default=50)
+    parser.add_argument("--woo-store", action="append", default=[], metavar="HANDLE",
+                        help="a WooCommerce store served under /woo/HANDLE")
+    parser.add_argument("--tls-port", type=int,
+                        help="also serve over HTTPS (self-signed) on this port")
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
@@ -49,15 +57,24 @@ def main(argv: Optional[list[str]] = None) -> None:
     logging.basicConfig(stream=sys.stderr, level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     public_url = args.public_url or f"http://{args.host}:{args.port}"
-    app = create_app({"public_url": public_url, "apps": args.app, "shops": args.shop})
+    app = create_app({"public_url": public_url, "apps": args.app, "shops": args.shop,
+                      "woo_stores": args.woo_store})
     devstore = store_of(app)
+    woo = registry_of(app)
     if args.seed is not None:
+        spec = GenerateSpec(seed=args.seed, customers=args.customers, products=args.products,
+                            orders=args.orders, checkouts=args.checkouts)
         for domain in args.shop:
             shop, _ = devstore.ensure_shop(domain)
-            counts = generate(shop, GenerateSpec(seed=args.seed, customers=args.customers,
-                                                 products=args.products, orders=args.orders,
-                                                 checkouts=args.checkouts))
-            log.info("seeded %s: %s", shop.domain, counts)
+            log.info("seeded %s: %s", shop.domain, generate(shop, spec))
+        for handle in args.woo_store:
+            log.info("seeded woo/%s: %s", handle, generate_woo(woo.get(handle), spec))
+    if args.tls_port is not None:
+        certfile, keyfile = make_self_signed(tempfile.mkdtemp(prefix="devstore-tls-"))
+        serve_in_thread(app, args.host, args.tls_port, server_context(certfile, keyfile))
+        log.info("devstore TLS listener on https://%s:%s (certificate %s)", args.host,
+                 args.tls_port, certfile)
+    woo.refresh_all()
     log.info("devstore listening on %s", public_url)
     run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -15,6 +16,8 @@ from .core import DevStore
 from .errors import DevstoreError
 from .http import admin, control
 from .http.common import error_response
+from .woo.context import registry_of
+from .woo.install import install as install_woo
 
 log = logging.getLogger(__name__)
 
@@ -24,14 +27,19 @@ def create_app(config: Optional[dict[str, Any]] = None) -> Flask:
 
     Config keys (all optional): public_url, api_version, apps [{client_id, client_secret,
     compliance_uri, scopes}], shops [domain | {domain, name, currency, timezone}],
-    retry_backoff, delivery_timeout, bulk_dir, code_ttl, access_token_ttl, refresh_token_ttl.
+    retry_backoff, delivery_timeout, bulk_dir, code_ttl, access_token_ttl, refresh_token_ttl;
+    WooCommerce: woo_stores [handle | {handle, name, currency, timezone}], woo_https_origin,
+    woo_coalesce_seconds, woo_delivery_timeout, woo_require_https_callback.
     """
     config = dict(config or {})
     app = Flask("devstore")
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions["devstore"] = DevStore.from_config(config)
+    devstore = DevStore.from_config(config)
+    app.extensions["devstore"] = devstore
+    app.extensions["devstore_listeners"] = 0
     app.register_blueprint(admin.bp)
     app.register_blueprint(control.bp)
+    install_woo(app, devstore, config)
 
     @app.errorhandler(DevstoreError)
     def _devstore_error(exc: DevstoreError) -> Any:
@@ -56,11 +64,12 @@ class RunningServer:
     app: Flask
     server: BaseWSGIServer
     thread: threading.Thread
+    tls: bool = False
 
     @property
     def url(self) -> str:
-        """Return the base URL, e.g. http://127.0.0.1:54321."""
-        return f"http://{self.server.host}:{self.server.port}"
+        """Return the base URL, e.g. http://127.0.0.1:54321 (https for a TLS listener)."""
+        return f"{'https' if self.tls else 'http'}://{self.server.host}:{self.server.port}"
 
     @property
     def store(self) -> DevStore:
@@ -68,28 +77,43 @@ class RunningServer:
         return store_of(self.app)
 
     def stop(self) -> None:
-        """Stop serving and stop background threads."""
+        """Stop serving; the last listener of an app also stops its background threads."""
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+        self.app.extensions["devstore_listeners"] -= 1
+        if self.app.extensions["devstore_listeners"] > 0:
+            return
         devstore = self.store
         with devstore.lock:
             trickles = list(devstore.trickles.values())
             devstore.trickles.clear()
         for trickle in trickles:
             trickle.stop()
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
         devstore.dispatcher.stop()
+        registry_of(self.app).hookshot.stop()
 
 
-def serve_in_thread(app: Optional[Flask] = None, host: str = "127.0.0.1",
-                    port: int = 0) -> RunningServer:
-    """Serve a devstore app with a threaded werkzeug server in a daemon thread."""
+def serve_in_thread(app: Optional[Flask] = None, host: str = "127.0.0.1", port: int = 0,
+                    ssl_context: Optional[ssl.SSLContext] = None) -> RunningServer:
+    """Serve a devstore app with a threaded werkzeug server in a daemon thread.
+
+    With ssl_context the listener speaks TLS; the first TLS listener of an app becomes the
+    https origin of its WooCommerce stores (unless woo_https_origin was configured).
+    """
     app = app or create_app()
-    server = make_server(host, port, app, threaded=True)
+    server = make_server(host, port, app, threaded=True, ssl_context=ssl_context)
     devstore = store_of(app)
-    if not devstore.public_url:
+    woo = registry_of(app)
+    scheme = "https" if ssl_context is not None else "http"
+    if ssl_context is not None and not woo.https_origin:
+        woo.set_https_origin(f"https://{host}:{server.port}")
+    elif ssl_context is None and not devstore.public_url:
         devstore.public_url = f"http://{host}:{server.port}"
-    thread = threading.Thread(target=server.serve_forever, args=(0.1,), name="devstore-http", daemon=True)
+    woo.refresh_all()
+    thread = threading.Thread(target=server.serve_forever, args=(0.1,), name=f"devstore-{scheme}",
+                              daemon=True)
     thread.start()
-    log.info("devstore serving on http://%s:%s", host, server.port)
-    return RunningServer(app, server, thread)
+    app.extensions["devstore_listeners"] += 1
+    log.info("devstore serving on %s://%s:%s", scheme, host, server.port)
+    return RunningServer(app, server, thread, ssl_context is not None)

@@ -1,0 +1,1 @@
+"""The WooCommerce dialect of devstore: stores addressed under /woo/<handle>."""
