@@ -180,3 +180,67 @@ class Checkout:
         self.line_items = line_items
         self.total = sum(li.price * li.quantity for li in line_items)
         self.order: Optional[Order] = None
+
+
+class Discount:
+    """One code discount (amount off or free shipping) with a single redeem code.
+
+    `kind` is "BASIC" (DiscountCodeBasic) or "FREE_SHIPPING" (DiscountCodeFreeShipping);
+    a basic discount has either `percentage` (0 < p <= 1) or `amount` (cents). Times are
+    epoch seconds; `customer_ids` is empty when every buyer may use the code.
+    """
+
+    __slots__ = ("id", "redeem_code_id", "kind", "code", "title", "percentage", "amount",
+                 "applies_on_each_item", "starts_at", "ends_at", "usage_limit",
+                 "applies_once_per_customer", "all_customers", "customer_ids",
+                 "combines_order", "combines_product", "combines_shipping",
+                 "minimum_subtotal", "minimum_quantity", "maximum_shipping_price",
+                 "applies_on_one_time_purchase", "applies_on_subscription", "client_id",
+                 "created_at", "updated_at")
+
+    def __init__(self, id: int, redeem_code_id: int, kind: str, code: str, title: str,
+                 starts_at: int, client_id: str, created_at: int) -> None:
+        self.id = id
+        self.redeem_code_id = redeem_code_id
+        self.kind = kind
+        self.code = code
+        self.title = title
+        self.percentage: Optional[float] = None
+        self.amount: Optional[int] = None
+        self.applies_on_each_item = False
+        self.starts_at = starts_at
+        self.ends_at: Optional[int] = None
+        self.usage_limit: Optional[int] = None
+        self.applies_once_per_customer = False
+        self.all_customers = True
+        self.customer_ids: tuple[int, ...] = ()
+        self.combines_order = False
+        self.combines_product = False
+        self.combines_shipping = False
+        self.minimum_subtotal: Optional[int] = None
+        self.minimum_quantity: Optional[int] = None
+        self.maximum_shipping_price: Optional[int] = None
+        self.applies_on_one_time_purchase = True
+        self.applies_on_subscription = False
+        self.client_id = client_id
+        self.created_at = created_at
+        self.updated_at = created_at
+
+
+class Metafield:
+    """One metafield of an owner (e.g. a customer), unique per owner, namespace and key."""
+
+    __slots__ = ("id", "owner_type", "owner_id", "namespace", "key", "type", "value",
+                 "created_at", "updated_at")
+
+    def __init__(self, id: int, owner_type: str, owner_id: int, namespace: str, key: str,
+                 type: str, value: str, created_at: int) -> None:
+        self.id = id
+        self.owner_type = owner_type
+        self.owner_id = owner_id
+        self.namespace = namespace
+        self.key = key
+        self.type = type
+        self.value = value
+        self.created_at = created_at
+        self.updated_at = created_at

@@ -6,7 +6,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, Iterator, Optional, TypeVar
 
-from .models import Checkout, Customer, Order, Product, Variant
+from .models import Checkout, Customer, Discount, Metafield, Order, Product, Variant
 
 T = TypeVar("T")
 
@@ -23,6 +23,9 @@ ID_BASES = {
     "WebhookSubscription": 1_400_000_000_000,
     "BulkOperation": 4_500_000_000_000,
     "Shop": 61_000_000_000,
+    "DiscountCodeNode": 1_470_000_000_000,
+    "DiscountRedeemCode": 19_800_000_000_000,
+    "Metafield": 27_300_000_000_000,
 }
 
 SORT_FIELDS: dict[str, Callable[[Any], tuple]] = {
@@ -135,6 +138,12 @@ class ShopState:
     buckets: dict[str, Any] = field(default_factory=dict)
     _counters: dict[str, int] = field(default_factory=dict)
     order_number: int = 1000
+    discounts: dict[int, Discount] = field(default_factory=dict)
+    # Lower-cased code -> discount: codes are unique per shop, case-insensitively.
+    discount_codes: dict[str, Discount] = field(default_factory=dict)
+    metafields: dict[int, Metafield] = field(default_factory=dict)
+    # (owner type, owner id, namespace, key) -> metafield.
+    metafield_keys: dict[tuple[str, int, str, str], Metafield] = field(default_factory=dict)
 
     def next_id(self, type_name: str) -> int:
         """Allocate the next numeric id for a GraphQL type."""
@@ -146,6 +155,12 @@ class ShopState:
         """Allocate the next order number (`#1001`, ...)."""
         self.order_number += 1
         return self.order_number
+
+    def owner_metafields(self, owner_type: str, owner_id: int) -> list[Metafield]:
+        """Return an owner's metafields ordered by id (creation order)."""
+        return sorted((m for m in self.metafields.values()
+                       if m.owner_type == owner_type and m.owner_id == owner_id),
+                      key=lambda m: m.id)
 
     @property
     def short_name(self) -> str:

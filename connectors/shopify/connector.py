@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 import httpx
@@ -16,20 +16,27 @@ from connectors.base import (
     CAP_EXPIRING_TOKENS,
     CAP_SESSION_TOKENS,
     CAP_WEBHOOK_SUBSCRIPTIONS,
+    REFETCH_ORDER_REFUNDS,
+    REFETCH_PRODUCT,
     AuthorizationRequest,
     AuthRevokedError,
     BackfillJob,
     Credentials,
+    CustomerAttributes,
+    DiscountResult,
+    DiscountSpec,
     InvalidSignatureError,
     NormalizedEvent,
     Page,
+    Refetch,
     RetryableError,
     TerminalError,
     WebhookEnvelope,
 )
-from connectors.shopify import bulk, mapping, oauth, queries, session_tokens, webhooks
+from connectors.shopify import bulk, mapping, oauth, queries, session_tokens, webhooks, writeback
 from connectors.shopify.graphql import GraphQLClient, user_errors
 from connectors.shopify.transport import make_client
+from connectors.shopify.values import to_gid
 
 logger = logging.getLogger(__name__)
 
@@ -217,8 +224,12 @@ class ShopifyConnector:
         """Return the topics ``register_webhooks`` subscribes to (compliance topics excluded)."""
         return list(webhooks.SUBSCRIBED_TOPICS)
 
-    def register_webhooks(self, credentials: Credentials, callback_url: str) -> list[str]:
-        """Subscribe ``callback_url`` to every topic, skipping subscriptions that exist."""
+    def register_webhooks(self, credentials: Credentials, callback_url: str, *,
+                          secret: str | None = None) -> list[str]:
+        """Subscribe ``callback_url`` to every topic, skipping subscriptions that exist.
+
+        ``secret`` is ignored: Shopify signs every delivery with the app's secret.
+        """
         client = self.graphql()
         data = client.execute(credentials, queries.WEBHOOK_LIST)
         existing = {(node.get("topic"), node.get("uri"))
@@ -237,8 +248,13 @@ class ShopifyConnector:
         logger.info("shopify webhooks registered shop=%s created=%d", credentials.shop_key, created)
         return self.webhook_topics()
 
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEnvelope:
-        """Check a delivery's HMAC and return its envelope."""
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes, *,
+                       shop_key: str | None = None, secret: str | None = None) -> WebhookEnvelope:
+        """Check a delivery's HMAC and return its envelope.
+
+        ``shop_key`` and ``secret`` are ignored: the shop is named in the delivery's headers
+        and the HMAC is made with the app's secret (or the previous one while rotating).
+        """
         return webhooks.verify(headers, body, api_key=self.api_key, api_secret=self._api_secret,
                                old_api_secret=self._old_api_secret)
 
@@ -276,6 +292,47 @@ class ShopifyConnector:
     def iter_backfill(self, job: BackfillJob, *, skip: int = 0) -> Iterator[Any]:
         """Stream the export's records, one per root object, after the first ``skip``."""
         return bulk.iter_records(self._client(), job, skip=skip)
+
+    def fetch_records(self, credentials: Credentials, refetch: Refetch) -> tuple[Any, ...]:
+        """Read what a webhook only hinted at: ``(Product,)`` or an order's ``Refund`` records.
+
+        A product or order that is gone gives an empty tuple.
+        """
+        shop = credentials.shop_key
+        if refetch.resource == REFETCH_PRODUCT:
+            data = self.graphql().execute(credentials, queries.PRODUCT,
+                                          {"id": to_gid("Product", refetch.external_id)})
+            node = data.get("product")
+            records: tuple[Any, ...] = (mapping.record("products", node),) if node else ()
+        elif refetch.resource == REFETCH_ORDER_REFUNDS:
+            data = self.graphql().execute(credentials, queries.ORDER_REFUNDS,
+                                          {"id": to_gid("Order", refetch.external_id)})
+            node = data.get("order")
+            records = mapping.refunds(node) if node else ()
+            if node and not all(mapping.is_complete(refund.get("refundLineItems"))
+                                for refund in node.get("refunds") or ()):
+                logger.warning("shopify refund lines cut short shop=%s order=%s limit=%d",
+                               shop, refetch.external_id, queries.REFETCH_REFUND_LINES_FIRST)
+        else:
+            raise TerminalError(f"unknown refetch resource {refetch.resource!r}")
+        logger.info("shopify refetch shop=%s resource=%s id=%s records=%d", shop,
+                    refetch.resource, refetch.external_id, len(records))
+        return records
+
+    # --- writing back --------------------------------------------------------------------
+
+    def create_discounts(self, credentials: Credentials,
+                         specs: Sequence[DiscountSpec]) -> list[DiscountResult]:
+        """Create single-shopper discount codes; one result per spec, in order.
+
+        An existing code answers ``created=False`` with its id, so a batch can be replayed.
+        """
+        return writeback.create_discounts(self.graphql(), credentials, specs)
+
+    def set_customer_attributes(self, credentials: Credentials,
+                                updates: Sequence[CustomerAttributes]) -> int:
+        """Write attributes as ``comeback.<name>`` customer metafields; return how many."""
+        return writeback.set_customer_attributes(self.graphql(), credentials, updates)
 
 
 def _updated_since_filter(updated_since: dt.datetime | None) -> str | None:

@@ -242,3 +242,15 @@ def record(resource: str, node: dict[str, Any]) -> Any:
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise TerminalError(f"malformed {resource} node {node.get('id')!r}: {exc!r}") from exc
 
+
+
+def refunds(node: dict[str, Any]) -> tuple[Refund, ...]:
+    """Return the refunds of a GraphQL ``Order`` node read on its own (``order { refunds }``)."""
+    try:
+        order_id = external_id(node["id"])
+        currency = node.get("currencyCode") or ""
+        return tuple(_refund(item, order_id, currency) for item in node.get("refunds") or ())
+    except TerminalError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise TerminalError(f"malformed refunds of order {node.get('id')!r}: {exc!r}") from exc

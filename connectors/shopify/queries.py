@@ -131,3 +131,62 @@ mutation WebhookCreate($topic: WebhookSubscriptionTopic!, $uri: String!) {
 }
 """
 
+
+# --- refetch ------------------------------------------------------------------------------
+
+# A refetch reads one order's refunds outside a page, so it affords more refund lines.
+REFETCH_REFUND_LINES_FIRST = 50
+
+PRODUCT = f"""
+query Product($id: ID!) {{
+  product(id: $id) {{
+    {PRODUCT_FIELDS}
+    variants(first: {VARIANTS_FIRST}) {{ nodes {{ {VARIANT_FIELDS} }} pageInfo {{ hasNextPage }} }}
+  }}
+}}
+"""
+
+ORDER_REFUNDS = f"""
+query OrderRefunds($id: ID!) {{
+  order(id: $id) {{
+    id currencyCode
+    refunds {{
+      {REFUND_FIELDS}
+      refundLineItems(first: {REFETCH_REFUND_LINES_FIRST}) {{
+        nodes {{ {REFUND_LINE_FIELDS} }} pageInfo {{ hasNextPage }}
+      }}
+    }}
+  }}
+}}
+"""
+
+# --- write-back ---------------------------------------------------------------------------
+
+_DISCOUNT_PAYLOAD = "codeDiscountNode { id } userErrors { field message code }"
+
+DISCOUNT_BASIC_CREATE = f"""
+mutation DiscountCodeBasicCreate($discount: DiscountCodeBasicInput!) {{
+  discountCodeBasicCreate(basicCodeDiscount: $discount) {{ {_DISCOUNT_PAYLOAD} }}
+}}
+"""
+
+DISCOUNT_FREE_SHIPPING_CREATE = f"""
+mutation DiscountCodeFreeShippingCreate($discount: DiscountCodeFreeShippingInput!) {{
+  discountCodeFreeShippingCreate(freeShippingCodeDiscount: $discount) {{ {_DISCOUNT_PAYLOAD} }}
+}}
+"""
+
+DISCOUNT_BY_CODE = """
+query DiscountByCode($code: String!) {
+  codeDiscountNodeByCode(code: $code) { id }
+}
+"""
+
+METAFIELDS_SET = """
+mutation MetafieldsSet($metafields: [MetafieldsSetInput!]!) {
+  metafieldsSet(metafields: $metafields) {
+    metafields { id namespace key }
+    userErrors { field message code elementIndex }
+  }
+}
+"""

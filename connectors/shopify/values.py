@@ -117,3 +117,18 @@ def require(payload: Any, key: str) -> Any:
     if value is None:
         raise TerminalError(f"missing required field {key!r}")
     return value
+
+
+def to_gid(type_name: str, value: Any) -> str:
+    """Return the GID of a numeric id (``("Customer", "7")`` → ``gid://shopify/Customer/7``).
+
+    A GID of the same type passes through unchanged; anything else is a ``TerminalError``,
+    since a malformed id can never name a resource.
+    """
+    text = str(value).strip() if value is not None else ""
+    prefix = f"{_GID_PREFIX}{type_name}/"
+    if text.startswith(prefix):
+        text = text[len(prefix):]
+    if not text.isdigit():
+        raise TerminalError(f"invalid {type_name} id {value!r}")
+    return prefix + text

@@ -9,7 +9,7 @@ from typing import Any, Callable, Optional
 
 from graphql import GraphQLError, GraphQLSchema, build_schema, execute, get_named_type, parse, validate
 
-from . import operations
+from . import operations, writes
 from .context import Ctx
 from .cost import actual_cost, operation_of, requested_cost
 from .fields import FIELDS, NODE_TYPES
@@ -64,6 +64,11 @@ def schema() -> GraphQLSchema:
         lambda o, a, c: operations.bulk_run(c, a, built))
     mutation.fields["bulkOperationCancel"].resolve = _plain(
         lambda o, a, c: operations.bulk_cancel(c, a))
+    for name, resolver in writes.MUTATIONS.items():
+        mutation.fields[name].resolve = _plain(
+            lambda o, a, c, resolver=resolver: resolver(c, a))
+    for union in writes.UNIONS:
+        built.get_type(union).resolve_type = writes.resolve_abstract  # type: ignore[union-attr]
     built.get_type("Node").resolve_type = _resolve_node_type  # type: ignore[union-attr]
     return built
 

@@ -12,9 +12,10 @@ from flask import Blueprint, jsonify, request, send_file
 
 from .. import events, payloads
 from ..errors import BadRequest, NotFound
-from ..formats import money, parse_time
+from ..formats import gid, iso_utc, money, parse_time
 from ..generator import GenerateSpec, generate
 from ..graph import throttle
+from ..models import Discount, Metafield
 from ..tokens import App
 from ..trickle import Trickle
 from .common import json_body, number, store
@@ -131,8 +132,58 @@ def get_customer(domain: str, customer_id: str) -> Any:
                     total_spent=money(customer.spent),
                     tags=", ".join(customer.tags),
                     email_marketing_consent=payloads.consent(shop, customer)[
-                        "email_marketing_consent"])
+                        "email_marketing_consent"],
+                    metafields=[_metafield_json(m)
+                                for m in shop.owner_metafields("Customer", customer.id)])
         return jsonify(body)
+
+
+def _metafield_json(metafield: Metafield) -> dict[str, Any]:
+    """Return a metafield as plain JSON."""
+    return {"id": metafield.id, "namespace": metafield.namespace, "key": metafield.key,
+            "type": metafield.type, "value": metafield.value,
+            "created_at": iso_utc(metafield.created_at),
+            "updated_at": iso_utc(metafield.updated_at)}
+
+
+def _discount_json(discount: Discount) -> dict[str, Any]:
+    """Return a code discount as plain JSON (money as decimal strings, times in UTC)."""
+    basic = discount.kind == "BASIC"
+    value_type = ("free_shipping" if not basic
+                  else "percentage" if discount.percentage is not None else "fixed_amount")
+    cents = lambda value: None if value is None else money(value)  # noqa: E731
+    return {
+        "id": gid("DiscountCodeNode", discount.id),
+        "type": "DiscountCodeBasic" if basic else "DiscountCodeFreeShipping",
+        "code": discount.code, "title": discount.title, "value_type": value_type,
+        "percentage": discount.percentage, "amount": cents(discount.amount),
+        "applies_on_each_item": discount.applies_on_each_item,
+        "starts_at": iso_utc(discount.starts_at), "ends_at": iso_utc(discount.ends_at),
+        "usage_limit": discount.usage_limit,
+        "applies_once_per_customer": discount.applies_once_per_customer,
+        "customer_selection": "all" if discount.all_customers else "customers",
+        "customer_ids": list(discount.customer_ids),
+        "combines_with": {"order_discounts": discount.combines_order,
+                          "product_discounts": discount.combines_product,
+                          "shipping_discounts": discount.combines_shipping},
+        "minimum_subtotal": cents(discount.minimum_subtotal),
+        "minimum_quantity": discount.minimum_quantity,
+        "maximum_shipping_price": cents(discount.maximum_shipping_price),
+        "destination": None if basic else "all",
+        "applies_on_one_time_purchase": discount.applies_on_one_time_purchase,
+        "applies_on_subscription": discount.applies_on_subscription,
+        "client_id": discount.client_id,
+        "created_at": iso_utc(discount.created_at),
+    }
+
+
+@bp.get("/shops/<domain>/discounts")
+def list_discounts(domain: str) -> Any:
+    """List the shop's code discounts, oldest first."""
+    shop = store().shop(domain)
+    with shop.lock:
+        return jsonify([_discount_json(d) for d in sorted(shop.discounts.values(),
+                                                           key=lambda d: d.id)])
 
 
 @bp.post("/shops/<domain>/orders")

@@ -1,0 +1,242 @@
+"""Write to Shopify on a shop's behalf: code discounts and customer metafields.
+
+Discounts are keyed by their code, which Shopify keeps unique per shop: creating a code that
+exists answers with a ``TAKEN`` user error, which is taken to mean "already done" and
+answered with the existing discount. So a batch may be replayed after any failure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from connectors.base import (
+    DISCOUNT_FIXED_AMOUNT,
+    DISCOUNT_FREE_SHIPPING,
+    DISCOUNT_KINDS,
+    DISCOUNT_PERCENTAGE,
+    Credentials,
+    CustomerAttributes,
+    DiscountResult,
+    DiscountSpec,
+    TerminalError,
+)
+from connectors.shopify import queries
+from connectors.shopify.graphql import GraphQLClient, user_errors
+from connectors.shopify.values import to_gid
+
+logger = logging.getLogger(__name__)
+
+MAX_CODE_LENGTH = 255
+METAFIELDS_PER_CALL = 25  # Shopify's limit for one metafieldsSet
+METAFIELD_NAMESPACE = "comeback"
+METAFIELD_TYPE = "single_line_text_field"
+_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{2,64}$")
+_CENT = Decimal("0.01")
+_HUNDRED = Decimal("100")
+_TAKEN_CODES = frozenset({"TAKEN"})
+_TAKEN_WORDS = ("must be unique", "already been taken", "is taken")
+
+
+# --- discounts ----------------------------------------------------------------------------
+
+
+def spec_error(spec: DiscountSpec) -> str | None:
+    """Return why a spec can never be created (``"<field>: <reason>"``), or ``None``."""
+    code = spec.code
+    if not isinstance(code, str) or not code.strip():
+        return "code: must not be empty"
+    if len(code) > MAX_CODE_LENGTH:
+        return f"code: longer than {MAX_CODE_LENGTH} characters"
+    if "\n" in code or "\r" in code:
+        return "code: must not contain line breaks"
+    if spec.kind not in DISCOUNT_KINDS:
+        return f"kind: unknown discount kind {spec.kind!r}"
+    if spec.kind != DISCOUNT_FREE_SHIPPING:
+        if not isinstance(spec.value, Decimal) or not spec.value.is_finite():
+            return "value: must be a finite Decimal"
+        if spec.kind == DISCOUNT_PERCENTAGE and not Decimal("0") < spec.value <= _HUNDRED:
+            return "value: percentage must be greater than 0 and at most 100"
+        if spec.kind == DISCOUNT_FIXED_AMOUNT:
+            if spec.value <= 0:
+                return "value: amount must be positive"
+            if _money(spec.value) is None:
+                return "value: amount has more than 2 decimal places"
+    if spec.minimum_subtotal is not None:
+        if not isinstance(spec.minimum_subtotal, Decimal) or not spec.minimum_subtotal.is_finite() \
+                or spec.minimum_subtotal <= 0:
+            return "minimum_subtotal: must be a positive amount"
+        if _money(spec.minimum_subtotal) is None:
+            return "minimum_subtotal: has more than 2 decimal places"
+    if spec.usage_limit is not None and spec.usage_limit < 1:
+        return "usage_limit: must be at least 1"
+    for name in ("starts_at", "expires_at"):
+        moment = getattr(spec, name)
+        if moment is not None and moment.tzinfo is None:
+            return f"{name}: must be timezone-aware"
+    if spec.starts_at and spec.expires_at and spec.expires_at <= spec.starts_at:
+        return "expires_at: must be after starts_at"
+    if spec.customer_external_id is not None:
+        try:
+            to_gid("Customer", spec.customer_external_id)
+        except TerminalError:
+            return f"customer_external_id: invalid id {spec.customer_external_id!r}"
+    return None
+
+
+def _money(amount: Decimal) -> str | None:
+    """Format an amount with two decimals, or ``None`` if that would round it."""
+    rounded = amount.quantize(_CENT)
+    return str(rounded) if rounded == amount else None
+
+
+def _time(moment: dt.datetime) -> str:
+    """Format an aware datetime as a UTC ``DateTime``."""
+    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def discount_input(spec: DiscountSpec, now: dt.datetime) -> dict[str, Any]:
+    """Return the ``DiscountCodeBasicInput`` or ``DiscountCodeFreeShippingInput`` of a valid spec."""
+    data: dict[str, Any] = {
+        "title": spec.title or spec.code,
+        "code": spec.code,
+        "startsAt": _time(spec.starts_at or now),
+        "endsAt": _time(spec.expires_at) if spec.expires_at else None,
+        "usageLimit": spec.usage_limit,
+        "appliesOncePerCustomer": True,
+        # `context` replaced the deprecated `customerSelection` (2025-01 and later).
+        "context": ({"customers": {"add": [to_gid("Customer", spec.customer_external_id)]}}
+                    if spec.customer_external_id is not None else {"all": "ALL"}),
+    }
+    if spec.minimum_subtotal is not None:
+        data["minimumRequirement"] = {
+            "subtotal": {"greaterThanOrEqualToSubtotal": _money(spec.minimum_subtotal)}}
+    if spec.kind == DISCOUNT_FREE_SHIPPING:
+        data["destination"] = {"all": True}
+        # A shipping discount stacks with product and order discounts only; asking it to
+        # combine with other shipping discounts is left out on purpose.
+        data["combinesWith"] = {"orderDiscounts": spec.combinable,
+                                "productDiscounts": spec.combinable,
+                                "shippingDiscounts": False}
+        return data
+    if spec.kind == DISCOUNT_PERCENTAGE:
+        value: dict[str, Any] = {"percentage": float(spec.value / _HUNDRED)}
+    else:
+        value = {"discountAmount": {"amount": _money(spec.value), "appliesOnEachItem": False}}
+    data["customerGets"] = {"value": value, "items": {"all": True}}
+    data["combinesWith"] = {"orderDiscounts": spec.combinable,
+                            "productDiscounts": spec.combinable,
+                            "shippingDiscounts": spec.combinable}
+    return data
+
+
+def _is_taken(error: dict[str, Any]) -> bool:
+    """Tell whether a user error says the code already exists."""
+    field = error.get("field") or []
+    message = str(error.get("message") or "").lower()
+    on_code = not field or field[-1] == "code"
+    return on_code and (error.get("code") in _TAKEN_CODES or any(w in message for w in _TAKEN_WORDS))
+
+
+def _describe(errors: list[dict[str, Any]]) -> str:
+    """Return user errors as ``"<field>: <message>"`` joined by ``"; "``."""
+    parts = []
+    for error in errors:
+        field = ".".join(str(part) for part in error.get("field") or ()) or "input"
+        parts.append(f"{field}: {error.get('message')}")
+    return "; ".join(parts)
+
+
+def create_discount(client: GraphQLClient, credentials: Credentials, spec: DiscountSpec,
+                    now: dt.datetime) -> DiscountResult:
+    """Create one code discount; an existing code answers with its discount, ``created=False``."""
+    shop = credentials.shop_key
+    problem = spec_error(spec)
+    if problem is not None:
+        logger.info("shopify discount refused before sending shop=%s reason=%s", shop, problem)
+        return DiscountResult(code=spec.code, external_id=None, created=False, error=problem)
+    free_shipping = spec.kind == DISCOUNT_FREE_SHIPPING
+    document = queries.DISCOUNT_FREE_SHIPPING_CREATE if free_shipping else queries.DISCOUNT_BASIC_CREATE
+    field = "discountCodeFreeShippingCreate" if free_shipping else "discountCodeBasicCreate"
+    data = client.execute(credentials, document, {"discount": discount_input(spec, now)})
+    payload = data.get(field) or {}
+    errors = user_errors(payload)
+    if not errors:
+        node = payload.get("codeDiscountNode") or {}
+        if not node.get("id"):
+            raise TerminalError(f"shop {shop}: {field} answered without a discount or errors")
+        return DiscountResult(code=spec.code, external_id=node["id"], created=True)
+    if any(_is_taken(error) for error in errors):
+        existing = client.execute(credentials, queries.DISCOUNT_BY_CODE, {"code": spec.code})
+        node = existing.get("codeDiscountNodeByCode") or {}
+        if node.get("id"):
+            logger.info("shopify discount code exists shop=%s id=%s", shop, node["id"])
+            return DiscountResult(code=spec.code, external_id=node["id"], created=False)
+        return DiscountResult(code=spec.code, external_id=None, created=False,
+                              error="code: taken, but no code discount has it")
+    logger.info("shopify discount refused shop=%s errors=%s", shop, _describe(errors))
+    return DiscountResult(code=spec.code, external_id=None, created=False,
+                          error=_describe(errors))
+
+
+def create_discounts(client: GraphQLClient, credentials: Credentials,
+                     specs: Sequence[DiscountSpec], *, now: dt.datetime | None = None) -> list[DiscountResult]:
+    """Create each spec in order; one result per spec (see ``create_discount``).
+
+    A spec Shopify refuses gives an error result and the batch goes on; a failure of the
+    call itself (``RetryableError``, ``AuthRevokedError``, ``TerminalError``) stops the batch,
+    which is safe to replay.
+    """
+    now = now or dt.datetime.now(dt.timezone.utc)
+    results = [create_discount(client, credentials, spec, now) for spec in specs]
+    logger.info("shopify discounts shop=%s created=%d existing=%d failed=%d",
+                credentials.shop_key, sum(r.created for r in results),
+                sum(not r.created and r.error is None for r in results),
+                sum(r.error is not None for r in results))
+    return results
+
+
+# --- customer metafields ------------------------------------------------------------------
+
+
+def metafield_inputs(updates: Sequence[CustomerAttributes]) -> list[dict[str, Any]]:
+    """Return the ``MetafieldsSetInput`` list of the updates (a later value of a key wins)."""
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for update in updates:
+        owner = to_gid("Customer", update.customer_external_id)
+        for key, value in update.values:
+            if not isinstance(key, str) or not _KEY_RE.match(key):
+                raise TerminalError(f"customer attribute name {key!r} is not a valid metafield key")
+            if not isinstance(value, str) or not value or "\n" in value or "\r" in value:
+                raise TerminalError(f"customer attribute {key!r} needs a non-empty single-line value")
+            latest.pop((owner, key), None)
+            latest[(owner, key)] = {"ownerId": owner, "namespace": METAFIELD_NAMESPACE,
+                                    "key": key, "type": METAFIELD_TYPE, "value": value}
+    return list(latest.values())
+
+
+def set_customer_attributes(client: GraphQLClient, credentials: Credentials,
+                            updates: Sequence[CustomerAttributes]) -> int:
+    """Write the values as ``comeback.<name>`` customer metafields; return how many were set.
+
+    Shopify takes at most 25 metafields per call, each call atomic; user errors raise a
+    ``TerminalError`` listing them (calls before it have been applied and may be replayed).
+    """
+    shop = credentials.shop_key
+    inputs = metafield_inputs(updates)
+    written = 0
+    for start in range(0, len(inputs), METAFIELDS_PER_CALL):
+        chunk = inputs[start:start + METAFIELDS_PER_CALL]
+        data = client.execute(credentials, queries.METAFIELDS_SET, {"metafields": chunk})
+        errors = user_errors(data.get("metafieldsSet"))
+        if errors:
+            logger.info("shopify metafields refused shop=%s errors=%s", shop, _describe(errors))
+            raise TerminalError(f"shop {shop}: metafieldsSet refused: {_describe(errors)[:500]}")
+        written += len(chunk)
+    logger.info("shopify metafields set shop=%s count=%d calls=%d", shop, written,
+                -(-len(inputs) // METAFIELDS_PER_CALL))
+    return written
