@@ -45,12 +45,26 @@ def _postgres_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def devstore():
-    """A devstore served over real HTTP for the whole run, with our app registered."""
-    from devstore.server import serve_in_thread
+def devstore_certificate(tmp_path_factory) -> tuple[str, str]:
+    """A self-signed certificate for devstore's TLS listener (its WooCommerce stores over HTTPS)."""
+    from devstore.woo.tls import make_self_signed
 
-    server = serve_in_thread(host="127.0.0.1", port=0)
+    return make_self_signed(str(tmp_path_factory.mktemp("devstore-tls")))
+
+
+@pytest.fixture(scope="session")
+def devstore(devstore_certificate):
+    """A devstore served over real HTTP (and HTTPS for WooCommerce stores) for the whole run."""
+    from devstore.server import create_app as create_devstore
+    from devstore.server import serve_in_thread
+    from devstore.woo.tls import server_context
+
+    application = create_devstore({"woo_coalesce_seconds": 0.05, "woo_delivery_timeout": 5})
+    server = serve_in_thread(application, host="127.0.0.1", port=0)
+    tls = serve_in_thread(application, host="127.0.0.1", port=0, ssl_context=server_context(*devstore_certificate))
+    server.tls_url = tls.url
     yield server
+    tls.stop()
     server.stop()
 
 
@@ -60,7 +74,7 @@ def app_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def settings_environ(tmp_path_factory, devstore, app_port) -> dict[str, str]:
+def settings_environ(tmp_path_factory, devstore, devstore_certificate, app_port) -> dict[str, str]:
     """The environment the app under test is configured from (subprocesses reuse it)."""
     instance = tmp_path_factory.mktemp("instance")
     environ = {
@@ -73,6 +87,7 @@ def settings_environ(tmp_path_factory, devstore, app_port) -> dict[str, str]:
         "APP_URL": f"http://127.0.0.1:{app_port}",
         "TESTING": "1",
         "WEBHOOK_BATCH_SIZE": "200",
+        "WOOCOMMERCE_CA_BUNDLE": devstore_certificate[0],
     }
     if os.environ.get("COMEBACK_TEST_DATABASE") == "postgresql":
         environ["DATABASE_URL"] = _postgres_url()
@@ -165,6 +180,16 @@ def store(devstore, shop_domain):
     shop = DevstoreShop(devstore.url, shop_domain)
     shop.create()
     return shop
+
+
+@pytest.fixture()
+def woo_store(devstore):
+    """A fresh WooCommerce store on devstore with the companion plugin installed."""
+    from tests.helpers import WooStore
+
+    store = WooStore(devstore.url, devstore.tls_url, f"shop-{uuid.uuid4().hex[:10]}")
+    store.create(plugin_installed=True)
+    return store
 
 
 @pytest.fixture()

@@ -52,6 +52,57 @@ class DevstoreShop:
         return self.control("POST", "/session-token", client_id=client_id, **extra)["token"]
 
 
+class WooStore:
+    """One WooCommerce store on the devstore, driven through its control API."""
+
+    def __init__(self, base_url: str, tls_url: str, handle: str):
+        self.handle = handle
+        self.url = f"{base_url}/woo/{handle}"
+        self.https_url = f"{tls_url}/woo/{handle}"
+        self.http = httpx.Client(base_url=base_url, timeout=60)
+
+    def control(self, method: str, path: str, **json: Any) -> Any:
+        response = self.http.request(method, f"/_devstore/woo/stores/{self.handle}{path}", json=json or None)
+        assert response.status_code < 300, (path, response.status_code, response.text)
+        return response.json() if response.content else None
+
+    def create(self, **flags: Any) -> None:
+        response = self.http.post("/_devstore/woo/stores", json={"handle": self.handle})
+        assert response.status_code in (200, 201), response.text
+        if flags:
+            self.control("POST", "", **flags)
+
+    def summary(self) -> dict[str, Any]:
+        return self.control("GET", "")
+
+    def stats(self) -> dict[str, Any]:
+        return self.control("GET", "/stats")
+
+    def generate(self, **spec: Any) -> Any:
+        return self.control("POST", "/generate", **spec)
+
+    def drain_deliveries(self) -> None:
+        response = self.http.post("/_devstore/woo/delivery/drain", json={"timeout": 30})
+        assert response.status_code == 200, response.text
+
+    def deliveries(self, topic: str | None = None) -> list[dict[str, Any]]:
+        params = {"store": self.handle, **({"topic": topic} if topic else {})}
+        response = self.http.get("/_devstore/woo/deliveries", params=params)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
+def connect_woo(client, store: WooStore) -> Any:
+    """Connect ``store`` through wc-auth as a merchant's browser would; return the return page."""
+    response = client.get("/auth/woocommerce/install", query_string={"store": store.url})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    # devstore approves, posts the keys to our (live) callback, then redirects the browser back.
+    approval = store.http.get(response.headers["Location"], follow_redirects=False)
+    assert approval.status_code == 302, approval.text
+    back = urlsplit(approval.headers["Location"])
+    return client.get(f"{back.path}?{back.query}")
+
+
 def run_jobs(max_rounds: int = 400) -> list[str]:
     """Run every queued job (scheduled ones too, at once) until none is left; return failures."""
     connection = redis_holder.get()

@@ -284,6 +284,10 @@ def _apply_lifecycle(session: Session, shop: Shop, event_id: int, normalized: ba
         mirror.delete_products(session, shop.id, shop.platform, normalized.records)
     elif kind == base.ORDER_DELETE:
         mirror.delete_orders(session, shop.id, shop.platform, normalized.records)
+    elif kind == base.ORDER_RESTORE:
+        mirror.apply_records(session, shop.id, shop.platform, normalized.records)
+        mirror.restore_orders(session, shop.id, [r.external_id for r in normalized.records
+                                                  if isinstance(r, base.Order)])
     elif kind == base.CUSTOMER_DELETE:
         for record in normalized.records:
             privacy.redact_customer(session, shop.id, record.external_id, email=None, order_ids=(),

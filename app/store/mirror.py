@@ -255,6 +255,18 @@ def delete_orders(session: Session, shop_id: int, platform: str, records: Sequen
     return result.rowcount or 0
 
 
+def restore_orders(session: Session, shop_id: int, external_ids: Sequence[str]) -> int:
+    """Undo the deletion of orders the platform restored."""
+    if not external_ids:
+        return 0
+    result = session.execute(
+        update(Order).where(Order.shop_id == shop_id, Order.external_id.in_(list(external_ids)),
+                            Order.deleted_at.is_not(None))
+        .values(deleted_at=None, updated_at=utcnow())
+    )
+    return result.rowcount or 0
+
+
 _CART_COLUMNS = ("email", "customer_external_id", "currency", "total_price", "lines", "recovery_url",
                  "source_created_at", "source_updated_at", "completed_at", "updated_at")
 

@@ -142,7 +142,10 @@ def _order_event(event: str, payload: dict[str, Any]) -> NormalizedEvent:
     records = mapping.order_records(payload)
     refunds = mapping.refund_ids(payload)
     refetch = (base.Refetch(base.REFETCH_ORDER_REFUNDS, order_id, refunds),) if refunds else ()
-    kind = base.CART_UPSERT if mapping.is_cart(payload) else base.ORDER_UPSERT
+    if mapping.is_cart(payload):
+        kind = base.CART_UPSERT
+    else:
+        kind = base.ORDER_RESTORE if event == "restored" else base.ORDER_UPSERT
     return NormalizedEvent(kind, records, occurred_at=mapping.gmt(payload.get("date_modified_gmt")),
                            refetch=refetch)
 
