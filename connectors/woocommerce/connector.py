@@ -63,6 +63,7 @@ class WooCommerceConnector:
         self.full_pass_interval = dt.timedelta(hours=full_pass_hours)
         self._lock = threading.Lock()
         self._clients: OrderedDict[tuple[str, str, str | None], WooClient] = OrderedDict()
+        self._no_refunds_endpoint: set[str] = set()
 
     # --- plumbing ------------------------------------------------------------------------
 
@@ -286,10 +287,33 @@ class WooCommerceConnector:
                 variations = self._variations(client, item) if item.get("type") == "variable" else None
                 yield mapping.product(item, variations)
         else:
+            refunded = [item for item in items if mapping.refund_ids(item) and not mapping.is_cart(item)]
             for item in items:
                 yield from mapping.order_records(item)
-                if mapping.refund_ids(item) and not mapping.is_cart(item):
-                    yield from self._refunds(client, item)
+            if refunded:
+                yield from self._page_refunds(client, refunded)
+
+    def _page_refunds(self, client: WooClient, orders: list[dict[str, Any]]) -> list[base.Refund]:
+        """Read the refunds of a page's orders: one request through ``/refunds`` where it exists.
+
+        The store-wide refunds endpoint is recent; an older store answers 404 and its refunds
+        are read order by order (remembered per store).
+        """
+        if client.store_url not in self._no_refunds_endpoint:
+            by_id = {mapping.external_id(order.get("id")): order for order in orders}
+            try:
+                found = list(self._list_all(client, "/refunds", {"parent": ",".join(by_id)}))
+            except NotFoundError:
+                self._no_refunds_endpoint.add(client.store_url)
+            else:
+                refunds = []
+                for item in found:
+                    order = by_id.get(mapping.optional_id(item.get("parent_id")) or "")
+                    if order is not None:
+                        currency = str(order.get("currency") or "").upper() or "USD"
+                        refunds.append(mapping.refund(mapping.external_id(order.get("id")), item, currency))
+                return refunds
+        return [refund for order in orders for refund in self._refunds(client, order)]
 
     def _variations(self, client: WooClient, product: Mapping[str, Any]) -> list[Mapping[str, Any]]:
         return list(self._list_all(client, f"/products/{mapping.external_id(product.get('id'))}/variations", {}))

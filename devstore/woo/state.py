@@ -132,6 +132,8 @@ class WooStore:
     faults: list[Fault] = field(default_factory=list)
     plugin_installed: bool = False
     strip_authorization: bool = False
+    # Stores before the store-wide refunds endpoint answer rest_no_route for /refunds.
+    refunds_endpoint: bool = True
     deny_auth: bool = False
     home_url: Optional[str] = None
     url: str = ""

@@ -16,7 +16,7 @@ from ..state import SETTING_IDS, Fault
 from . import bp
 from .summary import stats, summary
 
-FLAGS = ("plugin_installed", "strip_authorization", "deny_auth")
+FLAGS = ("plugin_installed", "strip_authorization", "deny_auth", "refunds_endpoint")
 PERMISSIONS = ("read", "write", "read_write")
 
 

@@ -19,6 +19,7 @@ def summary(registry: WooRegistry, store: WooStore) -> dict[str, Any]:
             "plugin_installed": store.plugin_installed,
             "flags": {"plugin_installed": store.plugin_installed,
                       "strip_authorization": store.strip_authorization,
+                      "refunds_endpoint": store.refunds_endpoint,
                       "deny_auth": store.deny_auth},
             "settings": dict(store.settings),
             "keys": [{"key_id": k.key_id, "user_id": k.user_id, "description": k.description,

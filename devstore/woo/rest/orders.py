@@ -9,7 +9,7 @@ from flask import request
 from .. import lookup, wpjson
 from .. import orders as changes
 from ..context import hookshot, store
-from ..errors import not_found
+from ..errors import WooError, not_found
 from ..shapes import orders as shapes
 from . import bp
 from .common import body, force
@@ -52,14 +52,45 @@ def list_orders() -> Any:
         keys["include"] = lambda o: position.get(str(o.id), 0)
         window.order = "asc"
     with woo.lock:
-        rows = [o for o in woo.shop.orders
-                if woo.status_of(o.id) in statuses and including(include, exclude, o.id)
-                and dates.accepts(o.created_at, o.updated_at)
-                and (customer is None or (o.customer.id if o.customer else 0) == customer)
-                and (product is None or any(li.variant.product.id == product
-                                            for li in o.line_items))]
-        return paged(rows, window, lambda o: shapes.order(woo, o),
-                     keys.get(orderby, keys["date"]))
+        # Paging through a large store asks the same listing once per page: the filtered and
+        # sorted rows are kept until the orders change.
+        signature = (tuple(sorted((k, v) for k, v in request.args.items(multi=True) if k not in _NOT_FILTERS
+                                  and not k.startswith("oauth_"))),
+                     woo.shop.orders.members_version, woo.shop.orders.touch_version, id(woo))
+        cached = _listing_cache.get("orders")
+        if cached is not None and cached[0] == signature:
+            rows = cached[1]
+        else:
+            rows = sorted((o for o in woo.shop.orders
+                           if woo.status_of(o.id) in statuses and including(include, exclude, o.id)
+                           and dates.accepts(o.created_at, o.updated_at)
+                           and (customer is None or (o.customer.id if o.customer else 0) == customer)
+                           and (product is None or any(li.variant.product.id == product
+                                                       for li in o.line_items))),
+                          key=keys.get(orderby, keys["date"]), reverse=window.order == "desc")
+            _listing_cache["orders"] = (signature, rows)
+        return paged(rows, window, lambda o: shapes.order(woo, o))
+
+
+_NOT_FILTERS = frozenset({"page", "consumer_key", "consumer_secret"})
+_listing_cache: dict[str, tuple[tuple, list]] = {}
+
+
+@bp.get("/wc/v3/refunds")
+def list_all_refunds() -> Any:
+    """List refunds across orders (``parent`` limits them to some orders)."""
+    woo = store()
+    if not woo.refunds_endpoint:
+        raise WooError("rest_no_route", "No route was found matching the URL and request method.", 404)
+    params = Params(request.args)
+    window = Window(params)
+    parents = params.ids("parent")
+    params.check()
+    with woo.lock:
+        orders = ([woo.shop.orders.get(i) for i in parents] if parents else list(woo.shop.orders))
+        rows = [r for o in orders if o is not None for r in (o.refunds or [])]
+        return paged(rows, window, lambda r: dict(shapes.refund(woo, r), parent_id=r.order.id),
+                     lambda r: (r.created_at, r.id))
 
 
 @bp.get("/wc/v3/orders/<id>")
