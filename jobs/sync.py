@@ -289,18 +289,39 @@ def read_ahead(records: Iterator[Any], size: int, depth: int = 2) -> Iterator[li
 
 
 def _import_pages(session: Session, connector: Any, shop: Shop, run: SyncRun):
-    for _ in range(CATCH_UP_PAGES_PER_JOB):
+    """Page through the platform's API; the next page is read while this one is written."""
+    credentials = installs.credentials_for(session, shop)
+
+    def pages() -> Iterator[Any]:
         cursor = run.cursor
-        page = installs.call_with_credentials(
-            session, shop,
-            lambda c, cursor=cursor: connector.fetch_page(c, run.resource, cursor=cursor, updated_since=None))
-        mirror.apply_records(session, shop.id, shop.platform, page.records)
-        run.processed_count += len(page.records)
-        run.high_water_mark = _latest(run.high_water_mark, page.records)
-        run.cursor = page.next_cursor
+        for _ in range(CATCH_UP_PAGES_PER_JOB):
+            page = connector.fetch_page(credentials, run.resource, cursor=cursor, updated_since=None)
+            yield page
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    def commit(pages_read: list[Any]) -> None:
+        records = [record for page in pages_read for record in page.records]
+        mirror.apply_records(session, shop.id, shop.platform, records)
+        run.processed_count += len(records)
+        run.high_water_mark = _latest(run.high_water_mark, records)
+        run.cursor = pages_read[-1].next_cursor
+        run.attempts = 0
         session.commit()
+
+    # Pages are small (100 records): several go into one transaction, as many as a bulk batch.
+    batch: list[Any] = []
+    for (page,) in read_ahead(pages(), 1, depth=4):
+        batch.append(page)
         if page.next_cursor is None:
+            commit(batch)
             return _finish(session, run)
+        if sum(len(p.records) for p in batch) >= IMPORT_BATCH:
+            commit(batch)
+            batch = []
+    if batch:
+        commit(batch)
     return "paging", run.shop_id, _NOW
 
 

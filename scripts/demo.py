@@ -1,9 +1,10 @@
 """Run the whole app on the embedded default next to a local devstore, with a demo shop.
 
 Starts devstore, migrates, starts the web app and a worker (with the scheduler; the embedded
-Redis comes up with the first of them), installs the app into a demo shop through the real OAuth
-redirects, waits for the backfill, starts a trickle of live orders and prints the URLs. Ctrl-C
-stops everything.
+Redis comes up with the first of them), installs the app into a demo Shopify shop through the
+real OAuth redirects and connects a demo WooCommerce store (same generated history) through
+wc-auth, waits for both backfills, starts a trickle of live Shopify orders and prints the URLs.
+Ctrl-C stops everything.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=5000)
     parser.add_argument("--devstore-port", type=int, default=None, help="default: DEVSTORE_PORT (8100)")
     parser.add_argument("--shop", default="demo-shop.myshopify.com")
+    parser.add_argument("--woo-store", default="demo-woo", help="handle of the WooCommerce store on devstore")
     parser.add_argument("--orders", type=int, default=2000)
     parser.add_argument("--trickle-seconds", type=float, default=5.0)
     args = parser.parse_args()
@@ -116,6 +118,26 @@ def main() -> None:
         print("installed; backfilling…", flush=True)
         subprocess.run([PYTHON, "-m", "flask", "--app", "wsgi", "sync-progress", args.shop], cwd=ROOT, env=env,
                        check=False, timeout=900)
+
+        # The WooCommerce store: same generator, its companion plugin present, connected through
+        # wc-auth (devstore posts the keys to our callback, then sends the browser back).
+        woo_url = f"{devstore_url}/woo/{args.woo_store}"
+        control.post("/_devstore/woo/stores", json={"handle": args.woo_store}).raise_for_status()
+        control.post(f"/_devstore/woo/stores/{args.woo_store}", json={"plugin_installed": True}).raise_for_status()
+        if not control.get(f"/_devstore/woo/stores/{args.woo_store}/stats").json().get("orders"):
+            control.post(f"/_devstore/woo/stores/{args.woo_store}/generate",
+                         json={"seed": 1, "customers": max(10, args.orders // 4), "products": 40,
+                               "orders": args.orders, "checkouts": max(5, args.orders // 50)}).raise_for_status()
+        step = browser.get(f"{app_url}/auth/woocommerce/install", params={"store": woo_url})
+        for _ in range(5):
+            if step.status_code != 302:
+                break
+            step = browser.get(step.headers["Location"])
+        if step.status_code != 200:
+            raise SystemExit(f"connecting the WooCommerce store failed: {step.status_code} {step.text[:300]}")
+        print("WooCommerce store connected; backfilling…", flush=True)
+        subprocess.run([PYTHON, "-m", "flask", "--app", "wsgi", "sync-progress", woo_url], cwd=ROOT, env=env,
+                       check=False, timeout=900)
         control.post(f"/_devstore/shops/{args.shop}/trickle",
                      json={"interval_seconds": args.trickle_seconds}).raise_for_status()
         print(f"""
@@ -124,6 +146,10 @@ Comeback is running on the embedded default.
   admin page:    {app_url}/admin?shop={args.shop}
   devstore:      {devstore_url}   (stats: {devstore_url}/_devstore/shops/{args.shop}/stats)
   sync progress: .venv/bin/flask --app wsgi sync-progress {args.shop}
+  WooCommerce:   {woo_url}/   (storefront with the plugin's widget snippet; stats:
+                 {devstore_url}/_devstore/woo/stores/{args.woo_store}/stats; a live order:
+                 curl -X POST {devstore_url}/_devstore/woo/stores/{args.woo_store}/orders -H 'Content-Type: application/json' -d '{{}}')
+  sync progress: .venv/bin/flask --app wsgi sync-progress {woo_url}
 A live order arrives every {args.trickle_seconds:g}s and reaches the app as a signed webhook.
 Ctrl-C stops everything.""", flush=True)
         while all(process.poll() is None for process in processes):

@@ -58,3 +58,26 @@ def number(body: dict, key: str, default: Any = None, kind: type = int,
 def error_response(exc: DevstoreError) -> Any:
     """Render a devstore error as JSON."""
     return jsonify({"error": str(exc)}), exc.status
+
+
+def generate_spec(body: dict[str, Any], existing_products: int) -> Any:
+    """Read a ``generate`` body into a GenerateSpec (both dialects take the same spec)."""
+    from ..formats import parse_time
+    from ..generator import GenerateSpec
+
+    try:
+        spec = GenerateSpec(
+            seed=number(body, "seed", 1), customers=number(body, "customers", 100, minimum=0),
+            products=number(body, "products", 20, minimum=0),
+            orders=number(body, "orders", 300, minimum=0),
+            refund_rate=number(body, "refund_rate", 0.08, float, 0, 1),
+            cancel_rate=number(body, "cancel_rate", 0.02, float, 0, 1),
+            checkouts=number(body, "checkouts", 0, minimum=0),
+            start=parse_time(body["start"]) if body.get("start") else None,
+            end=parse_time(body["end"]) if body.get("end") else None)
+        spec.window()
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from exc
+    if spec.orders and not spec.products and not existing_products:
+        raise BadRequest("orders need products")
+    return spec

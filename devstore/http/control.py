@@ -12,13 +12,13 @@ from flask import Blueprint, jsonify, request, send_file
 
 from .. import events, payloads
 from ..errors import BadRequest, NotFound
-from ..formats import gid, iso_utc, money, parse_time
-from ..generator import GenerateSpec, generate
+from ..formats import gid, iso_utc, money
+from ..generator import generate
 from ..graph import throttle
 from ..models import Discount, Metafield
 from ..tokens import App
 from ..trickle import Trickle
-from .common import json_body, number, store
+from .common import generate_spec, json_body, number, store
 
 log = logging.getLogger(__name__)
 bp = Blueprint("control", __name__, url_prefix="/_devstore")
@@ -76,23 +76,8 @@ def list_shops() -> Any:
 @bp.post("/shops/<domain>/generate")
 def generate_history(domain: str) -> Any:
     """Generate a deterministic history for a shop."""
-    body = json_body()
     shop = store().shop(domain)
-    try:
-        spec = GenerateSpec(
-            seed=number(body, "seed", 1), customers=number(body, "customers", 100, minimum=0),
-            products=number(body, "products", 20, minimum=0),
-            orders=number(body, "orders", 300, minimum=0),
-            refund_rate=number(body, "refund_rate", 0.08, float, 0, 1),
-            cancel_rate=number(body, "cancel_rate", 0.02, float, 0, 1),
-            checkouts=number(body, "checkouts", 0, minimum=0),
-            start=parse_time(body["start"]) if body.get("start") else None,
-            end=parse_time(body["end"]) if body.get("end") else None)
-        spec.window()
-    except ValueError as exc:
-        raise BadRequest(str(exc)) from exc
-    if spec.orders and not spec.products and not len(shop.products):
-        raise BadRequest("orders need products")
+    spec = generate_spec(json_body(), len(shop.products))
     return jsonify(generate(shop, spec))
 
 

@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from functools import lru_cache
 from typing import Optional
-from zoneinfo import ZoneInfo
+
+from ..formats import _zone
 
 _UTC = dt.timezone.utc
 WC_FORMAT = "%Y-%m-%dT%H:%M:%S"
 
 
-@lru_cache(maxsize=64)
-def _zone(name: str) -> dt.tzinfo:
-    """Return the tzinfo for an IANA name, falling back to UTC."""
-    try:
-        return ZoneInfo(name)
-    except Exception:  # noqa: BLE001 - unknown zone names degrade to UTC
-        return _UTC
 
 
 def local(epoch: Optional[int], timezone: str) -> Optional[str]:

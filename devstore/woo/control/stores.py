@@ -7,9 +7,7 @@ from typing import Any, Optional
 from flask import jsonify
 
 from ...errors import BadRequest, NotFound
-from ...formats import parse_time
-from ...generator import GenerateSpec
-from ...http.common import json_body, number
+from ...http.common import generate_spec, json_body, number
 from .. import hooks, seed
 from ..context import registry
 from ..state import SETTING_IDS, Fault
@@ -82,22 +80,7 @@ def set_flags(handle: str) -> Any:
 def generate(handle: str) -> Any:
     """Generate history with the shared generator (no webhooks)."""
     store = registry().get(handle)
-    body = json_body()
-    try:
-        spec = GenerateSpec(
-            seed=number(body, "seed", 1), customers=number(body, "customers", 100, minimum=0),
-            products=number(body, "products", 20, minimum=0),
-            orders=number(body, "orders", 300, minimum=0),
-            refund_rate=number(body, "refund_rate", 0.08, float, 0, 1),
-            cancel_rate=number(body, "cancel_rate", 0.02, float, 0, 1),
-            checkouts=number(body, "checkouts", 0, minimum=0),
-            start=parse_time(body["start"]) if body.get("start") else None,
-            end=parse_time(body["end"]) if body.get("end") else None)
-        spec.window()
-    except ValueError as exc:
-        raise BadRequest(str(exc)) from exc
-    if spec.orders and not spec.products and not len(store.shop.products):
-        raise BadRequest("orders need products")
+    spec = generate_spec(json_body(), len(store.shop.products))
     return jsonify(seed.generate(store, spec))
 
 
