@@ -157,11 +157,18 @@ def connect_with_keys(session: Session, platform: str, raw_store: str, key: str,
     except base.InvalidShopError as error:
         raise InstallError(str(error)) from error
     except base.AuthRevokedError as error:
-        raise InstallError(f"the store did not accept these keys: {error}", status=400) from error
+        log.info("%s key check refused by %s: %s", platform, raw_store, error)
+        raise InstallError("the store did not accept these keys: check that they are a Read/Write key "
+                           "of this store", status=400) from error
     except base.TerminalError as error:
-        raise InstallError(f"the store answered the key check with an error: {error}", status=400) from error
+        # What the store answered stays in our log: this endpoint must not become a way to
+        # read arbitrary servers' answers.
+        log.info("%s key check failed for %s: %s", platform, raw_store, error)
+        raise InstallError("the store's REST API did not answer the key check as a WooCommerce store "
+                           "does", status=400) from error
     except base.RetryableError as error:
-        raise InstallError(f"the store could not be reached, try again: {error}", status=502) from error
+        log.info("%s key check could not reach %s: %s", platform, raw_store, error)
+        raise InstallError("the store could not be reached, try again later", status=502) from error
     return store_credentials(session, platform, store, credentials)
 
 
@@ -191,10 +198,11 @@ def store_credentials(session: Session, platform: str, shop_key: str, credential
     shop.status = "active"
     _apply_credentials(shop, credentials)
     if base.CAP_SHOP_WEBHOOK_SECRET in platforms.connector(platform).capabilities:
-        # Fresh secrets at every connect: the webhooks and the storefront plugin get them in
-        # the set-up job, and whatever the old ones signed stops verifying.
-        shop.webhook_secret = secrets.token_urlsafe(32)
-        shop.storefront_secret = secrets.token_urlsafe(32)
+        # Secrets we choose, made at the first connect and kept across reconnects: a new one
+        # would make every delivery signed with the old one fail (never retried) until the
+        # set-up job has handed the new one out. The set-up job re-sends them either way.
+        shop.webhook_secret = shop.webhook_secret or secrets.token_urlsafe(32)
+        shop.storefront_secret = shop.storefront_secret or secrets.token_urlsafe(32)
         shop.storefront_configured_at = None
     session.flush()
     inbox.forget_shop(platform, shop_key)

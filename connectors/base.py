@@ -56,8 +56,10 @@ CART_UPSERT = "cart.upsert"
 PRODUCT_UPSERT = "product.upsert"
 PRODUCT_DELETE = "product.delete"
 ORDER_DELETE = "order.delete"
-# An order taken back out of the trash: its records are applied and the deletion undone.
+# An order or product taken back out of the trash: the deletion is undone, then its records
+# are applied.
 ORDER_RESTORE = "order.restore"
+PRODUCT_RESTORE = "product.restore"
 APP_UNINSTALLED = "app.uninstalled"
 # An unsigned liveness check some platforms send when a webhook is created: acknowledged,
 # never stored.

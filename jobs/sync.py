@@ -312,14 +312,22 @@ def _import_pages(session: Session, connector: Any, shop: Shop, run: SyncRun):
 
     # Pages are small (100 records): several go into one transaction, as many as a bulk batch.
     batch: list[Any] = []
-    for (page,) in read_ahead(pages(), 1, depth=4):
-        batch.append(page)
-        if page.next_cursor is None:
-            commit(batch)
-            return _finish(session, run)
-        if sum(len(p.records) for p in batch) >= IMPORT_BATCH:
-            commit(batch)
-            batch = []
+    try:
+        for (page,) in read_ahead(pages(), 1, depth=4):
+            batch.append(page)
+            if page.next_cursor is None:
+                commit(batch)
+                return _finish(session, run)
+            if sum(len(p.records) for p in batch) >= IMPORT_BATCH:
+                commit(batch)
+                batch = []
+    except base.AuthRevokedError:
+        # Read on another thread, outside call_with_credentials: the merchant is asked to
+        # authorize again here, and the run resumes from its cursor after that.
+        session.rollback()
+        installs.mark_reauthorize(session, shop)
+        session.commit()
+        raise
     if batch:
         commit(batch)
     return "paging", run.shop_id, _NOW
@@ -443,8 +451,11 @@ def catch_up(shop_id: int) -> dict[str, int]:
                     session, shop,
                     lambda c, resource=resource, cursor=cursor, since=since: connector.fetch_page(
                         c, resource, cursor=cursor, updated_since=since))
-                mirror.apply_records(session, shop_id, shop.platform, page.records)
-                run.processed_count += len(page.records)
+                records = page.records
+                if run.updated_since is None:
+                    records = mirror.changed_only(session, shop_id, records)  # a full pass
+                mirror.apply_records(session, shop_id, shop.platform, records)
+                run.processed_count += len(records)
                 run.high_water_mark = _latest(run.high_water_mark, page.records)
                 run.cursor = page.next_cursor
                 if page.next_cursor is None:

@@ -285,9 +285,14 @@ def _apply_lifecycle(session: Session, shop: Shop, event_id: int, normalized: ba
     elif kind == base.ORDER_DELETE:
         mirror.delete_orders(session, shop.id, shop.platform, normalized.records)
     elif kind == base.ORDER_RESTORE:
-        mirror.apply_records(session, shop.id, shop.platform, normalized.records)
+        # The deletion is undone first: a deleted row takes no updates.
         mirror.restore_orders(session, shop.id, [r.external_id for r in normalized.records
                                                   if isinstance(r, base.Order)])
+        mirror.apply_records(session, shop.id, shop.platform, normalized.records)
+    elif kind == base.PRODUCT_RESTORE:
+        mirror.restore_products(session, shop.id, [r.external_id for r in normalized.records
+                                                    if isinstance(r, base.Product)])
+        mirror.apply_records(session, shop.id, shop.platform, normalized.records)
     elif kind == base.CUSTOMER_DELETE:
         for record in normalized.records:
             privacy.redact_customer(session, shop.id, record.external_id, email=None, order_ids=(),

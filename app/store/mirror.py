@@ -267,6 +267,18 @@ def restore_orders(session: Session, shop_id: int, external_ids: Sequence[str]) 
     return result.rowcount or 0
 
 
+def restore_products(session: Session, shop_id: int, external_ids: Sequence[str]) -> int:
+    """Undo the deletion of products the platform restored."""
+    if not external_ids:
+        return 0
+    result = session.execute(
+        update(Product).where(Product.shop_id == shop_id, Product.external_id.in_(list(external_ids)),
+                              Product.deleted_at.is_not(None))
+        .values(deleted_at=None, updated_at=utcnow())
+    )
+    return result.rowcount or 0
+
+
 _CART_COLUMNS = ("email", "customer_external_id", "currency", "total_price", "lines", "recovery_url",
                  "source_created_at", "source_updated_at", "completed_at", "updated_at")
 
@@ -369,3 +381,22 @@ def has_refunds(session: Session, shop_id: int, order_external_id: str, refund_i
                                          Refund.external_id.in_(list(refund_ids)))
     ).scalars().all()
     return set(held) >= set(refund_ids)
+
+
+def changed_only(session: Session, shop_id: int, records: Sequence[Any]) -> list[Any]:
+    """Drop customers the mirror already holds at the same platform ``updated_at``.
+
+    A full pass over a resource the platform cannot filter by date rewrites nothing that
+    has not changed; everything else passes through.
+    """
+    customers = [r for r in records if isinstance(r, base.Customer) and r.updated_at is not None]
+    if not customers:
+        return list(records)
+    table = Customer.__table__
+    held = dict(session.execute(
+        select(table.c.external_id, table.c.source_updated_at)
+        .where(table.c.shop_id == shop_id, among(session, table.c.external_id, [r.external_id for r in customers]))
+    ).all())
+    return [r for r in records
+            if not (isinstance(r, base.Customer) and r.updated_at is not None
+                    and held.get(r.external_id) == r.updated_at)]

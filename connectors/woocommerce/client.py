@@ -24,7 +24,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import httpx
 
-from connectors.base import AuthRevokedError, RetryableError, TerminalError
+from connectors.base import AuthRevokedError, InvalidShopError, RetryableError, TerminalError
 from connectors.woocommerce.oauth1 import QuerySigner
 
 logger = logging.getLogger(__name__)
@@ -114,7 +114,8 @@ class WooClient:
                  verify: bool | str = True,
                  max_attempts: int = 4, backoff: float = 0.5, max_backoff: float = 8.0,
                  http: httpx.Client | None = None, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, public_only: bool = False):
+        # public_only: every connection is checked to go to a public address (no SSRF).
         self._base = _normalize_store_url(store_url)
         self._host = urlsplit(self._base).netloc
         secure = self._base.startswith("https://")
@@ -139,6 +140,12 @@ class WooClient:
         self._sleep = sleep
         self._clock = clock
         self._owns_http = http is None
+        if http is None and public_only:
+            from connectors.woocommerce.stores import public_only_transport
+
+            http = httpx.Client(transport=public_only_transport(_ssl_verify(verify), _LIMITS),
+                                timeout=self._timeout, follow_redirects=False)
+            self._owns_http = True
         self._http = http if http is not None else httpx.Client(
             verify=_ssl_verify(verify), limits=_LIMITS, timeout=self._timeout, follow_redirects=False,
         )
@@ -282,6 +289,9 @@ class WooClient:
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             if _is_certificate_error(exc):
                 raise TerminalError(f"store {self._host}: TLS certificate not trusted ({exc})") from exc
+            if "not a public address" in str(exc):
+                # The address guard refused the dial: no retry can change that.
+                raise InvalidShopError(f"store {self._host}: {exc}") from exc
             raise _Transient(f"cannot connect ({type(exc).__name__})") from exc
         except (httpx.TimeoutException, httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
             raise _Transient(f"no answer ({type(exc).__name__})", may_have_run=not idempotent) from exc

@@ -90,7 +90,8 @@ class WooCommerceConnector:
         # The host is checked again on every new client: a name may resolve elsewhere by now.
         self.normalize_shop_key(store_url)
         return WooClient(store_url, key, secret, auth=auth_hint or "auto", timeout=self.timeout,
-                         verify=self.verify, max_attempts=self.max_attempts)
+                         verify=self.verify, max_attempts=self.max_attempts,
+                         public_only=not self.allow_private)
 
     def close(self) -> None:
         with self._lock:
@@ -178,9 +179,19 @@ class WooCommerceConnector:
         """Fill in the companion plugin's settings; ``False`` when the plugin is not installed."""
         updates = [{"id": f"comeback_{name}", "value": value} for name, value in values.items()]
         try:
-            self.client(credentials).post(f"/settings/{SETTINGS_GROUP}/batch", json={"update": updates})
+            answer = self.client(credentials).post(f"/settings/{SETTINGS_GROUP}/batch",
+                                                   json={"update": updates}).data
         except NotFoundError:
             logger.info("woocommerce companion plugin not found store=%s", credentials.shop_key)
+            return False
+        results = answer.get("update") if isinstance(answer, dict) else None
+        if not isinstance(results, list) or len(results) != len(updates):
+            logger.warning("woocommerce plugin settings answer unexpected store=%s", credentials.shop_key)
+            return False
+        refused = [item for item in results if not isinstance(item, dict) or item.get("error")]
+        if refused:
+            logger.warning("woocommerce plugin refused %d settings store=%s (an older plugin?)", len(refused),
+                           credentials.shop_key)
             return False
         return True
 
@@ -270,7 +281,7 @@ class WooCommerceConnector:
             raise TerminalError(f"unknown resource {resource!r}")
         client = self.client(credentials)
         response = client.get(path, params)
-        items = [item for item in (response.data or []) if isinstance(item, dict)]
+        items = _items(response.data, path)
         records = tuple(self._records(client, resource, items))
         if response.total_pages is not None:
             more = page < response.total_pages
@@ -278,37 +289,46 @@ class WooCommerceConnector:
             more = len(items) >= MAX_PER_PAGE
         return Page(records=records, next_cursor=str(page + 1) if more and items else None)
 
-    def _records(self, client: WooClient, resource: str, items: list[dict[str, Any]]) -> Iterator[Any]:
-        if resource == "customers":
-            for item in items:
-                yield mapping.customer(item)
-        elif resource == "products":
-            for item in items:
-                variations = self._variations(client, item) if item.get("type") == "variable" else None
-                yield mapping.product(item, variations)
-        else:
-            refunded = [item for item in items if mapping.refund_ids(item) and not mapping.is_cart(item)]
-            for item in items:
-                yield from mapping.order_records(item)
-            if refunded:
-                yield from self._page_refunds(client, refunded)
+    def _records(self, client: WooClient, resource: str, items: list[dict[str, Any]]) -> list[Any]:
+        """Map a page; one malformed record is logged and skipped, never the whole page."""
+        records: list[Any] = []
+        refunded: list[dict[str, Any]] = []
+        for item in items:
+            try:
+                if resource == "customers":
+                    records.append(mapping.customer(item))
+                elif resource == "products":
+                    variations = self._variations(client, item) if item.get("type") == "variable" else None
+                    records.append(mapping.product(item, variations))
+                else:
+                    mapped = mapping.order_records(item)
+                    if mapping.refund_ids(item) and not mapping.is_cart(item):
+                        refunded.append(item)
+                    records.extend(mapped)
+            except TerminalError as error:
+                logger.warning("woocommerce %s record %r skipped store=%s: %s", resource, item.get("id"),
+                               client.store_url, error)
+        if refunded:
+            records.extend(self._page_refunds(client, refunded))
+        return records
 
     def _page_refunds(self, client: WooClient, orders: list[dict[str, Any]]) -> list[base.Refund]:
         """Read the refunds of a page's orders: one request through ``/refunds`` where it exists.
 
-        The store-wide refunds endpoint is recent; an older store answers 404 and its refunds
-        are read order by order (remembered per store).
+        An order lists its refunds' ids; the store-wide endpoint (WooCommerce 9.0+) answers
+        those ids at once (``include``; it ignores a ``parent`` filter). An older store answers
+        404 and its refunds are read order by order (remembered per store).
         """
         if client.store_url not in self._no_refunds_endpoint:
-            by_id = {mapping.external_id(order.get("id")): order for order in orders}
+            owner = {refund_id: order for order in orders for refund_id in mapping.refund_ids(order)}
             try:
-                found = list(self._list_all(client, "/refunds", {"parent": ",".join(by_id)}))
+                found = list(self._list_all(client, "/refunds", {"include": ",".join(owner)}))
             except NotFoundError:
                 self._no_refunds_endpoint.add(client.store_url)
             else:
                 refunds = []
                 for item in found:
-                    order = by_id.get(mapping.optional_id(item.get("parent_id")) or "")
+                    order = owner.get(mapping.optional_id(item.get("id")) or "")
                     if order is not None:
                         currency = str(order.get("currency") or "").upper() or "USD"
                         refunds.append(mapping.refund(mapping.external_id(order.get("id")), item, currency))
@@ -329,7 +349,7 @@ class WooCommerceConnector:
         page = 1
         while True:
             response = client.get(path, {**params, "per_page": MAX_PER_PAGE, "page": page})
-            items = [item for item in (response.data or []) if isinstance(item, dict)]
+            items = _items(response.data, path)
             yield from items
             pages = response.total_pages
             if not items or (pages is not None and page >= pages) or (pages is None and len(items) < MAX_PER_PAGE):
@@ -341,10 +361,10 @@ class WooCommerceConnector:
         client = self.client(credentials)
         try:
             if refetch.resource == base.REFETCH_ORDER_REFUNDS:
-                order = client.get(f"/orders/{mapping.external_id(refetch.external_id)}").data
+                order = _item(client.get(f"/orders/{mapping.external_id(refetch.external_id)}").data, "order")
                 return tuple(self._refunds(client, order))
             if refetch.resource == base.REFETCH_PRODUCT:
-                product = client.get(f"/products/{mapping.external_id(refetch.external_id)}").data
+                product = _item(client.get(f"/products/{mapping.external_id(refetch.external_id)}").data, "product")
                 variations = self._variations(client, product) if product.get("type") == "variable" else None
                 return (mapping.product(product, variations),)
         except NotFoundError:
@@ -378,6 +398,8 @@ class WooCommerceConnector:
         client = self.client(credentials)
         if bodies:
             answers = client.batch("/coupons", create=bodies).get("create", [])
+            if len(answers) != len(bodies):
+                raise TerminalError(f"the store answered {len(answers)} of {len(bodies)} coupons")
             for index, answer in zip(positions, answers, strict=True):
                 results[index] = self._discount_result(client, specs[index], answer)
         logger.info("woocommerce coupons store=%s asked=%d", credentials.shop_key, len(specs))
@@ -385,12 +407,18 @@ class WooCommerceConnector:
 
     @staticmethod
     def _discount_result(client: WooClient, spec: base.DiscountSpec, answer: Any) -> base.DiscountResult:
-        error = answer.get("error") if isinstance(answer, dict) else {"message": "no answer"}
+        if not isinstance(answer, dict):
+            return base.DiscountResult(spec.code, None, False, error="the store gave no answer for this coupon")
+        error = answer.get("error")
         if not error:
+            if str(answer.get("code", "")).lower() != spec.code.lower():
+                return base.DiscountResult(spec.code, None, False,
+                                           error=f"the store answered for another code {answer.get('code')!r}")
             return base.DiscountResult(spec.code, mapping.external_id(answer.get("id")), True)
+        if not isinstance(error, dict):
+            error = {"message": str(error)}
         if error.get("code") == _ALREADY_EXISTS:
-            found = client.get("/coupons", {"code": spec.code}).data or []
-            for coupon in found:
+            for coupon in _items(client.get("/coupons", {"code": spec.code}).data, "/coupons"):
                 if str(coupon.get("code", "")).lower() == spec.code.lower():
                     return base.DiscountResult(spec.code, mapping.external_id(coupon.get("id")), False)
         return base.DiscountResult(spec.code, None, False,
@@ -411,6 +439,19 @@ class WooCommerceConnector:
             raise TerminalError("customer meta refused: " + "; ".join(
                 f"{answer.get('id')}: {answer['error'].get('message')}" for answer in failed))
         return sum(len(update.values) for update in updates)
+
+
+def _items(data: Any, path: str) -> list[dict[str, Any]]:
+    """Return a list answer's objects; anything but a list is refused (never read as the end)."""
+    if not isinstance(data, list):
+        raise TerminalError(f"the store answered {path} with a {type(data).__name__}, not a list")
+    return [item for item in data if isinstance(item, dict)]
+
+
+def _item(data: Any, what: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise TerminalError(f"the store answered a {what} with a {type(data).__name__}, not an object")
+    return data
 
 
 def _gmt(moment: dt.datetime) -> str:

@@ -12,7 +12,11 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+import httpcore
+import httpx
 
 from connectors.base import InvalidShopError
 
@@ -90,12 +94,56 @@ def check_host(host: str, port: int, *, allow_private: bool, resolve: Resolver =
 
 
 def is_public_address(address: str) -> bool:
-    """Return whether an IP address is globally routable (IPv4-mapped IPv6 judged as IPv4)."""
-    ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    """Return whether an IP address is globally routable.
+
+    IPv6 forms that carry an IPv4 address (mapped, 6to4, Teredo) are judged by that address.
+    """
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if embedded is not None and not is_public_address(str(embedded)):
+            return False
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
     return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_loopback
                                  or ip.is_link_local or ip.is_private or ip.is_unspecified)
+
+
+class PublicOnlyBackend(httpcore.SyncBackend):
+    """Open connections only to public addresses, checked on the address actually dialled.
+
+    Checking a name before the request is not enough: it can resolve elsewhere a moment later
+    (DNS rebinding). This backend resolves the name itself, refuses it if any address is not
+    public, and connects to the checked address; TLS still verifies the certificate against
+    the name.
+    """
+
+    def __init__(self, resolve: Resolver = _resolve):
+        self._resolve = resolve
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                    local_address: str | None = None, socket_options: Any = None) -> httpcore.NetworkStream:
+        try:
+            addresses = [str(ipaddress.ip_address(host.strip("[]")))]
+        except ValueError:
+            try:
+                addresses = self._resolve(host, port)
+            except InvalidShopError as error:
+                raise httpcore.ConnectError(str(error)) from error
+        refused = [address for address in addresses if not is_public_address(address)]
+        if refused or not addresses:
+            raise httpcore.ConnectError(f"refusing to connect to {host}: not a public address ({', '.join(refused)})")
+        return super().connect_tcp(addresses[0], port, timeout=timeout, local_address=local_address,
+                                   socket_options=socket_options)
+
+
+def public_only_transport(verify: Any, limits: httpx.Limits) -> httpx.HTTPTransport:
+    """An httpx transport whose every connection goes to a public address only."""
+    transport = httpx.HTTPTransport(verify=verify, limits=limits)
+    # httpx builds its connection pool without a way to pass a network backend: set it on the
+    # pool it made (httpx is pinned; a test proves the guard is in effect).
+    transport._pool._network_backend = PublicOnlyBackend()  # noqa: SLF001
+    return transport
 
 
 def is_https(store_url: str) -> bool:

@@ -72,7 +72,7 @@ def verify(headers: Mapping[str, str], body: bytes, *, shop_key: str | None, sec
         raise InvalidSignatureError(f"the {_HEADER_TOPIC} header is missing")
     return WebhookEnvelope(
         platform=PLATFORM, shop_key=shop_key, topic=topic, kind=kind_of(topic),
-        delivery_key=delivery_key(headers, topic, body), body=body,
+        delivery_key=delivery_key(headers, topic, body, shop_key), body=body,
     )
 
 
@@ -88,18 +88,22 @@ def kind_of(topic: str) -> str:
     return base.IGNORED
 
 
-def delivery_key(headers: Mapping[str, str], topic: str, body: bytes) -> str:
-    """Return what makes a delivery unique: webhook, resource and the resource's version.
+def delivery_key(headers: Mapping[str, str], topic: str, body: bytes, shop_key: str = "") -> str:
+    """Return what makes a delivery unique: store, webhook, resource, its version and content.
 
-    The delivery id header repeats within a second, so it only breaks ties. Two deliveries
-    with the same key carry the same state of the same resource: keeping one loses nothing.
+    The delivery id header repeats within a second, so it is no key; the same body delivered
+    twice is the same state and keeping one loses nothing. Webhook and resource ids repeat
+    across stores, so the store is part of the key. A body without a modification time (a
+    deletion is ``{"id": N}``) also takes the delivery id, so that deleting the same id again
+    later is a new event.
     """
     webhook_id = (headers.get(_HEADER_WEBHOOK_ID) or "0").strip()
+    store = hashlib.sha256(shop_key.encode("utf-8")).hexdigest()[:12]
     resource_id, modified = _identity(body)
-    if resource_id and modified:
-        return f"woocommerce:{webhook_id}:{topic}:{resource_id}:{modified}"
     digest = hashlib.sha256(body).hexdigest()[:32]
-    return f"woocommerce:{webhook_id}:{topic}:{resource_id or '-'}:{digest}"
+    if modified is None:
+        modified = "d" + (headers.get(_HEADER_DELIVERY_ID) or "").strip()[:64]
+    return f"woocommerce:{store}:{webhook_id}:{topic}:{resource_id or '-'}:{modified}:{digest}"
 
 
 def _identity(body: bytes) -> tuple[str | None, str | None]:
@@ -124,6 +128,7 @@ def parse(topic: str, body: bytes) -> NormalizedEvent:
     if not isinstance(payload, dict):
         raise TerminalError(f"{topic} body is not a JSON object")
     resource, _, event = topic.partition(".")
+    _check_shape(resource, event, payload)
     if resource == "order":
         return _order_event(event, payload)
     if resource == "customer":
@@ -133,6 +138,20 @@ def parse(topic: str, body: bytes) -> NormalizedEvent:
     if resource == "product":
         return _product_event(event, payload)
     return NormalizedEvent(base.IGNORED)
+
+
+# Fields only that resource carries: the topic header is not signed, the body is.
+_SHAPES = {"order": ("order_key", "line_items"), "customer": ("username", "role"),
+           "product": ("slug", "type")}
+
+
+def _check_shape(resource: str, event: str, payload: dict[str, Any]) -> None:
+    """Refuse a body that is not the resource its topic names (a signed body under another topic)."""
+    fields = _SHAPES.get(resource)
+    if fields is None or set(payload) <= {"id"}:
+        return  # other topics are ignored; a deletion carries only the id
+    if not any(name in payload for name in fields):
+        raise TerminalError(f"{resource}.{event} body is not a {resource}: it has none of {', '.join(fields)}")
 
 
 def _order_event(event: str, payload: dict[str, Any]) -> NormalizedEvent:
@@ -162,4 +181,5 @@ def _product_event(event: str, payload: dict[str, Any]) -> NormalizedEvent:
         return NormalizedEvent(base.PRODUCT_DELETE, (base.Deletion(product_id),))
     record = mapping.product(payload)
     refetch = (base.Refetch(base.REFETCH_PRODUCT, product_id),) if not record.variants_complete else ()
-    return NormalizedEvent(base.PRODUCT_UPSERT, (record,), refetch=refetch)
+    kind = base.PRODUCT_RESTORE if event == "restored" else base.PRODUCT_UPSERT
+    return NormalizedEvent(kind, (record,), refetch=refetch)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from decimal import Decimal
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from app import platforms
 from app.extensions import db
 from app.store.models import Cart, Customer, Order, Product, Refund, RefundLineItem, Shop, Variant
+from connectors import base
 from jobs.shops import repair_webhooks
 from jobs.sync import catch_up
 from tests.helpers import connect_woo, run_jobs
@@ -157,7 +160,6 @@ def test_a_disabled_webhook_is_reactivated_and_the_missed_change_is_caught_up(cl
 
 def test_coupons_and_customer_meta_are_written_back(client, live_app, woo_store):
     from app import installs
-    from connectors import base
 
     shop = connected(client, woo_store, customers=3, products=2, orders=2)
     connector = platforms.connector("woocommerce")
@@ -248,3 +250,62 @@ def test_manual_keys_over_https_fall_back_to_query_keys_when_the_header_is_strip
                                                          "consumer_secret": "cs_wrong"})
     assert wrong.status_code == 400
     assert client.post("/auth/woocommerce/keys", json={"store": woo_store.https_url}).status_code == 400
+
+
+def test_the_storefront_carries_a_customer_token_our_verifier_accepts(client, live_app, woo_store):
+    import re
+    import time
+
+    from connectors.woocommerce import plugin_signing
+
+    shop = connected(client, woo_store, customers=3, products=2, orders=2)
+    customer = db.session().execute(select(Customer).limit(1)).scalar_one()
+    page = httpx.get(f"{woo_store.url}/", params={"customer": customer.external_id}, timeout=10)
+    config = json.loads(re.search(r'<script id="comeback-config" type="application/json">(.*?)</script>',
+                                  page.text, re.S).group(1))
+    assert (config["appUrl"], config["storeId"]) == (live_app, str(shop.id))
+    assert f'src="{live_app}/widget/comeback.js"' in page.text
+    identity = plugin_signing.verify_customer_token(shop.storefront_secret, str(shop.id), config["customerToken"],
+                                                    now=time.time())
+    assert (identity.customer_id, identity.email) == (customer.external_id, customer.email)
+    assert 0 < identity.expires_at - time.time() <= 900
+    # A guest gets the anonymous view; another store's secret does not verify the token.
+    guest = httpx.get(f"{woo_store.url}/", timeout=10).text
+    assert '"customerToken": null' in guest or '"customerToken":null' in guest
+    with pytest.raises(base.InvalidSignatureError):
+        plugin_signing.verify_customer_token("another-secret", str(shop.id), config["customerToken"], now=time.time())
+
+
+def test_a_full_customer_pass_rewrites_only_what_changed(client, live_app, woo_store, session):
+    from app.store.models import SyncRun
+
+    shop = connected(client, woo_store, customers=12, products=2, orders=3)
+    # Pretend the last full read of customers began seven hours ago: the next catch-up reads all.
+    for run in session.execute(select(SyncRun).where(SyncRun.resource == "customers")).scalars():
+        run.started_at = run.started_at - dt.timedelta(hours=7)
+    session.commit()
+    customer = session.execute(select(Customer).limit(1)).scalar_one()
+    woo_store.control("PATCH", f"/customers/{customer.external_id}", first_name="Renamed")
+    woo_store.drain_deliveries()
+    catch_up(shop.id)
+    db.session().expire_all()
+    run = db.session().execute(select(SyncRun).where(SyncRun.kind == "catch_up", SyncRun.resource == "customers")
+                               ).scalar_one()
+    assert (run.status, run.updated_since, run.processed_count) == ("completed", None, 1)
+    assert db.session().execute(select(Customer.first_name).where(Customer.id == customer.id)).scalar_one() == "Renamed"
+
+
+def test_keys_revoked_during_a_backfill_ask_the_merchant_to_authorize_again(client, live_app, woo_store, session):
+    from app.store.models import SyncRun
+    from jobs.sync import backfill_resource
+
+    shop = connected(client, woo_store, customers=3, products=2, orders=3)
+    run = SyncRun(shop_id=shop.id, kind="backfill", resource="orders", status="importing")
+    session.add(run)
+    session.commit()
+    for key in woo_store.summary()["keys"]:
+        woo_store.control("DELETE", f"/keys/{key['key_id']}")
+    assert backfill_resource(run.id) == "reauthorize"
+    assert the_shop().status == "reauthorize"
+    db.session().expire_all()
+    assert db.session().get(SyncRun, run.id).status == "importing"  # resumes after re-authorization

@@ -160,3 +160,36 @@ def test_cart_events_for_an_unknown_store_or_without_one_are_refused(client, woo
     assert response.status_code == 404
     assert client.post("/proxy/cart-events", data=body).status_code == 401
     assert count(WebhookEvent) == 0
+
+
+def _product(modified="2026-11-01T09:00:00", name="Caf\u00e9"):
+    return {"id": 9, "name": name, "slug": "cafe", "type": "simple", "status": "publish", "price": "10.00",
+            "date_created_gmt": "2026-10-01T09:00:00", "date_modified_gmt": modified}
+
+
+def test_a_trashed_then_restored_product_or_order_comes_back(client, woo_shop):
+    from app.store.models import Product
+
+    assert deliver(client, woo_shop, _product(), topic="product.created").status_code == 200
+    assert deliver(client, woo_shop, {"id": 9}, topic="product.deleted", delivery_id="t1").status_code == 200
+    assert run_jobs() == []
+    assert db.session().execute(select(Product.deleted_at)).scalar_one() is not None
+    restored = _product(modified="2026-11-02T09:00:00", name="Caf\u00e9 (back)")
+    assert deliver(client, woo_shop, restored, topic="product.restored").status_code == 200
+    assert run_jobs() == []
+    db.session().expire_all()
+    product = db.session().execute(select(Product)).scalar_one()
+    assert (product.deleted_at, product.title) == (None, "Caf\u00e9 (back)")
+
+    assert deliver(client, woo_shop, _order()).status_code == 200
+    assert deliver(client, woo_shop, {"id": 41}, topic="order.deleted", delivery_id="t2").status_code == 200
+    assert run_jobs() == []
+    back = _order(modified="2026-11-03T09:00:00", status="completed")
+    assert deliver(client, woo_shop, back, topic="order.restored").status_code == 200
+    # Trashed again later: a deletion of the same id is a new event, not a duplicate.
+    assert deliver(client, woo_shop, {"id": 41}, topic="order.deleted", delivery_id="t3").get_json() == {
+        "status": "stored"}
+    assert run_jobs() == []
+    db.session().expire_all()
+    order = db.session().execute(select(Order)).scalar_one()
+    assert order.deleted_at is not None and order.fulfillment_status == "fulfilled"

@@ -78,19 +78,35 @@ _listing_cache: dict[str, tuple[tuple, list]] = {}
 
 @bp.get("/wc/v3/refunds")
 def list_all_refunds() -> Any:
-    """List refunds across orders (``parent`` limits them to some orders)."""
+    """List refunds across orders (WooCommerce 9.0+); ``include`` picks refund ids.
+
+    As in WooCommerce, a ``parent`` filter is ignored: the endpoint drops it.
+    """
     woo = store()
     if not woo.refunds_endpoint:
         raise WooError("rest_no_route", "No route was found matching the URL and request method.", 404)
     params = Params(request.args)
     window = Window(params)
-    parents = params.ids("parent")
+    include, exclude = params.ids("include"), params.ids("exclude")
     params.check()
     with woo.lock:
-        orders = ([woo.shop.orders.get(i) for i in parents] if parents else list(woo.shop.orders))
-        rows = [r for o in orders if o is not None for r in (o.refunds or [])]
+        every = _all_refunds(woo)
+        if include is not None:
+            rows = [every[i] for i in sorted(include) if i in every and including(None, exclude, i)]
+        else:
+            rows = [r for r in every.values() if including(None, exclude, r.id)]
         return paged(rows, window, lambda r: dict(shapes.refund(woo, r), parent_id=r.order.id),
                      lambda r: (r.created_at, r.id))
+
+
+def _all_refunds(woo: Any) -> dict[int, Any]:
+    """Every refund of the store by id, kept until the orders change."""
+    signature = (woo.shop.orders.members_version, woo.shop.orders.touch_version, id(woo))
+    cached = _listing_cache.get("refunds")
+    if cached is None or cached[0] != signature:
+        cached = (signature, {r.id: r for o in woo.shop.orders for r in (o.refunds or [])})
+        _listing_cache["refunds"] = cached  # type: ignore[assignment]
+    return cached[1]  # type: ignore[return-value]
 
 
 @bp.get("/wc/v3/orders/<id>")

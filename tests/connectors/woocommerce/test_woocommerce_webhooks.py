@@ -72,16 +72,33 @@ def test_creation_ping_is_recognised_and_nothing_else_is():
                                 b"webhook_id=42")
 
 
-def test_delivery_key_ignores_the_non_unique_delivery_id_and_follows_the_resource_version():
+def test_delivery_key_ignores_the_non_unique_delivery_id_and_follows_store_resource_and_content():
     body_v1 = b'{"id":5,"date_modified_gmt":"2026-11-30T10:00:00"}'
     body_v2 = b'{"id":5,"date_modified_gmt":"2026-11-30T10:00:01"}'
-    first = webhooks.delivery_key({"X-WC-Webhook-ID": "7", "X-WC-Webhook-Delivery-ID": "a"}, "order.updated", body_v1)
-    again = webhooks.delivery_key({"X-WC-Webhook-ID": "7", "X-WC-Webhook-Delivery-ID": "a"}, "order.updated", body_v1)
-    newer = webhooks.delivery_key({"X-WC-Webhook-ID": "7", "X-WC-Webhook-Delivery-ID": "a"}, "order.updated", body_v2)
-    assert first == again == "woocommerce:7:order.updated:5:2026-11-30T10:00:00"
-    assert newer != first
-    deleted = webhooks.delivery_key({"X-WC-Webhook-ID": "9"}, "order.deleted", b'{"id":5}')
-    assert deleted.startswith("woocommerce:9:order.deleted:5:") and len(deleted.rsplit(":", 1)[1]) == 32
+    same_second = b'{"id":5,"date_modified_gmt":"2026-11-30T10:00:00","status":"completed"}'
+    store = "https://a.example"
+
+    def key(body, topic="order.updated", delivery="a", webhook="7", shop=store):
+        return webhooks.delivery_key({"X-WC-Webhook-ID": webhook, "X-WC-Webhook-Delivery-ID": delivery},
+                                     topic, body, shop)
+
+    first = key(body_v1)
+    assert first == key(body_v1, delivery="b")  # the same state again: one event
+    assert first.startswith("woocommerce:") and ":7:order.updated:5:2026-11-30T10:00:00:" in first
+    assert len({first, key(body_v2), key(same_second)}) == 3  # another version or content
+    assert key(body_v1, shop="https://b.example") != first  # ids repeat across stores
+    deleted = b'{"id":5}'
+    # A deletion has no version: deleting the id again later is another event, a re-send is not.
+    assert key(deleted, "order.deleted", delivery="x") == key(deleted, "order.deleted", delivery="x")
+    assert key(deleted, "order.deleted", delivery="x") != key(deleted, "order.deleted", delivery="y")
+
+
+def test_a_signed_body_under_another_topic_is_refused():
+    order = json.dumps(_order()).encode()
+    with pytest.raises(base.TerminalError, match="not a customer"):
+        webhooks.parse("customer.updated", order)
+    with pytest.raises(base.TerminalError, match="not a product"):
+        webhooks.parse("product.updated", order)
 
 
 def _order(**overrides):
