@@ -276,10 +276,11 @@ def test_the_storefront_carries_a_customer_token_our_verifier_accepts(client, li
         plugin_signing.verify_customer_token("another-secret", str(shop.id), config["customerToken"], now=time.time())
 
 
-def test_a_full_customer_pass_rewrites_only_what_changed(client, live_app, woo_store, session):
+def test_a_full_customer_pass_rewrites_only_what_changed(client, live_app, woo_store):
     from app.store.models import SyncRun
 
     shop = connected(client, woo_store, customers=12, products=2, orders=3)
+    session = db.session()  # the jobs above ended the session they found: take the current one
     # Pretend the last full read of customers began seven hours ago: the next catch-up reads all.
     for run in session.execute(select(SyncRun).where(SyncRun.resource == "customers")).scalars():
         run.started_at = run.started_at - dt.timedelta(hours=7)
@@ -295,11 +296,12 @@ def test_a_full_customer_pass_rewrites_only_what_changed(client, live_app, woo_s
     assert db.session().execute(select(Customer.first_name).where(Customer.id == customer.id)).scalar_one() == "Renamed"
 
 
-def test_keys_revoked_during_a_backfill_ask_the_merchant_to_authorize_again(client, live_app, woo_store, session):
+def test_keys_revoked_during_a_backfill_ask_the_merchant_to_authorize_again(client, live_app, woo_store):
     from app.store.models import SyncRun
     from jobs.sync import backfill_resource
 
     shop = connected(client, woo_store, customers=3, products=2, orders=3)
+    session = db.session()
     run = SyncRun(shop_id=shop.id, kind="backfill", resource="orders", status="importing")
     session.add(run)
     session.commit()
