@@ -345,6 +345,7 @@ class Page:
 
     records: tuple[Any, ...]
     next_cursor: str | None
+    total: int | None = None  # how many root records the whole listing holds, when the platform says
 
 
 # --- write-back ---------------------------------------------------------------------------
@@ -409,6 +410,8 @@ CAP_KEY_CALLBACK = "key_callback"
 CAP_SHOP_WEBHOOK_SECRET = "shop_webhook_secret"
 
 RESOURCES = ("customers", "products", "orders", "carts")
+# The record type a resource's progress is counted in (a page may carry others along).
+ROOT_TYPES: dict[str, type] = {"customers": Customer, "products": Product, "orders": Order, "carts": Cart}
 
 
 @runtime_checkable

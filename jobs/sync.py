@@ -304,7 +304,9 @@ def _import_pages(session: Session, connector: Any, shop: Shop, run: SyncRun):
     def commit(pages_read: list[Any]) -> None:
         records = [record for page in pages_read for record in page.records]
         mirror.apply_records(session, shop.id, shop.platform, records)
-        run.processed_count += len(records)
+        run.processed_count += _roots(run.resource, records)
+        if run.total_count is None and pages_read[0].total is not None:
+            run.total_count = pages_read[0].total  # the progress bar's end, before the last page
         run.high_water_mark = _latest(run.high_water_mark, records)
         run.cursor = pages_read[-1].next_cursor
         run.attempts = 0
@@ -317,6 +319,7 @@ def _import_pages(session: Session, connector: Any, shop: Shop, run: SyncRun):
             batch.append(page)
             if page.next_cursor is None:
                 commit(batch)
+                run.total_count = run.processed_count  # the listing's count may hold other kinds
                 return _finish(session, run)
             if sum(len(p.records) for p in batch) >= IMPORT_BATCH:
                 commit(batch)
@@ -331,6 +334,12 @@ def _import_pages(session: Session, connector: Any, shop: Shop, run: SyncRun):
     if batch:
         commit(batch)
     return "paging", run.shop_id, _NOW
+
+
+def _roots(resource: str, records: Any) -> int:
+    """Count the records a resource's progress is measured in (refunds and the like ride along)."""
+    root = base.ROOT_TYPES.get(resource)
+    return sum(1 for record in records if root is None or isinstance(record, root))
 
 
 def _finish(session: Session, run: SyncRun):
@@ -455,7 +464,7 @@ def catch_up(shop_id: int) -> dict[str, int]:
                 if run.updated_since is None:
                     records = mirror.changed_only(session, shop_id, records)  # a full pass
                 mirror.apply_records(session, shop_id, shop.platform, records)
-                run.processed_count += len(records)
+                run.processed_count += _roots(resource, records)
                 run.high_water_mark = _latest(run.high_water_mark, page.records)
                 run.cursor = page.next_cursor
                 if page.next_cursor is None:

@@ -287,7 +287,8 @@ class WooCommerceConnector:
             more = page < response.total_pages
         else:
             more = len(items) >= MAX_PER_PAGE
-        return Page(records=records, next_cursor=str(page + 1) if more and items else None)
+        return Page(records=records, next_cursor=str(page + 1) if more and items else None,
+                    total=response.total)
 
     def _records(self, client: WooClient, resource: str, items: list[dict[str, Any]]) -> list[Any]:
         """Map a page; one malformed record is logged and skipped, never the whole page."""

@@ -78,6 +78,12 @@ def test_connect_through_wc_auth_sets_up_webhooks_plugin_and_backfills(client, l
     assert count(RefundLineItem) > 0
     assert count(Cart) == drafts
     assert count(Variant) >= count(Product)
+    # Progress is counted in the resource's own records (refunds and completions ride along).
+    from app.store.models import SyncRun
+
+    runs = {run.resource: run for run in db.session().execute(select(SyncRun)).scalars()}
+    assert (runs["orders"].processed_count, runs["orders"].total_count) == (count(Order), count(Order))
+    assert runs["customers"].processed_count == stats["customers"]
 
 
 def test_live_changes_reach_the_mirror_through_signed_webhooks(client, live_app, woo_store):
