@@ -260,13 +260,16 @@ class WooCommerceConnector:
 
     def fetch_page(self, credentials: Credentials, resource: str, *, cursor: str | None,
                    updated_since: dt.datetime | None) -> Page:
-        """Return one page (100 records, oldest id first); the cursor is the next page number.
+        """Return one page (100 records, oldest id first); the cursor is ``o<offset>:<total>``.
 
-        Ordered by id, a page list stays stable while the store changes: a record modified
-        meanwhile keeps its place, and new ones come at the end.
+        Ordered by id, a listing changes under us in two ways: new records come at the end
+        (harmless), and records that leave it (an order trashed, a draft placed) move the later
+        ones up, which would skip as many records at the next page boundary. The listing's
+        total tells: when it shrank since the last page, the page is read again from that many
+        records earlier (re-reading is harmless, the mirror is idempotent).
         """
-        page = int(cursor) if cursor else 1
-        params: dict[str, Any] = {"per_page": MAX_PER_PAGE, "page": page, "orderby": "id", "order": "asc"}
+        offset, seen_total = _parse_cursor(cursor)
+        params: dict[str, Any] = {"per_page": MAX_PER_PAGE, "orderby": "id", "order": "asc"}
         if resource == "customers":
             path = "/customers"
             params["role"] = "all"  # no date filter exists: a full pass, newer-wins in the mirror
@@ -280,15 +283,18 @@ class WooCommerceConnector:
         else:
             raise TerminalError(f"unknown resource {resource!r}")
         client = self.client(credentials)
-        response = client.get(path, params)
+        response = client.get(path, {**params, "offset": offset})
+        total = response.total
+        if seen_total is not None and total is not None and total < seen_total and offset:
+            offset = max(0, offset - (seen_total - total))
+            response = client.get(path, {**params, "offset": offset})
+            total = response.total
         items = _items(response.data, path)
         records = tuple(self._records(client, resource, items))
-        if response.total_pages is not None:
-            more = page < response.total_pages
-        else:
-            more = len(items) >= MAX_PER_PAGE
-        return Page(records=records, next_cursor=str(page + 1) if more and items else None,
-                    total=response.total)
+        passed = offset + len(items)
+        more = passed < total if total is not None else len(items) >= MAX_PER_PAGE
+        return Page(records=records, next_cursor=f"o{passed}:{total if total is not None else passed}"
+                    if more and items else None, total=total)
 
     def _records(self, client: WooClient, resource: str, items: list[dict[str, Any]]) -> list[Any]:
         """Map a page; one malformed record is logged and skipped, never the whole page."""
@@ -440,6 +446,19 @@ class WooCommerceConnector:
             raise TerminalError("customer meta refused: " + "; ".join(
                 f"{answer.get('id')}: {answer['error'].get('message')}" for answer in failed))
         return sum(len(update.values) for update in updates)
+
+
+def _parse_cursor(cursor: str | None) -> tuple[int, int | None]:
+    """Read ``o<offset>:<total>`` (or a bare page number, as earlier runs stored it)."""
+    if not cursor:
+        return 0, None
+    try:
+        if cursor.startswith("o"):
+            offset, _, total = cursor[1:].partition(":")
+            return int(offset), int(total)
+        return (int(cursor) - 1) * MAX_PER_PAGE, None
+    except ValueError as error:
+        raise TerminalError(f"invalid page cursor {cursor!r}") from error
 
 
 def _items(data: Any, path: str) -> list[dict[str, Any]]:

@@ -97,3 +97,29 @@ def test_a_variation_change_reads_its_product_with_every_variation(store):
     (again,) = connector.fetch_records(credentials, base.Refetch(base.REFETCH_PRODUCT, variable.external_id))
     assert again.variants == variable.variants and again.variants_complete
     assert connector.fetch_records(credentials, base.Refetch(base.REFETCH_PRODUCT, "999999")) == ()
+
+
+def test_records_leaving_the_listing_while_we_page_do_not_make_others_skipped(store):
+    connector, credentials, control, handle = store
+    first = connector.fetch_page(credentials, "orders", cursor=None, updated_since=None)
+    seen = {r.external_id for r in first.records if isinstance(r, base.Order)}
+    # Five orders of the first page go to the trash: everything after them moves up by five.
+    for external_id in sorted(seen, key=int)[:5]:
+        control.delete(f"/_devstore/woo/stores/{handle}/orders/{external_id}").raise_for_status()
+    cursor = first.next_cursor
+    while cursor is not None:
+        page = connector.fetch_page(credentials, "orders", cursor=cursor, updated_since=None)
+        seen |= {r.external_id for r in page.records if isinstance(r, base.Order)}
+        cursor = page.next_cursor
+    remaining = set()
+    with connector.client(credentials) as client:
+        for number in (1, 2):
+            remaining |= {str(o["id"]) for o in client.get("/orders", {"per_page": 100, "page": number}).data
+                          if o["status"] not in ("pending", "checkout-draft")}
+    assert remaining and remaining <= seen
+
+
+def test_a_bad_cursor_is_terminal(store):
+    connector, credentials, _, _ = store
+    with pytest.raises(base.TerminalError, match="invalid page cursor"):
+        connector.fetch_page(credentials, "orders", cursor="o12:x", updated_since=None)
