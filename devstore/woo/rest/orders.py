@@ -72,7 +72,7 @@ def list_orders() -> Any:
         return paged(rows, window, lambda o: shapes.order(woo, o))
 
 
-_NOT_FILTERS = frozenset({"page", "consumer_key", "consumer_secret"})
+_NOT_FILTERS = frozenset({"page", "offset", "per_page", "consumer_key", "consumer_secret"})
 _listing_cache: dict[str, tuple[tuple, list]] = {}
 
 
