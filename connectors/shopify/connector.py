@@ -6,10 +6,10 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 import httpx
-from shopify_app import refresh_access_token, token_exchange
+from shopify_app import AppConfig, refresh_access_token, token_exchange
 
 from connectors.base import (
     CAP_BULK_EXPORT,
@@ -102,7 +102,7 @@ class ShopifyConnector:
         return tuple(s for s in (self._api_secret, self._old_api_secret) if s)
 
     @property
-    def _app_config(self) -> dict[str, Any]:
+    def _app_config(self) -> AppConfig:
         return {"client_id": self.api_key, "client_secret": self._api_secret,
                 "old_client_secret": self._old_api_secret}
 
@@ -200,7 +200,7 @@ class ShopifyConnector:
         )
 
     @staticmethod
-    def _raise_exchange_error(shop: str, what: str, code: str) -> None:
+    def _raise_exchange_error(shop: str, what: str, code: str) -> NoReturn:
         logger.info("shopify %s failed shop=%s code=%s", what, shop, code)
         if code in _RETRYABLE_EXCHANGE_CODES:
             raise RetryableError(f"{what} for {shop} failed: {code}")
