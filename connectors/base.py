@@ -153,7 +153,7 @@ class Order:
     updated_at: dt.datetime
     currency: str
     total_price: Decimal
-    subtotal_price: Decimal
+    subtotal_price: Decimal  # the line items after discounts, before shipping and taxes
     total_discounts: Decimal = Decimal("0")
     total_tax: Decimal = Decimal("0")
     financial_status: str | None = None

@@ -84,6 +84,10 @@ def drain_inbox(shop_id: int) -> dict[str, int]:
             from jobs.sync import request_refetches
 
             request_refetches(shop_id, result.refetch)
+        if result.processed:
+            from jobs.loyalty import request_accrual
+
+            request_accrual(shop_id)  # orders, cancellations and refunds move points
         if result.uninstalled:
             from jobs.shops import stop_shop_jobs
 

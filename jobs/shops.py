@@ -42,6 +42,9 @@ def set_up_shop(shop_id: int) -> str:
             _configure_storefront(session, shop, connector)
     except base.AuthRevokedError:
         return "reauthorize"
+    from app.loyalty import program
+
+    program.ensure(session, shop_id)  # the program starts now: earlier orders earn nothing
     session.commit()
     start_backfill(shop_id)
     log.info("shop=%s set up", shop_id)

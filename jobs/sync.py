@@ -540,5 +540,9 @@ def refetch_records(shop_id: int, resource: str, external_id: str, expected_ids:
         raise
     mirror.apply_records(session, shop_id, shop.platform, records)
     session.commit()
+    if resource == base.REFETCH_ORDER_REFUNDS and records:
+        from jobs.loyalty import request_accrual
+
+        request_accrual(shop_id)
     log.info("shop=%s refetched %s %s: %d records", shop_id, resource, external_id, len(records))
     return "applied"

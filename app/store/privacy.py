@@ -17,7 +17,11 @@ from sqlalchemy.orm import Session
 from app.store.models import (
     Cart,
     Customer,
+    LedgerEntry,
     LineItem,
+    LoyaltyCursor,
+    LoyaltyMember,
+    LoyaltyProgram,
     Order,
     PrivacyRequest,
     Product,
@@ -123,6 +127,16 @@ def redact_customer(session: Session, shop_id: int, customer_external_id: str | 
             update(Cart).where(Cart.shop_id == shop_id, or_(*cart_match))
             .values(email=None, recovery_url=None, updated_at=now)
         ).rowcount or 0
+    member_match = []
+    if customer_external_id:
+        member_match.append(LoyaltyMember.customer_external_id == customer_external_id)
+    if email:
+        member_match.append(LoyaltyMember.email == email.lower())
+    if member_match:
+        # The ledger keeps its amounts (the shop's books); only who the member was goes.
+        counts["loyalty_members"] = session.execute(
+            update(LoyaltyMember).where(LoyaltyMember.shop_id == shop_id, or_(*member_match)).values(email=None)
+        ).rowcount or 0
     counts["webhook_payloads"] = _scrub_payloads(session, shop_id, customer_external_id, email)
     # Exports we assembled earlier hold the same data: they go too.
     if customer_external_id:
@@ -164,6 +178,8 @@ def redact_shop(session: Session, shop: Shop, *, keep_event_id: int | None) -> P
     """Erase everything we hold for a shop; keep the shop row (status ``redacted``) and a record."""
     counts: dict[str, int] = {}
     for model in (LineItem, Variant):
+        counts[model.__tablename__] = session.execute(delete(model).where(model.shop_id == shop.id)).rowcount or 0
+    for model in (LedgerEntry, LoyaltyMember, LoyaltyCursor, LoyaltyProgram):
         counts[model.__tablename__] = session.execute(delete(model).where(model.shop_id == shop.id)).rowcount or 0
     for model in (Refund, Order, Product, Cart, Customer, SyncRun):
         counts[model.__tablename__] = session.execute(delete(model).where(model.shop_id == shop.id)).rowcount or 0

@@ -261,7 +261,9 @@ def order(resource: Mapping[str, Any]) -> base.Order:
         updated_at=updated,
         currency=str(resource.get("currency") or "").upper() or "USD",
         total_price=total,
-        subtotal_price=sum((money(item.get("subtotal")) for item in _list(resource.get("line_items"))), Decimal("0")),
+        # As everywhere above connectors/: the lines after discounts, before shipping and taxes.
+        subtotal_price=sum((money(item.get("total")) for item in _list(resource.get("line_items"))
+                            if isinstance(item, Mapping)), Decimal("0")),
         total_discounts=money(resource.get("discount_total")),
         total_tax=money(resource.get("total_tax")),
         financial_status=financial,

@@ -193,3 +193,23 @@ def test_a_trashed_then_restored_product_or_order_comes_back(client, woo_shop):
     db.session().expire_all()
     order = db.session().execute(select(Order)).scalar_one()
     assert order.deleted_at is not None and order.fulfillment_status == "fulfilled"
+
+
+def test_an_order_webhook_earns_points_and_its_cancellation_takes_them_back(client, woo_shop, session):
+    import datetime as dt
+
+    from app.loyalty import program as programs
+    from app.store.models import LedgerEntry, LoyaltyProgram
+
+    programs.ensure(session, woo_shop.id)
+    session.execute(LoyaltyProgram.__table__.update().values(created_at=dt.datetime(2026, 10, 1, tzinfo=dt.timezone.utc)))
+    session.commit()
+    assert deliver(client, woo_shop, _order()).status_code == 200
+    assert run_jobs() == []
+    entries = lambda: db.session().execute(  # noqa: E731
+        select(LedgerEntry.cause_key, LedgerEntry.points).order_by(LedgerEntry.id)).all()
+    assert entries() == [("order:41", 12)]
+    cancelled = _order(modified="2026-11-02T09:00:00", status="cancelled")
+    assert deliver(client, woo_shop, cancelled, topic="order.updated").status_code == 200
+    assert run_jobs() == []
+    assert entries() == [("order:41", 12), ("order:41:cancelled", -12)]

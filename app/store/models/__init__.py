@@ -4,6 +4,7 @@ from app.store.models.base import Base
 from app.store.models.carts import Cart
 from app.store.models.customers import Customer
 from app.store.models.inbox import WebhookEvent
+from app.store.models.loyalty import LedgerEntry, LoyaltyCursor, LoyaltyMember, LoyaltyProgram
 from app.store.models.orders import LineItem, Order, Refund, RefundLineItem
 from app.store.models.privacy import PrivacyRequest
 from app.store.models.products import Product, Variant
@@ -11,6 +12,7 @@ from app.store.models.shops import OAuthState, Shop
 from app.store.models.sync import SyncRun
 
 __all__ = [
-    "Base", "Cart", "Customer", "LineItem", "OAuthState", "Order", "PrivacyRequest", "Product",
+    "Base", "Cart", "Customer", "LedgerEntry", "LineItem", "LoyaltyCursor", "LoyaltyMember",
+    "LoyaltyProgram", "OAuthState", "Order", "PrivacyRequest", "Product",
     "Refund", "RefundLineItem", "Shop", "SyncRun", "Variant", "WebhookEvent",
 ]

@@ -124,7 +124,7 @@ def test_a_placed_order_maps_to_an_order_that_completes_its_cart():
     assert (order.external_id, order.currency, order.total_price, order.subtotal_price,
             order.total_discounts, order.financial_status, order.fulfillment_status, order.email,
             order.customer_external_id, order.discount_codes) == (
-        "41", "EUR", Decimal("27.00"), Decimal("30.00"), Decimal("3.00"), "paid", "unfulfilled",
+        "41", "EUR", Decimal("27.00"), Decimal("27.00"), Decimal("3.00"), "paid", "unfulfilled",
         "ana@example.com", "3", ("welcome",))
     first, second = order.line_items
     assert (first.unit_price, first.total_discount, first.variant_external_id) == (Decimal("10.00"), Decimal("3.00"), "9")

@@ -1,0 +1,1 @@
+"""The loyalty engine: versioned programs and an append-only points ledger, platform-neutral."""

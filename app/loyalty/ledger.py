@@ -1,0 +1,320 @@
+"""The points ledger: append-only entries, each with its cause; a balance is a sum.
+
+Every entry carries a ``cause_key`` unique within the shop, and entries are inserted with
+``ON CONFLICT DO NOTHING``: whatever is replayed (a webhook twice, a job retried, an order seen
+again after an update) moves points once. Reversals are computed from the order's whole refund
+history in a fixed order, so they come out the same whatever order the events arrive in, and
+they never take back more than the order earned.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Sequence
+from decimal import ROUND_DOWN, Decimal
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.loyalty.program import Program
+from app.store.models import LedgerEntry, LoyaltyMember, LoyaltyProgram, Order, Refund
+from app.store.types import utcnow
+from app.store.upsert import insert_ignore
+
+# Financial states in which an order has not (or no longer) been paid: it earns nothing.
+_UNPAID = frozenset({"pending", "voided", "failed", "authorized", "expired"})
+
+
+class LedgerError(Exception):
+    """A movement was refused (e.g. not enough points); ``status`` suits an HTTP answer."""
+
+    def __init__(self, message: str, status: int = 409):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclasses.dataclass(frozen=True)
+class Balance:
+    """A member's points at a moment: ``available`` may be negative after a refund of spent points."""
+
+    available: int
+    pending: int
+
+    @property
+    def spendable(self) -> int:
+        return max(0, self.available)
+
+    @property
+    def debt(self) -> int:
+        """Points still owed from reversals: deducted from what is earned next."""
+        return max(0, -self.available)
+
+
+# --- members -------------------------------------------------------------------------------
+
+
+def member_for(session: Session, shop_id: int, *, customer_external_id: str | None,
+               email: str | None) -> LoyaltyMember | None:
+    """Return the member for a customer (or, for a guest order, for the email), creating it."""
+    if customer_external_id is None and not email:
+        return None
+    email = email.lower() if email else None
+    if customer_external_id is not None:
+        where = (LoyaltyMember.shop_id == shop_id, LoyaltyMember.customer_external_id == customer_external_id)
+    else:
+        where = (LoyaltyMember.shop_id == shop_id, LoyaltyMember.customer_external_id.is_(None),
+                 LoyaltyMember.email == email)
+    member = session.execute(select(LoyaltyMember).where(*where)).scalar_one_or_none()
+    if member is not None:
+        return member
+    # Two workers may meet the same new shopper: the unique keys let one row win.
+    try:
+        with session.begin_nested():
+            member = LoyaltyMember(shop_id=shop_id, customer_external_id=customer_external_id, email=email,
+                                   created_at=utcnow())
+            session.add(member)
+            session.flush()
+        return member
+    except IntegrityError:
+        return session.execute(select(LoyaltyMember).where(*where)).scalar_one()
+
+
+# --- entries -------------------------------------------------------------------------------
+
+
+def add_entry(session: Session, *, shop_id: int, member_id: int, points: int, cause: str, cause_key: str,
+              program_version: int, available_at: dt.datetime, order_external_id: str | None = None,
+              actor: str | None = None, reason: str | None = None) -> bool:
+    """Append one entry unless its cause already moved points; return whether it was added."""
+    if points == 0:
+        return False
+    added = insert_ignore(session, LedgerEntry.__table__, [{
+        "shop_id": shop_id, "member_id": member_id, "points": points, "cause": cause,
+        "cause_key": cause_key[:191], "order_external_id": order_external_id,
+        "program_version": program_version, "available_at": available_at, "actor": actor,
+        "reason": reason, "created_at": utcnow(),
+    }], conflict=("shop_id", "cause_key"), returning=("id",))
+    return bool(added)
+
+
+def balance(session: Session, member_id: int, at: dt.datetime | None = None) -> Balance:
+    """Sum a member's entries: spendable ones and those still in their pending period."""
+    at = at or utcnow()
+    available, pending = session.execute(
+        select(
+            func.coalesce(func.sum(LedgerEntry.points).filter(LedgerEntry.available_at <= at), 0),
+            func.coalesce(func.sum(LedgerEntry.points).filter(LedgerEntry.available_at > at), 0),
+        ).where(LedgerEntry.member_id == member_id, LedgerEntry.created_at <= at)
+    ).one()
+    return Balance(int(available), int(pending))
+
+
+def history(session: Session, member_id: int, limit: int = 100) -> Sequence[LedgerEntry]:
+    return session.execute(
+        select(LedgerEntry).where(LedgerEntry.member_id == member_id)
+        .order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc()).limit(limit)
+    ).scalars().all()
+
+
+# --- orders --------------------------------------------------------------------------------
+
+
+def eligible_amount(order: Order, program: Program) -> Decimal:
+    """What an order earns on: its lines after discounts, plus what the program counts too."""
+    amount = order.subtotal_price
+    if not program["exclude_discounts"]:
+        amount += order.total_discounts
+    if not program["exclude_taxes"]:
+        amount += order.total_tax
+    if not program["exclude_shipping"]:
+        amount += max(order.total_price - order.subtotal_price - order.total_tax, Decimal("0"))
+    return max(amount, Decimal("0"))
+
+
+def order_points(order: Order, program: Program, multiplier: Decimal = Decimal("1")) -> int:
+    """Points an order earns, rounded down."""
+    raw = eligible_amount(order, program) * program["points_per_unit"] * multiplier
+    return int(raw.to_integral_value(rounding=ROUND_DOWN))
+
+
+def _order_entries(session: Session, shop_id: int, order_external_id: str) -> list[LedgerEntry]:
+    return list(session.execute(
+        select(LedgerEntry).where(LedgerEntry.shop_id == shop_id,
+                                  LedgerEntry.order_external_id == order_external_id)
+    ).scalars())
+
+
+def _award_key(order_external_id: str) -> str:
+    return f"order:{order_external_id}"
+
+
+def accrue_order(session: Session, shop_id: int, order: Order, program: Program, *,
+                 started_at: dt.datetime, multiplier: Decimal = Decimal("1")) -> int:
+    """Award an order's points (pending for the returns window), or reverse them if it was cancelled.
+
+    Orders placed before the program started (``started_at``), test orders and unpaid ones
+    earn nothing. Returns the points moved.
+    """
+    entries = _order_entries(session, shop_id, order.external_id)
+    award = next((e for e in entries if e.cause_key == _award_key(order.external_id)), None)
+    moved = 0
+    placed = order.processed_at or order.source_created_at
+    if award is None:
+        if (order.is_test or placed < started_at or (order.financial_status or "") in _UNPAID
+                or order.cancelled_at is not None or order.deleted_at is not None):
+            return 0
+        member = member_for(session, shop_id, customer_external_id=order.customer_external_id, email=order.email)
+        points = order_points(order, program, multiplier)
+        if member is None or points <= 0:
+            return 0
+        available_at = placed + dt.timedelta(days=program["pending_days"])
+        if add_entry(session, shop_id=shop_id, member_id=member.id, points=points, cause="order",
+                     cause_key=_award_key(order.external_id), program_version=program.version,
+                     available_at=available_at, order_external_id=order.external_id):
+            moved += points
+        entries = _order_entries(session, shop_id, order.external_id)
+        award = next(e for e in entries if e.cause_key == _award_key(order.external_id))
+    if order.cancelled_at is not None or order.deleted_at is not None:
+        net = sum(e.points for e in entries)
+        if net > 0:
+            moved -= net if add_entry(
+                session, shop_id=shop_id, member_id=award.member_id, points=-net, cause="cancellation",
+                cause_key=f"order:{order.external_id}:cancelled", program_version=award.program_version,
+                available_at=_reversal_available_at(award), order_external_id=order.external_id) else 0
+    return moved
+
+
+def _reversal_available_at(award: LedgerEntry) -> dt.datetime:
+    """A reversal of still-pending points takes them from pending; otherwise from the balance now."""
+    now = utcnow()
+    return award.available_at if award.available_at > now else now
+
+
+def accrue_refunds(session: Session, shop_id: int, order: Order) -> int:
+    """Reverse an order's points in proportion to what was refunded, refund by refund.
+
+    Each refund's share is the change in ``floor(earned × refunded so far / order total)``
+    with refunds taken in a fixed order (time, then id): the shares are the same however the
+    refunds arrive, a full refund takes back exactly what was earned, and nothing takes back
+    more than the order still holds (a cancellation may have reversed it already).
+    """
+    entries = _order_entries(session, shop_id, order.external_id)
+    award = next((e for e in entries if e.cause_key == _award_key(order.external_id)), None)
+    if award is None or order.total_price <= 0:
+        return 0
+    refunds = session.execute(
+        select(Refund).where(Refund.shop_id == shop_id, Refund.order_external_id == order.external_id)
+        .order_by(Refund.source_created_at, Refund.id)
+    ).scalars().all()
+    done = {e.cause_key for e in entries}
+    net = sum(e.points for e in entries)
+    refunded = Decimal("0")
+    taken_so_far = 0
+    moved = 0
+    for refund in refunds:
+        refunded += refund.amount
+        share = min(refunded / order.total_price, Decimal("1"))
+        taken = int((award.points * share).to_integral_value(rounding=ROUND_DOWN))
+        points = taken - taken_so_far
+        taken_so_far = taken
+        key = f"refund:{refund.external_id}"
+        if key in done or points <= 0:
+            continue
+        points = min(points, net)  # never below what the order still holds
+        if points > 0 and add_entry(
+                session, shop_id=shop_id, member_id=award.member_id, points=-points, cause="refund",
+                cause_key=key, program_version=award.program_version,
+                available_at=_reversal_available_at(award), order_external_id=order.external_id,
+                reason=f"refund of {refund.amount} {refund.currency}"):
+            net -= points
+            moved -= points
+    return moved
+
+
+# --- spending ------------------------------------------------------------------------------
+
+
+def _lock_member(session: Session, member_id: int) -> LoyaltyMember:
+    """Hold the member row for this transaction: concurrent spends of one member queue here.
+
+    PostgreSQL locks the row (``FOR UPDATE``). SQLite has no row locks and its driver begins a
+    transaction only at the first write, so a write comes first: it takes the database's write
+    lock, and the balance read after it cannot be overtaken by another writer.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(update(LoyaltyMember).where(LoyaltyMember.id == member_id)
+                        .values(id=LoyaltyMember.id))
+    member = session.execute(
+        select(LoyaltyMember).where(LoyaltyMember.id == member_id).with_for_update()
+    ).scalar_one_or_none()
+    if member is None:
+        raise LedgerError("no such member", status=404)
+    return member
+
+
+def spend(session: Session, shop_id: int, member_id: int, points: int, *, key: str, program: Program,
+          reason: str | None = None) -> LedgerEntry:
+    """Spend points once per ``key``; refused when the spendable balance is short.
+
+    On PostgreSQL the member row is locked first, so two spends at once cannot both see the
+    same balance; SQLite runs one writer at a time. A replay with the same key returns the
+    first spend and moves nothing.
+    """
+    if not isinstance(points, int) or isinstance(points, bool) or points <= 0:
+        raise LedgerError("points must be a whole number above 0", status=400)
+    cause_key = f"redemption:{key}"
+    _lock_member(session, member_id)
+    existing = session.execute(
+        select(LedgerEntry).where(LedgerEntry.shop_id == shop_id, LedgerEntry.cause_key == cause_key)
+    ).scalar_one_or_none()
+    if existing is not None:
+        return existing
+    current = balance(session, member_id)
+    if current.spendable < points:
+        raise LedgerError(f"not enough points: {current.spendable} spendable, {points} asked")
+    add_entry(session, shop_id=shop_id, member_id=member_id, points=-points, cause="redemption",
+              cause_key=cause_key, program_version=program.version, available_at=utcnow(), reason=reason)
+    return session.execute(
+        select(LedgerEntry).where(LedgerEntry.shop_id == shop_id, LedgerEntry.cause_key == cause_key)
+    ).scalar_one()
+
+
+def adjust(session: Session, shop_id: int, member_id: int, points: int, *, key: str, actor: str,
+           reason: str, program: Program) -> bool:
+    """A manual adjustment by a merchant: needs who and why; once per ``key``."""
+    if not actor or not reason or not reason.strip():
+        raise LedgerError("a manual adjustment needs an actor and a reason", status=400)
+    if not isinstance(points, int) or isinstance(points, bool) or points == 0:
+        raise LedgerError("points must be a whole number other than 0", status=400)
+    return add_entry(session, shop_id=shop_id, member_id=member_id, points=points, cause="adjustment",
+                     cause_key=f"adjustment:{key}", program_version=program.version,
+                     available_at=utcnow(), actor=actor, reason=reason.strip())
+
+
+# --- the shop's books ----------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Liability:
+    points: int
+    amount: Decimal  # in the shop's currency, at the rate of the program in force at that date
+    at: dt.datetime
+
+
+def liability(session: Session, shop_id: int, at: dt.datetime | None = None) -> Liability:
+    """The points a shop owes its members at a moment (pending included), and their value."""
+    at = at or utcnow()
+    points = session.execute(
+        select(func.coalesce(func.sum(LedgerEntry.points), 0))
+        .where(LedgerEntry.shop_id == shop_id, LedgerEntry.created_at <= at)
+    ).scalar_one()
+    settings: Any = session.execute(
+        select(LoyaltyProgram.settings).where(LoyaltyProgram.shop_id == shop_id, LoyaltyProgram.created_at <= at)
+        .order_by(LoyaltyProgram.version.desc()).limit(1)
+    ).scalar_one_or_none()
+    rate = int(settings["points_per_unit_off"]) if settings else 100
+    amount = (Decimal(int(points)) / rate).quantize(Decimal("0.01"))
+    return Liability(int(points), amount, at)
