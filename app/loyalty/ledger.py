@@ -163,7 +163,8 @@ def accrue_order(session: Session, shop_id: int, order: Order, program: Program,
     moved = 0
     placed = order.processed_at or order.source_created_at
     if award is None:
-        if (order.is_test or placed < started_at or (order.financial_status or "") in _UNPAID
+        # Platforms give times to the second: an order in the second the program began counts.
+        if (order.is_test or placed < started_at.replace(microsecond=0) or (order.financial_status or "") in _UNPAID
                 or order.cancelled_at is not None or order.deleted_at is not None):
             return 0
         member = member_for(session, shop_id, customer_external_id=order.customer_external_id, email=order.email)

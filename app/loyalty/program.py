@@ -32,7 +32,19 @@ DEFAULTS: dict[str, Any] = {
         {"name": "Silver", "threshold": 500, "multiplier": "1.25"},
         {"name": "Gold", "threshold": 2000, "multiplier": "1.5"},
     ],
+    # What points buy: each becomes a single-use discount code in the store.
+    "rewards": [
+        {"id": "5-off", "name": "5 off your order", "kind": "fixed_amount", "points": 500, "value": "5",
+         "minimum_subtotal": None, "code_days": 30},
+        {"id": "10-percent", "name": "10% off your order", "kind": "percentage", "points": 1000, "value": "10",
+         "minimum_subtotal": None, "code_days": 30},
+        {"id": "free-shipping", "name": "Free shipping", "kind": "free_shipping", "points": 300, "value": "0",
+         "minimum_subtotal": None, "code_days": 30},
+    ],
 }
+
+REWARD_KINDS = ("fixed_amount", "percentage", "free_shipping")
+_REWARD_FIELDS = {"id", "name", "kind", "points", "value", "minimum_subtotal", "code_days"}
 
 
 class ProgramError(ValueError):
@@ -132,3 +144,53 @@ def validate(settings: dict[str, Any]) -> None:
         if not multiplier.is_finite() or not Decimal("0") < multiplier <= Decimal("10"):
             raise ProgramError(f"{where}.multiplier", "must be more than 0 and at most 10")
         tier["multiplier"] = str(multiplier)
+    _validate_rewards(settings["rewards"])
+
+
+def _money(value: Any, where: str, *, allow_zero: bool = False) -> Decimal:
+    try:
+        amount = Decimal(str(value))
+    except ArithmeticError as error:
+        raise ProgramError(where, "must be an amount") from error
+    if not amount.is_finite() or amount < 0 or (amount == 0 and not allow_zero) or amount != amount.quantize(
+            Decimal("0.01")):
+        raise ProgramError(where, "must be a positive amount with at most two decimals")
+    return amount
+
+
+def _validate_rewards(rewards: Any) -> None:
+    if not isinstance(rewards, list) or len(rewards) > 50:
+        raise ProgramError("rewards", "must be a list of at most 50 rewards")
+    seen: set[str] = set()
+    for index, reward in enumerate(rewards):
+        where = f"rewards[{index}]"
+        if not isinstance(reward, dict) or set(reward) != _REWARD_FIELDS:
+            raise ProgramError(where, f"must have exactly {', '.join(sorted(_REWARD_FIELDS))}")
+        reward_id = reward["id"]
+        if not isinstance(reward_id, str) or not reward_id or len(reward_id) > 40 or not all(
+                ch.isalnum() or ch in "-_" for ch in reward_id):
+            raise ProgramError(f"{where}.id", "must be 1 to 40 letters, digits, - or _")
+        if reward_id in seen:
+            raise ProgramError(f"{where}.id", f"{reward_id!r} is used twice")
+        seen.add(reward_id)
+        if not isinstance(reward["name"], str) or not 1 <= len(reward["name"].strip()) <= 80:
+            raise ProgramError(f"{where}.name", "must be 1 to 80 characters")
+        if reward["kind"] not in REWARD_KINDS:
+            raise ProgramError(f"{where}.kind", f"must be one of {', '.join(REWARD_KINDS)}")
+        points = reward["points"]
+        if not isinstance(points, int) or isinstance(points, bool) or not 1 <= points <= 10_000_000:
+            raise ProgramError(f"{where}.points", "must be a whole number from 1 to 10000000")
+        value = _money(reward["value"], f"{where}.value", allow_zero=reward["kind"] == "free_shipping")
+        if reward["kind"] == "percentage" and value > 100:
+            raise ProgramError(f"{where}.value", "a percentage must be at most 100")
+        reward["value"] = str(value)
+        if reward["minimum_subtotal"] is not None:
+            reward["minimum_subtotal"] = str(_money(reward["minimum_subtotal"], f"{where}.minimum_subtotal"))
+        days = reward["code_days"]
+        if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 365:
+            raise ProgramError(f"{where}.code_days", "must be a whole number of days from 1 to 365")
+
+
+def reward(program: Program, reward_id: str) -> dict[str, Any] | None:
+    """Return the program's reward with this id."""
+    return next((r for r in program["rewards"] if r["id"] == reward_id), None)

@@ -1,4 +1,4 @@
-"""loyalty programs, members and the points ledger
+"""loyalty: versioned programs, members, the points ledger and redemptions (the code outbox)
 
 Revision ID: 0004
 Revises: 0003
@@ -73,9 +73,40 @@ def upgrade() -> None:
         batch_op.create_index('ix_ledger_entries_member_id_available_at', ['member_id', 'available_at'], unique=False)
         batch_op.create_index('ix_ledger_entries_shop_id_created_at', ['shop_id', 'created_at'], unique=False)
 
+    op.create_table('redemptions',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('shop_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('member_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('idempotency_key', sa.String(length=120), nullable=False),
+    sa.Column('reward_id', sa.String(length=40), nullable=False),
+    sa.Column('reward', sa.JSON(), nullable=False),
+    sa.Column('points', sa.Integer(), nullable=False),
+    sa.Column('code', sa.String(length=40), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('discount_external_id', sa.String(length=255), nullable=True),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('expires_at', app.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', app.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('issued_at', app.store.types.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['member_id'], ['loyalty_members.id'], name=op.f('fk_redemptions_member_id_loyalty_members'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_redemptions_shop_id_shops'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_redemptions')),
+    sa.UniqueConstraint('shop_id', 'code', name=op.f('uq_redemptions_shop_id_code')),
+    sa.UniqueConstraint('shop_id', 'idempotency_key', name=op.f('uq_redemptions_shop_id_idempotency_key'))
+    )
+    with op.batch_alter_table('redemptions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_redemptions_member_id'), ['member_id'], unique=False)
+        batch_op.create_index('ix_redemptions_status_created_at', ['status', 'created_at'], unique=False)
+
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('redemptions', schema=None) as batch_op:
+        batch_op.drop_index('ix_redemptions_status_created_at')
+        batch_op.drop_index(batch_op.f('ix_redemptions_member_id'))
+
+    op.drop_table('redemptions')
     with op.batch_alter_table('ledger_entries', schema=None) as batch_op:
         batch_op.drop_index('ix_ledger_entries_shop_id_created_at')
         batch_op.drop_index('ix_ledger_entries_member_id_available_at')

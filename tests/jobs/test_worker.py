@@ -44,6 +44,7 @@ def test_periodic_jobs_are_registered_with_rq_cron(app_context):
         ("resume_stalled_backfills", "default", 300),
         ("resume_unfinished_set_ups", "default", 300),
         ("repair_webhooks_all_shops", "default", 1800),
+        ("resume_pending_redemptions", "events", 300),
     }
 
 

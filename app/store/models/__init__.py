@@ -4,7 +4,7 @@ from app.store.models.base import Base
 from app.store.models.carts import Cart
 from app.store.models.customers import Customer
 from app.store.models.inbox import WebhookEvent
-from app.store.models.loyalty import LedgerEntry, LoyaltyCursor, LoyaltyMember, LoyaltyProgram
+from app.store.models.loyalty import LedgerEntry, LoyaltyCursor, LoyaltyMember, LoyaltyProgram, Redemption
 from app.store.models.orders import LineItem, Order, Refund, RefundLineItem
 from app.store.models.privacy import PrivacyRequest
 from app.store.models.products import Product, Variant
@@ -14,5 +14,5 @@ from app.store.models.sync import SyncRun
 __all__ = [
     "Base", "Cart", "Customer", "LedgerEntry", "LineItem", "LoyaltyCursor", "LoyaltyMember",
     "LoyaltyProgram", "OAuthState", "Order", "PrivacyRequest", "Product",
-    "Refund", "RefundLineItem", "Shop", "SyncRun", "Variant", "WebhookEvent",
+    "Redemption", "Refund", "RefundLineItem", "Shop", "SyncRun", "Variant", "WebhookEvent",
 ]

@@ -86,3 +86,30 @@ class LoyaltyCursor(Base):
     order_id: Mapped[int] = mapped_column(BigId, default=0)
     refund_created_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     refund_id: Mapped[int] = mapped_column(BigId, default=0)
+
+
+class Redemption(Base):
+    """Points spent on a reward: the outbox row of the discount code the store must create."""
+
+    __tablename__ = "redemptions"
+    __table_args__ = (
+        UniqueConstraint("shop_id", "idempotency_key"),
+        UniqueConstraint("shop_id", "code"),
+        Index("ix_redemptions_status_created_at", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("loyalty_members.id", ondelete="CASCADE"), index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(120))
+    reward_id: Mapped[str] = mapped_column(String(40))
+    reward: Mapped[dict]  # the reward as priced when redeemed
+    points: Mapped[int] = mapped_column(Integer)
+    code: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | issued | refused
+    discount_external_id: Mapped[str | None] = mapped_column(String(255))
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    issued_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

@@ -1,0 +1,123 @@
+"""Loyalty end to end through devstore on both platforms: order → points → redeem → a real code → refund."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.loyalty import ledger, rewards
+from app.loyalty import program as programs
+from app.store.models import Customer, LedgerEntry, LoyaltyMember, Redemption, Shop
+from jobs.loyalty import request_code
+from tests.conftest import API_KEY
+from tests.helpers import connect_woo, install, run_jobs
+
+CHEAP = {"pending_days": 0, "rewards": [
+    {"id": "thanks", "name": "5 off", "kind": "fixed_amount", "points": 1, "value": "5.00",
+     "minimum_subtotal": "20.00", "code_days": 30}]}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _shop(platform: str) -> Shop:
+    db.session().expire_all()
+    return db.session().execute(select(Shop).where(Shop.platform == platform)).scalar_one()
+
+
+def _member(shop: Shop, customer_id: str) -> LoyaltyMember:
+    db.session().expire_all()
+    return db.session().execute(select(LoyaltyMember).where(LoyaltyMember.shop_id == shop.id,
+                                                            LoyaltyMember.customer_external_id == customer_id)
+                                ).scalar_one()
+
+
+def _redeem(shop: Shop, member: LoyaltyMember, reward_id: str, key: str) -> Redemption:
+    session = db.session()
+    redemption = rewards.redeem(session, shop.id, member.id, reward_id, key=key)
+    session.commit()
+    request_code(redemption.id)
+    assert run_jobs() == []
+    db.session().expire_all()
+    return db.session().get(Redemption, redemption.id)
+
+
+def test_shopify_order_points_redeem_code_and_refund(client, live_app, store):
+    store.generate(seed=9, customers=4, products=3, orders=2)
+    install(client, store)
+    assert run_jobs() == []
+    token = store.session_token(API_KEY)
+    changed = client.put("/api/admin/loyalty/program", json=CHEAP, headers=bearer(token))
+    assert changed.status_code == 200 and changed.get_json()["version"] == 2
+    shop = _shop("shopify")
+    customer_id = db.session().execute(select(Customer.external_id).where(Customer.shop_id == shop.id).limit(1)
+                                       ).scalar_one()
+    order = store.control("POST", "/orders", customer_id=int(customer_id))
+    store.drain_deliveries()
+    assert run_jobs() == []
+    member = _member(shop, customer_id)
+    earned = ledger.balance(db.session(), member.id)
+    assert earned.available > 0 and earned.pending == 0
+
+    redemption = _redeem(shop, member, "thanks", "r-1")
+    assert (redemption.status, redemption.error) == ("issued", None)
+    codes = {d["code"]: d for d in store.control("GET", "/discounts")}
+    issued = codes[redemption.code]
+    assert (issued["value_type"], issued["amount"], issued["usage_limit"], issued["customer_ids"],
+            issued["minimum_subtotal"]) == ("fixed_amount", "5.00", 1, [int(customer_id)], "20.00")
+    assert ledger.balance(db.session(), member.id).available == earned.available - 1
+    # The same redemption again: the same code, nothing spent twice.
+    assert _redeem(shop, member, "thanks", "r-1").id == redemption.id
+    assert len(store.control("GET", "/discounts")) == len(codes)
+
+    # A full refund takes back exactly what the order earned.
+    store.control("POST", f"/orders/{order['id']}/refund")
+    store.drain_deliveries()
+    assert run_jobs() == []
+    after = ledger.balance(db.session(), member.id)
+    assert after.available == -1 and after.debt == 1  # the spent point is owed, not forgotten
+    causes = [cause for (cause,) in db.session().execute(
+        select(LedgerEntry.cause).where(LedgerEntry.member_id == member.id).order_by(LedgerEntry.id))]
+    assert causes == ["order", "redemption", "refund"]
+
+    # The merchant sees it, and only in their own shop.
+    seen = client.get(f"/api/admin/loyalty/members/{customer_id}", headers=bearer(token)).get_json()
+    assert seen["balance"]["available"] == -1 and [r["code"] for r in seen["redemptions"]] == [redemption.code]
+
+
+def test_woocommerce_order_points_redeem_coupon_and_refund(client, live_app, woo_store):
+    woo_store.generate(seed=9, customers=4, products=3, orders=2)
+    assert connect_woo(client, woo_store).status_code == 200
+    assert run_jobs() == []
+    woo_store.drain_deliveries()
+    shop = _shop("woocommerce")
+    session = db.session()
+    programs.update(session, shop.id, CHEAP, actor="test")
+    session.commit()
+    customer_id = db.session().execute(select(Customer.external_id).where(Customer.shop_id == shop.id).limit(1)
+                                       ).scalar_one()
+    order = woo_store.control("POST", "/orders", customer_id=int(customer_id))
+    woo_store.drain_deliveries()
+    assert run_jobs() == []
+    member = _member(shop, customer_id)
+    earned = ledger.balance(db.session(), member.id).available
+    # Lines after discounts, without tax and shipping: 1 point per unit, rounded down.
+    assert earned == int(Decimal(order["total"]) - Decimal(order["total_tax"]) - Decimal(order["shipping_total"]))
+
+    redemption = _redeem(shop, member, "thanks", "w-1")
+    assert redemption.status == "issued"
+    from connectors.woocommerce.client import WooClient
+
+    with WooClient(shop.domain, shop.access_token, shop.access_secret) as rest:
+        (coupon,) = rest.get("/coupons", {"code": redemption.code.lower()}).data
+    assert (coupon["discount_type"], coupon["amount"], coupon["usage_limit"], coupon["minimum_amount"]) == (
+        "fixed_cart", "5.00", 1, "20.00")
+
+    # The full refund arrives as order.updated; its refunds are read, then the points reversed.
+    woo_store.control("POST", f"/orders/{order['id']}/refund")
+    woo_store.drain_deliveries()
+    assert run_jobs() == []
+    assert ledger.balance(db.session(), member.id).available == -1
