@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, Table, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,6 +23,8 @@ from app.loyalty.program import Program
 from app.store.models import LedgerEntry, LoyaltyMember, LoyaltyProgram, Order, Refund
 from app.store.types import utcnow
 from app.store.upsert import insert_ignore
+
+LEDGER: Table = LedgerEntry.__table__  # type: ignore[assignment]
 
 # Financial states in which an order has not (or no longer) been paid: it earns nothing.
 _UNPAID = frozenset({"pending", "voided", "failed", "authorized", "expired"})
@@ -62,6 +64,7 @@ def member_for(session: Session, shop_id: int, *, customer_external_id: str | No
     if customer_external_id is None and not email:
         return None
     email = email.lower() if email else None
+    where: tuple[ColumnElement[bool], ...]
     if customer_external_id is not None:
         where = (LoyaltyMember.shop_id == shop_id, LoyaltyMember.customer_external_id == customer_external_id)
     else:
@@ -91,7 +94,7 @@ def add_entry(session: Session, *, shop_id: int, member_id: int, points: int, ca
     """Append one entry unless its cause already moved points; return whether it was added."""
     if points == 0:
         return False
-    added = insert_ignore(session, LedgerEntry.__table__, [{
+    added = insert_ignore(session, LEDGER, [{
         "shop_id": shop_id, "member_id": member_id, "points": points, "cause": cause,
         "cause_key": cause_key[:191], "order_external_id": order_external_id,
         "program_version": program_version, "available_at": available_at, "actor": actor,

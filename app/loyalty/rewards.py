@@ -83,6 +83,9 @@ def issue(session: Session, redemption: Redemption,
     if redemption.status != "pending":
         return redemption.status
     member = session.get(LoyaltyMember, redemption.member_id)
+    if member is None:
+        refuse(session, redemption, "the member no longer exists")
+        return "refused"
     redemption.attempts += 1
     (result,) = create([discount_spec(redemption, member)])
     if result.external_id:
