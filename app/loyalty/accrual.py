@@ -51,18 +51,16 @@ def accrue(session: Session, shop_id: int, *, batches: int = 20) -> Accrued:
         orders = session.execute(_after(select(Order).where(Order.shop_id == shop_id), Order.updated_at,
                                         Order.id, cursor.order_updated_at, cursor.order_id)
                                  .order_by(Order.updated_at, Order.id).limit(BATCH)).scalars().all()
-        for order in orders:
-            result.points += ledger.accrue_order(session, shop_id, order, program, started_at=start)
-            result.points += ledger.accrue_refunds(session, shop_id, order)
+        result.points += _apply(session, shop_id, list(orders), program, start)
         if orders:
             cursor.order_updated_at, cursor.order_id = orders[-1].updated_at, orders[-1].id
         refunds = session.execute(_after(select(Refund).where(Refund.shop_id == shop_id), Refund.created_at,
                                          Refund.id, cursor.refund_created_at, cursor.refund_id)
                                   .order_by(Refund.created_at, Refund.id).limit(BATCH)).scalars().all()
         order_ids = sorted({refund.order_external_id for refund in refunds})
-        for order in session.execute(select(Order).where(Order.shop_id == shop_id,
-                                                         Order.external_id.in_(order_ids))).scalars():
-            result.points += ledger.accrue_refunds(session, shop_id, order)
+        refunded = session.execute(select(Order).where(Order.shop_id == shop_id,
+                                                       Order.external_id.in_(order_ids))).scalars().all()
+        result.points += _apply(session, shop_id, list(refunded), program, start)
         if refunds:
             cursor.refund_created_at, cursor.refund_id = refunds[-1].created_at, refunds[-1].id
         result.orders += len(orders)
@@ -72,6 +70,28 @@ def accrue(session: Session, shop_id: int, *, batches: int = 20) -> Accrued:
             return result
     result.more = True
     return result
+
+
+def _apply(session: Session, shop_id: int, orders: list[Order], program: programs.Program, start) -> int:
+    """Plan and write what a batch of orders owes the ledger, with a few queries for the batch."""
+    if not orders:
+        return 0
+    ids = [order.external_id for order in orders]
+    entries = ledger.order_entries(session, shop_id, ids)
+    refunds = ledger.order_refunds(session, shop_id, ids)
+    needing = [o for o in orders if not entries[o.external_id] and ledger.earns(o, start)]
+    guests = {o.external_id for o in needing if o.customer_external_id is None}
+    members = ledger.members_for_orders(session, shop_id, needing)
+    rows = []
+    for order in orders:
+        member_id = members.get(order.customer_external_id or "")
+        if member_id is None and order.external_id in guests:
+            guest = ledger.member_for(session, shop_id, customer_external_id=None, email=order.email)
+            member_id = guest.id if guest else None
+        rows += ledger.plan_order(order, program, entries[order.external_id], member_id, started_at=start)
+        rows += ledger.plan_refunds(order, entries[order.external_id], refunds[order.external_id])
+    ledger.insert_entries(session, rows)
+    return sum(row["points"] for row in rows)
 
 
 def _after(query, stamp, row_id, seen_stamp, seen_id):

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from app.loyalty.program import Program
 from app.store.models import LedgerEntry, LoyaltyMember, LoyaltyProgram, Order, Refund
 from app.store.types import utcnow
-from app.store.upsert import insert_ignore
+from app.store.upsert import among, insert_ignore
 
 LEDGER: Table = LedgerEntry.__table__  # type: ignore[assignment]
 
@@ -143,99 +143,196 @@ def order_points(order: Order, program: Program, multiplier: Decimal = Decimal("
     return int(raw.to_integral_value(rounding=ROUND_DOWN))
 
 
-def _order_entries(session: Session, shop_id: int, order_external_id: str) -> list[LedgerEntry]:
-    return list(session.execute(
-        select(LedgerEntry).where(LedgerEntry.shop_id == shop_id,
-                                  LedgerEntry.order_external_id == order_external_id)
-    ).scalars())
+@dataclasses.dataclass(frozen=True)
+class EntryView:
+    """What the order rules need to know of an entry already in the ledger (or planned)."""
+
+    cause_key: str
+    points: int
+    member_id: int
+    available_at: dt.datetime
+    program_version: int
+
+
+def order_entries(session: Session, shop_id: int, order_ids: Sequence[str]) -> dict[str, list[EntryView]]:
+    """The entries of many orders at once, by order id."""
+    found: dict[str, list[EntryView]] = {order_id: [] for order_id in order_ids}
+    if not order_ids:
+        return found
+    rows = session.execute(
+        select(LedgerEntry.order_external_id, LedgerEntry.cause_key, LedgerEntry.points, LedgerEntry.member_id,
+               LedgerEntry.available_at, LedgerEntry.program_version)
+        .where(LedgerEntry.shop_id == shop_id, among(session, LedgerEntry.order_external_id, list(order_ids)))
+    ).all()
+    for order_id, cause_key, points, member_id, available_at, version in rows:
+        found[str(order_id)].append(EntryView(cause_key, points, member_id, available_at, version))
+    return found
+
+
+def order_refunds(session: Session, shop_id: int, order_ids: Sequence[str]) -> dict[str, list[Refund]]:
+    """The refunds of many orders at once, by order id, each list in time order."""
+    found: dict[str, list[Refund]] = {order_id: [] for order_id in order_ids}
+    if not order_ids:
+        return found
+    for refund in session.execute(
+        select(Refund).where(Refund.shop_id == shop_id, among(session, Refund.order_external_id, list(order_ids)))
+        .order_by(Refund.source_created_at, Refund.id)
+    ).scalars():
+        found[refund.order_external_id].append(refund)
+    return found
 
 
 def _award_key(order_external_id: str) -> str:
     return f"order:{order_external_id}"
 
 
-def accrue_order(session: Session, shop_id: int, order: Order, program: Program, *,
-                 started_at: dt.datetime, multiplier: Decimal = Decimal("1")) -> int:
-    """Award an order's points (pending for the returns window), or reverse them if it was cancelled.
+def _award(entries: Sequence[EntryView], order_external_id: str) -> EntryView | None:
+    return next((e for e in entries if e.cause_key == _award_key(order_external_id)), None)
 
-    Orders placed before the program started (``started_at``), test orders and unpaid ones
-    earn nothing. Returns the points moved.
-    """
-    entries = _order_entries(session, shop_id, order.external_id)
-    award = next((e for e in entries if e.cause_key == _award_key(order.external_id)), None)
-    moved = 0
+
+def earns(order: Order, started_at: dt.datetime) -> bool:
+    """Whether an order earns at all: paid, not a test, placed since the program began."""
     placed = order.processed_at or order.source_created_at
+    # Platforms give times to the second: an order in the second the program began counts.
+    return not (order.is_test or placed < started_at.replace(microsecond=0)
+                or (order.financial_status or "") in _UNPAID
+                or order.cancelled_at is not None or order.deleted_at is not None)
+
+
+def plan_order(order: Order, program: Program, entries: list[EntryView], member_id: int | None, *,
+               started_at: dt.datetime, multiplier: Decimal = Decimal("1")) -> list[dict[str, Any]]:
+    """The entries an order still owes the ledger: its award, or the reversal of a cancellation.
+
+    ``entries`` (the order's entries so far) is extended with what is planned.
+    """
+    planned: list[dict[str, Any]] = []
+    award = _award(entries, order.external_id)
     if award is None:
-        # Platforms give times to the second: an order in the second the program began counts.
-        if (order.is_test or placed < started_at.replace(microsecond=0) or (order.financial_status or "") in _UNPAID
-                or order.cancelled_at is not None or order.deleted_at is not None):
-            return 0
-        member = member_for(session, shop_id, customer_external_id=order.customer_external_id, email=order.email)
         points = order_points(order, program, multiplier)
-        if member is None or points <= 0:
-            return 0
-        available_at = placed + dt.timedelta(days=program["pending_days"])
-        if add_entry(session, shop_id=shop_id, member_id=member.id, points=points, cause="order",
-                     cause_key=_award_key(order.external_id), program_version=program.version,
-                     available_at=available_at, order_external_id=order.external_id):
-            moved += points
-        entries = _order_entries(session, shop_id, order.external_id)
-        award = next(e for e in entries if e.cause_key == _award_key(order.external_id))
+        if member_id is None or points <= 0 or not earns(order, started_at):
+            return planned
+        placed = order.processed_at or order.source_created_at
+        row = _row(order.shop_id, member_id, points, "order", _award_key(order.external_id), program.version,
+                   placed + dt.timedelta(days=program["pending_days"]), order.external_id)
+        planned.append(row)
+        award = _view(row)
+        entries.append(award)
     if order.cancelled_at is not None or order.deleted_at is not None:
         net = sum(e.points for e in entries)
-        if net > 0:
-            moved -= net if add_entry(
-                session, shop_id=shop_id, member_id=award.member_id, points=-net, cause="cancellation",
-                cause_key=f"order:{order.external_id}:cancelled", program_version=award.program_version,
-                available_at=_reversal_available_at(award), order_external_id=order.external_id) else 0
-    return moved
+        key = f"order:{order.external_id}:cancelled"
+        if net > 0 and all(e.cause_key != key for e in entries):
+            row = _row(order.shop_id, award.member_id, -net, "cancellation", key, award.program_version,
+                       _reversal_available_at(award), order.external_id)
+            planned.append(row)
+            entries.append(_view(row))
+    return planned
 
 
-def _reversal_available_at(award: LedgerEntry) -> dt.datetime:
-    """A reversal of still-pending points takes them from pending; otherwise from the balance now."""
-    now = utcnow()
-    return award.available_at if award.available_at > now else now
-
-
-def accrue_refunds(session: Session, shop_id: int, order: Order) -> int:
-    """Reverse an order's points in proportion to what was refunded, refund by refund.
+def plan_refunds(order: Order, entries: list[EntryView], refunds: Sequence[Refund]) -> list[dict[str, Any]]:
+    """The reversals an order's refunds still owe: in proportion to what was refunded.
 
     Each refund's share is the change in ``floor(earned × refunded so far / order total)``
     with refunds taken in a fixed order (time, then id): the shares are the same however the
     refunds arrive, a full refund takes back exactly what was earned, and nothing takes back
     more than the order still holds (a cancellation may have reversed it already).
     """
-    entries = _order_entries(session, shop_id, order.external_id)
-    award = next((e for e in entries if e.cause_key == _award_key(order.external_id)), None)
+    award = _award(entries, order.external_id)
     if award is None or order.total_price <= 0:
-        return 0
-    refunds = session.execute(
-        select(Refund).where(Refund.shop_id == shop_id, Refund.order_external_id == order.external_id)
-        .order_by(Refund.source_created_at, Refund.id)
-    ).scalars().all()
+        return []
     done = {e.cause_key for e in entries}
     net = sum(e.points for e in entries)
-    refunded = Decimal("0")
-    taken_so_far = 0
-    moved = 0
+    refunded, taken_so_far = Decimal("0"), 0
+    planned: list[dict[str, Any]] = []
     for refund in refunds:
         refunded += refund.amount
         share = min(refunded / order.total_price, Decimal("1"))
         taken = int((award.points * share).to_integral_value(rounding=ROUND_DOWN))
-        points = taken - taken_so_far
-        taken_so_far = taken
+        points, taken_so_far = taken - taken_so_far, taken
         key = f"refund:{refund.external_id}"
         if key in done or points <= 0:
             continue
         points = min(points, net)  # never below what the order still holds
-        if points > 0 and add_entry(
-                session, shop_id=shop_id, member_id=award.member_id, points=-points, cause="refund",
-                cause_key=key, program_version=award.program_version,
-                available_at=_reversal_available_at(award), order_external_id=order.external_id,
-                reason=f"refund of {refund.amount} {refund.currency}"):
+        if points > 0:
+            row = _row(order.shop_id, award.member_id, -points, "refund", key, award.program_version,
+                       _reversal_available_at(award), order.external_id,
+                       reason=f"refund of {refund.amount} {refund.currency}")
+            planned.append(row)
+            entries.append(_view(row))
             net -= points
-            moved -= points
-    return moved
+    return planned
+
+
+def _row(shop_id: int, member_id: int, points: int, cause: str, cause_key: str, program_version: int,
+         available_at: dt.datetime, order_external_id: str | None, reason: str | None = None) -> dict[str, Any]:
+    return {"shop_id": shop_id, "member_id": member_id, "points": points, "cause": cause,
+            "cause_key": cause_key[:191], "order_external_id": order_external_id,
+            "program_version": program_version, "available_at": available_at, "actor": None,
+            "reason": reason, "created_at": utcnow()}
+
+
+def _view(row: dict[str, Any]) -> EntryView:
+    return EntryView(row["cause_key"], row["points"], row["member_id"], row["available_at"],
+                     row["program_version"])
+
+
+def insert_entries(session: Session, rows: Sequence[dict[str, Any]]) -> int:
+    """Append planned entries in one statement; those whose cause already moved points are skipped."""
+    rows = [row for row in rows if row["points"] != 0]
+    return len(insert_ignore(session, LEDGER, rows, conflict=("shop_id", "cause_key"), returning=("id",)))
+
+
+def _reversal_available_at(award: EntryView) -> dt.datetime:
+    """A reversal of still-pending points takes them from pending; otherwise from the balance now."""
+    now = utcnow()
+    return award.available_at if award.available_at > now else now
+
+
+def accrue_order(session: Session, shop_id: int, order: Order, program: Program, *,
+                 started_at: dt.datetime, multiplier: Decimal = Decimal("1")) -> int:
+    """Award one order's points, or reverse them if it was cancelled; return the points moved."""
+    entries = order_entries(session, shop_id, [order.external_id])[order.external_id]
+    member = None
+    if _award(entries, order.external_id) is None and earns(order, started_at):
+        member = member_for(session, shop_id, customer_external_id=order.customer_external_id, email=order.email)
+    rows = plan_order(order, program, entries, member.id if member else None, started_at=started_at,
+                      multiplier=multiplier)
+    insert_entries(session, rows)
+    return sum(row["points"] for row in rows)
+
+
+def accrue_refunds(session: Session, shop_id: int, order: Order) -> int:
+    """Reverse one order's points for its refunds; return the points moved."""
+    entries = order_entries(session, shop_id, [order.external_id])[order.external_id]
+    rows = plan_refunds(order, entries, order_refunds(session, shop_id, [order.external_id])[order.external_id])
+    insert_entries(session, rows)
+    return sum(row["points"] for row in rows)
+
+
+def members_for_orders(session: Session, shop_id: int, orders: Sequence[Order]) -> dict[str, int]:
+    """Member ids for the customers of many orders at once (made where missing), by customer id.
+
+    Guests (an email, no customer) are left to ``member_for``: they are few.
+    """
+    wanted = sorted({o.customer_external_id for o in orders if o.customer_external_id is not None})
+    if not wanted:
+        return {}
+    table = LoyaltyMember.__table__
+
+    def known() -> dict[str, int]:
+        return dict(session.execute(
+            select(table.c.customer_external_id, table.c.id)
+            .where(table.c.shop_id == shop_id, among(session, table.c.customer_external_id, wanted))).all())
+
+    found = known()
+    missing = [customer for customer in wanted if customer not in found]
+    if missing:
+        emails = {o.customer_external_id: (o.email.lower() if o.email else None) for o in orders}
+        insert_ignore(session, table, [  # type: ignore[arg-type]
+            {"shop_id": shop_id, "customer_external_id": customer, "email": emails.get(customer),
+             "created_at": utcnow()} for customer in missing],
+            conflict=("shop_id", "customer_external_id"), returning=("id",))
+        found = known()
+    return found
 
 
 # --- spending ------------------------------------------------------------------------------

@@ -72,6 +72,7 @@ def upgrade() -> None:
     with op.batch_alter_table('ledger_entries', schema=None) as batch_op:
         batch_op.create_index('ix_ledger_entries_member_id_available_at', ['member_id', 'available_at'], unique=False)
         batch_op.create_index('ix_ledger_entries_shop_id_created_at', ['shop_id', 'created_at'], unique=False)
+        batch_op.create_index('ix_ledger_entries_shop_id_order_external_id', ['shop_id', 'order_external_id'], unique=False)
 
     op.create_table('redemptions',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -108,6 +109,7 @@ def downgrade() -> None:
 
     op.drop_table('redemptions')
     with op.batch_alter_table('ledger_entries', schema=None) as batch_op:
+        batch_op.drop_index('ix_ledger_entries_shop_id_order_external_id')
         batch_op.drop_index('ix_ledger_entries_shop_id_created_at')
         batch_op.drop_index('ix_ledger_entries_member_id_available_at')
 

@@ -56,6 +56,7 @@ class LedgerEntry(Base):
         UniqueConstraint("shop_id", "cause_key"),
         Index("ix_ledger_entries_member_id_available_at", "member_id", "available_at"),
         Index("ix_ledger_entries_shop_id_created_at", "shop_id", "created_at"),
+        Index("ix_ledger_entries_shop_id_order_external_id", "shop_id", "order_external_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
