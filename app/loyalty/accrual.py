@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import literal, select, tuple_
 from sqlalchemy.orm import Session
 
 from app.loyalty import ledger
@@ -95,7 +95,10 @@ def _apply(session: Session, shop_id: int, orders: list[Order], program: program
 
 
 def _after(query, stamp, row_id, seen_stamp, seen_id):
-    """Rows after a (time, id) cursor: ties on the time are broken by id, none is skipped."""
+    """Rows after a (time, id) cursor: ties on the time are broken by id, none is skipped.
+
+    A row-value comparison, which an index on (shop, time, id) serves.
+    """
     if seen_stamp is None:
         return query
-    return query.where(or_(stamp > seen_stamp, and_(stamp == seen_stamp, row_id > seen_id)))
+    return query.where(tuple_(stamp, row_id) > tuple_(literal(seen_stamp, stamp.type), literal(seen_id, row_id.type)))

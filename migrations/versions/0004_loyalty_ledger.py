@@ -18,6 +18,10 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('orders', schema=None) as batch_op:
+        batch_op.create_index('ix_orders_shop_id_updated_at_id', ['shop_id', 'updated_at', 'id'], unique=False)
+    with op.batch_alter_table('refunds', schema=None) as batch_op:
+        batch_op.create_index('ix_refunds_shop_id_created_at_id', ['shop_id', 'created_at', 'id'], unique=False)
     op.create_table('loyalty_cursors',
     sa.Column('shop_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('order_updated_at', app.store.types.UTCDateTime(timezone=True), nullable=True),
@@ -120,3 +124,7 @@ def downgrade() -> None:
 
     op.drop_table('loyalty_members')
     op.drop_table('loyalty_cursors')
+    with op.batch_alter_table('refunds', schema=None) as batch_op:
+        batch_op.drop_index('ix_refunds_shop_id_created_at_id')
+    with op.batch_alter_table('orders', schema=None) as batch_op:
+        batch_op.drop_index('ix_orders_shop_id_updated_at_id')

@@ -18,6 +18,8 @@ class Order(Timestamped, Base):
         UniqueConstraint("shop_id", "external_id"),
         Index("ix_orders_shop_id_customer_external_id", "shop_id", "customer_external_id"),
         Index("ix_orders_shop_id_source_created_at", "shop_id", "source_created_at"),
+        # Readers that follow what the mirror wrote (the loyalty accrual) page by (updated_at, id).
+        Index("ix_orders_shop_id_updated_at_id", "shop_id", "updated_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -75,6 +77,7 @@ class Refund(Base):
     __table_args__ = (
         UniqueConstraint("shop_id", "external_id"),
         Index("ix_refunds_shop_id_order_external_id", "shop_id", "order_external_id"),
+        Index("ix_refunds_shop_id_created_at_id", "shop_id", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
