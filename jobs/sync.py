@@ -482,6 +482,10 @@ def catch_up(shop_id: int) -> dict[str, int]:
         session.rollback()
         log.warning("shop=%s catch-up postponed: %s", shop_id, error)
         return counts
+    if any(counts.values()):
+        from jobs.loyalty import request_accrual
+
+        request_accrual(shop_id)  # what the catch-up repaired may earn or reverse points
     if unfinished:
         # A job of its own id: the one running now still holds the plain catch-up id.
         enqueue(catch_up, shop_id, queue_name="default",

@@ -25,6 +25,7 @@ from app.store.models import (
     Order,
     PrivacyRequest,
     Product,
+    Redemption,
     Refund,
     Shop,
     SyncRun,
@@ -179,7 +180,7 @@ def redact_shop(session: Session, shop: Shop, *, keep_event_id: int | None) -> P
     counts: dict[str, int] = {}
     for model in (LineItem, Variant):
         counts[model.__tablename__] = session.execute(delete(model).where(model.shop_id == shop.id)).rowcount or 0
-    for model in (LedgerEntry, LoyaltyMember, LoyaltyCursor, LoyaltyProgram):
+    for model in (Redemption, LedgerEntry, LoyaltyMember, LoyaltyCursor, LoyaltyProgram):
         counts[model.__tablename__] = session.execute(delete(model).where(model.shop_id == shop.id)).rowcount or 0
     for model in (Refund, Order, Product, Cart, Customer, SyncRun):
         counts[model.__tablename__] = session.execute(delete(model).where(model.shop_id == shop.id)).rowcount or 0

@@ -237,3 +237,17 @@ def test_liability_in_points_and_money_at_any_date(session, started):
             ledger.liability(session, started.id, at=before).amount) == (225, Decimal("2.25"))
     now = ledger.liability(session, started.id)
     assert (now.points, now.amount) == (175, Decimal("1.75"))
+
+
+def test_erasing_a_customer_keeps_the_amounts_and_erasing_the_shop_removes_the_program(session, started):
+    from app.store import privacy
+
+    _apply(session, started, _order(total="40.00", subtotal="40.00"))
+    privacy.redact_customer(session, started.id, "c1", email="ana@example.com", order_ids=(), event_id=None)
+    session.commit()
+    member = _member(session)
+    assert member.email is None and ledger.balance(session, member.id).pending == 40
+    privacy.redact_shop(session, started, keep_event_id=None)
+    session.commit()
+    assert session.execute(select(func.count()).select_from(LedgerEntry)).scalar_one() == 0
+    assert session.execute(select(func.count()).select_from(LoyaltyProgram)).scalar_one() == 0
