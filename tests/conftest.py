@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ import psycopg
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from app import create_app
 from app.config import load_settings
@@ -137,12 +139,21 @@ def live_app(app, app_port):
 def _clean_database() -> None:
     assert db.engine is not None
     tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
-    with db.engine.begin() as connection:
-        if db.engine.dialect.name == "postgresql":
-            connection.execute(text("TRUNCATE " + ", ".join(tables) + " RESTART IDENTITY CASCADE"))
-        else:
-            for name in tables:
-                connection.execute(text(f"DELETE FROM {name}"))
+    for attempt in range(5):
+        try:
+            with db.engine.begin() as connection:
+                if db.engine.dialect.name == "postgresql":
+                    connection.execute(text("TRUNCATE " + ", ".join(tables) + " RESTART IDENTITY CASCADE"))
+                else:
+                    for name in tables:
+                        connection.execute(text(f"DELETE FROM {name}"))
+            return
+        except OperationalError as error:
+            # A late delivery from the previous test (the live app writes while we empty the
+            # tables) can make PostgreSQL pick the TRUNCATE as a deadlock's victim: try again.
+            if "deadlock" not in str(error) or attempt == 4:
+                raise
+            time.sleep(0.2)
 
 
 @pytest.fixture()
