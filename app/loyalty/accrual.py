@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.loyalty import ledger
 from app.loyalty import program as programs
-from app.store.models import LoyaltyCursor, LoyaltyProgram, Order, Refund
+from app.store.models import LoyaltyCursor, LoyaltyMember, LoyaltyProgram, Order, Refund
 
 log = logging.getLogger(__name__)
 
@@ -87,11 +87,29 @@ def _apply(session: Session, shop_id: int, orders: list[Order], program: program
         member_id = members.get(order.customer_external_id or "")
         if member_id is None and order.external_id in guests:
             guest = ledger.member_for(session, shop_id, customer_external_id=None, email=order.email)
-            member_id = guest.id if guest else None
+            # A guest already claimed by a customer: the new points go straight to them.
+            member_id = (guest.claimed_by_id or guest.id) if guest else None
         rows += ledger.plan_order(order, program, entries[order.external_id], member_id, started_at=start)
         rows += ledger.plan_refunds(order, entries[order.external_id], refunds[order.external_id])
     ledger.insert_entries(session, rows)
-    return sum(row["points"] for row in rows)
+    return sum(row["points"] for row in rows) + _claims(session, shop_id, orders)
+
+
+def _claims(session: Session, shop_id: int, orders: list[Order]) -> int:
+    """A customer ordering with an email seen before only on guest orders claims those points."""
+    by_email = {o.email.lower(): o.customer_external_id for o in orders if o.email and o.customer_external_id}
+    guests = ledger.guests_by_email(session, shop_id, sorted(by_email))
+    if not guests:
+        return 0
+    members = ledger.members_for_orders(session, shop_id, [o for o in orders if o.email
+                                                          and o.email.lower() in guests and o.customer_external_id])
+    moved = 0
+    for email, guest in guests.items():
+        member_id = members.get(by_email[email] or "")
+        member = session.get(LoyaltyMember, member_id) if member_id is not None else None
+        if member is not None:
+            moved += ledger.claim_guest(session, shop_id, guest, member)
+    return moved
 
 
 def _after(query, stamp, row_id, seen_stamp, seen_id):

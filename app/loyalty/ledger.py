@@ -163,6 +163,7 @@ def order_entries(session: Session, shop_id: int, order_ids: Sequence[str]) -> d
         select(LedgerEntry.order_external_id, LedgerEntry.cause_key, LedgerEntry.points, LedgerEntry.member_id,
                LedgerEntry.available_at, LedgerEntry.program_version)
         .where(LedgerEntry.shop_id == shop_id, among(session, LedgerEntry.order_external_id, list(order_ids)))
+        .order_by(LedgerEntry.id)
     ).all()
     for order_id, cause_key, points, member_id, available_at, version in rows:
         found[str(order_id)].append(EntryView(cause_key, points, member_id, available_at, version))
@@ -188,6 +189,12 @@ def _award_key(order_external_id: str) -> str:
 
 def _award(entries: Sequence[EntryView], order_external_id: str) -> EntryView | None:
     return next((e for e in entries if e.cause_key == _award_key(order_external_id)), None)
+
+
+def _holder(entries: Sequence[EntryView], award: EntryView) -> int:
+    """The member who holds an order's points now: its earner, or who claimed them from a guest."""
+    claimed = [e for e in entries if e.cause_key.startswith("claim:") and e.cause_key.endswith(":in")]
+    return claimed[-1].member_id if claimed else award.member_id
 
 
 def earns(order: Order, started_at: dt.datetime) -> bool:
@@ -221,7 +228,7 @@ def plan_order(order: Order, program: Program, entries: list[EntryView], member_
         net = sum(e.points for e in entries)
         key = f"order:{order.external_id}:cancelled"
         if net > 0 and all(e.cause_key != key for e in entries):
-            row = _row(order.shop_id, award.member_id, -net, "cancellation", key, award.program_version,
+            row = _row(order.shop_id, _holder(entries, award), -net, "cancellation", key, award.program_version,
                        _reversal_available_at(award), order.external_id)
             planned.append(row)
             entries.append(_view(row))
@@ -253,7 +260,7 @@ def plan_refunds(order: Order, entries: list[EntryView], refunds: Sequence[Refun
             continue
         points = min(points, net)  # never below what the order still holds
         if points > 0:
-            row = _row(order.shop_id, award.member_id, -points, "refund", key, award.program_version,
+            row = _row(order.shop_id, _holder(entries, award), -points, "refund", key, award.program_version,
                        _reversal_available_at(award), order.external_id,
                        reason=f"refund of {refund.amount} {refund.currency}")
             planned.append(row)
@@ -306,6 +313,42 @@ def accrue_refunds(session: Session, shop_id: int, order: Order) -> int:
     rows = plan_refunds(order, entries, order_refunds(session, shop_id, [order.external_id])[order.external_id])
     insert_entries(session, rows)
     return sum(row["points"] for row in rows)
+
+
+def claim_guest(session: Session, shop_id: int, guest: LoyaltyMember, member: LoyaltyMember) -> int:
+    """Move a guest's points (earned on orders with this email) to the customer who has that email now.
+
+    Each guest entry is mirrored by a pair — out of the guest, into the member — with the same
+    availability, so pending points stay pending and an order's net stays the same; later
+    reversals of those orders go to the member. Once per guest entry; returns the points moved.
+    """
+    if guest.id == member.id or guest.customer_external_id is not None:
+        return 0
+    entries = session.execute(
+        select(LedgerEntry).where(LedgerEntry.member_id == guest.id, ~LedgerEntry.cause_key.like("claim:%"))
+        .order_by(LedgerEntry.id)
+    ).scalars().all()
+    rows = []
+    for entry in entries:
+        for member_id, points, side in ((guest.id, -entry.points, "out"), (member.id, entry.points, "in")):
+            rows.append(_row(shop_id, member_id, points, "claim", f"claim:{entry.id}:{side}", entry.program_version,
+                             entry.available_at, entry.order_external_id,
+                             reason=f"points earned as a guest with {guest.email or 'this email'}"))
+    insert_entries(session, rows)
+    if guest.claimed_by_id is None:
+        guest.claimed_by_id, guest.claimed_at = member.id, utcnow()
+    return sum(row["points"] for row in rows if row["member_id"] == member.id)
+
+
+def guests_by_email(session: Session, shop_id: int, emails: Sequence[str]) -> dict[str, LoyaltyMember]:
+    """Unclaimed guest members with these emails, by email."""
+    if not emails:
+        return {}
+    return {guest.email: guest for guest in session.execute(
+        select(LoyaltyMember).where(LoyaltyMember.shop_id == shop_id, LoyaltyMember.customer_external_id.is_(None),
+                                    LoyaltyMember.claimed_by_id.is_(None),
+                                    among(session, LoyaltyMember.email, list(emails)))
+    ).scalars() if guest.email}
 
 
 def members_for_orders(session: Session, shop_id: int, orders: Sequence[Order]) -> dict[str, int]:

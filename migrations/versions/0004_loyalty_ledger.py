@@ -37,6 +37,9 @@ def upgrade() -> None:
     sa.Column('customer_external_id', sa.String(length=64), nullable=True),
     sa.Column('email', sa.String(length=320), nullable=True),
     sa.Column('created_at', app.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('claimed_by_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('claimed_at', app.store.types.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['claimed_by_id'], ['loyalty_members.id'], name=op.f('fk_loyalty_members_claimed_by_id_loyalty_members'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_loyalty_members_shop_id_shops'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_loyalty_members')),
     sa.UniqueConstraint('shop_id', 'customer_external_id', name=op.f('uq_loyalty_members_shop_id_customer_external_id'))

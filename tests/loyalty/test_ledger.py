@@ -251,3 +251,29 @@ def test_erasing_a_customer_keeps_the_amounts_and_erasing_the_shop_removes_the_p
     session.commit()
     assert session.execute(select(func.count()).select_from(LedgerEntry)).scalar_one() == 0
     assert session.execute(select(func.count()).select_from(LoyaltyProgram)).scalar_one() == 0
+
+
+def test_a_customer_with_a_guests_email_claims_the_guest_points_and_their_reversals(session, started):
+    _apply(session, started, _order("g1", total="40.00", subtotal="40.00", customer=None, email="Ana@Example.com"))
+    guest = session.execute(select(LoyaltyMember).where(LoyaltyMember.customer_external_id.is_(None))).scalar_one()
+    assert ledger.balance(session, guest.id).pending == 40
+    # Ana orders with an account: her guest points come with her, still pending.
+    _apply(session, started, _order("c1-1", total="10.00", subtotal="10.00", customer="ana", email="ana@example.com",
+                                    placed=NOW + dt.timedelta(minutes=1)))
+    member = _member(session, "ana")
+    assert ledger.balance(session, guest.id) == ledger.Balance(0, 0)
+    assert ledger.balance(session, member.id).pending == 50
+    session.refresh(guest)
+    assert guest.claimed_by_id == member.id
+    # Read again: claimed once. A refund of the guest order now comes out of Ana's points.
+    session.execute(accrual.LoyaltyCursor.__table__.delete())
+    session.commit()
+    accrual.accrue(session, started.id)
+    assert ledger.balance(session, member.id).pending == 50
+    _apply(session, started, _refund("gr", order_id="g1", amount="40.00", at=NOW + dt.timedelta(minutes=2)))
+    assert ledger.balance(session, member.id).pending == 10
+    assert ledger.balance(session, guest.id) == ledger.Balance(0, 0)
+    # A later guest order with her email goes straight to her.
+    _apply(session, started, _order("g2", total="5.00", subtotal="5.00", customer=None, email="ana@example.com",
+                                    placed=NOW + dt.timedelta(minutes=3)))
+    assert ledger.balance(session, member.id).pending == 15

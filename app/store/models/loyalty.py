@@ -46,6 +46,9 @@ class LoyaltyMember(Base):
     customer_external_id: Mapped[str | None] = mapped_column(String(64))
     email: Mapped[str | None] = mapped_column(String(320))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # A guest whose points a customer claimed (same email): later reversals go to that member.
+    claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("loyalty_members.id", ondelete="SET NULL"))
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 class LedgerEntry(Base):
