@@ -92,15 +92,10 @@ def add_entry(session: Session, *, shop_id: int, member_id: int, points: int, ca
               program_version: int, available_at: dt.datetime, order_external_id: str | None = None,
               actor: str | None = None, reason: str | None = None) -> bool:
     """Append one entry unless its cause already moved points; return whether it was added."""
-    if points == 0:
-        return False
-    added = insert_ignore(session, LEDGER, [{
-        "shop_id": shop_id, "member_id": member_id, "points": points, "cause": cause,
-        "cause_key": cause_key[:191], "order_external_id": order_external_id,
-        "program_version": program_version, "available_at": available_at, "actor": actor,
-        "reason": reason, "created_at": utcnow(),
-    }], conflict=("shop_id", "cause_key"), returning=("id",))
-    return bool(added)
+    row = _row(shop_id, member_id, points, cause, cause_key, program_version, available_at, order_external_id,
+               reason=reason)
+    row["actor"] = actor
+    return insert_entries(session, [row]) == 1
 
 
 def balance(session: Session, member_id: int, at: dt.datetime | None = None) -> Balance:
@@ -292,27 +287,6 @@ def _reversal_available_at(award: EntryView) -> dt.datetime:
     """A reversal of still-pending points takes them from pending; otherwise from the balance now."""
     now = utcnow()
     return award.available_at if award.available_at > now else now
-
-
-def accrue_order(session: Session, shop_id: int, order: Order, program: Program, *,
-                 started_at: dt.datetime, multiplier: Decimal = Decimal("1")) -> int:
-    """Award one order's points, or reverse them if it was cancelled; return the points moved."""
-    entries = order_entries(session, shop_id, [order.external_id])[order.external_id]
-    member = None
-    if _award(entries, order.external_id) is None and earns(order, started_at):
-        member = member_for(session, shop_id, customer_external_id=order.customer_external_id, email=order.email)
-    rows = plan_order(order, program, entries, member.id if member else None, started_at=started_at,
-                      multiplier=multiplier)
-    insert_entries(session, rows)
-    return sum(row["points"] for row in rows)
-
-
-def accrue_refunds(session: Session, shop_id: int, order: Order) -> int:
-    """Reverse one order's points for its refunds; return the points moved."""
-    entries = order_entries(session, shop_id, [order.external_id])[order.external_id]
-    rows = plan_refunds(order, entries, order_refunds(session, shop_id, [order.external_id])[order.external_id])
-    insert_entries(session, rows)
-    return sum(row["points"] for row in rows)
 
 
 def claim_guest(session: Session, shop_id: int, guest: LoyaltyMember, member: LoyaltyMember) -> int:
