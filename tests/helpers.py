@@ -103,6 +103,11 @@ def connect_woo(client, store: WooStore) -> Any:
     return client.get(f"{back.path}?{back.query}")
 
 
+def bearer(token: str) -> dict[str, str]:
+    """The Authorization header of an embedded-admin request."""
+    return {"Authorization": f"Bearer {token}"}
+
+
 def run_jobs(max_rounds: int = 400) -> list[str]:
     """Run every queued job (scheduled ones too, at once) until none is left; return failures."""
     connection = redis_holder.get()

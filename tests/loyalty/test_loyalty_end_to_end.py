@@ -12,15 +12,12 @@ from app.loyalty import program as programs
 from app.store.models import Customer, LedgerEntry, LoyaltyMember, Redemption, Shop
 from jobs.loyalty import request_code
 from tests.conftest import API_KEY
-from tests.helpers import connect_woo, install, run_jobs
+from tests.helpers import bearer, connect_woo, install, run_jobs
 
 CHEAP = {"pending_days": 0, "rewards": [
     {"id": "thanks", "name": "5 off", "kind": "fixed_amount", "points": 1, "value": "5.00",
      "minimum_subtotal": "20.00", "code_days": 30}]}
 
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _shop(platform: str) -> Shop:

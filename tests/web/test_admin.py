@@ -10,19 +10,7 @@ from app.extensions import db
 from app.store.models import Shop, SyncRun
 from app.store.types import utcnow
 from tests.conftest import API_KEY, API_SECRET
-from tests.helpers import DevstoreShop, install, run_jobs
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-@pytest.fixture()
-def installed(client, store):
-    store.generate(seed=4, customers=8, products=4, orders=12)
-    install(client, store)
-    assert run_jobs() == []
-    return store
+from tests.helpers import DevstoreShop, bearer, install, run_jobs
 
 
 def test_admin_api_needs_a_session_token(client):

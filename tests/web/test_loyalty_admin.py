@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
 from app.extensions import db
 from app.store.models import LoyaltyMember, Shop
 from tests.conftest import API_KEY
-from tests.helpers import DevstoreShop, install, run_jobs
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-@pytest.fixture()
-def installed(client, store):
-    store.generate(seed=4, customers=3, products=2, orders=2)
-    install(client, store)
-    assert run_jobs() == []
-    return store
+from tests.helpers import DevstoreShop, bearer, install, run_jobs
 
 
 def _add_member(domain: str, customer_id: str) -> None:
