@@ -6,14 +6,13 @@ import http.server
 import json
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from connectors.shopify.connector import ShopifyConnector
+from tests.conftest import SHARED
 
-REPO = Path(__file__).resolve().parents[3]
-VECTORS_PATH = REPO.parent / "shared" / "fixtures" / "shopify_vectors.json"
+VECTORS_PATH = SHARED / "fixtures" / "shopify_vectors.json"
 
 
 @pytest.fixture(scope="session")
