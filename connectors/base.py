@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
+import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -152,7 +154,7 @@ class Order:
     created_at: dt.datetime
     updated_at: dt.datetime
     currency: str
-    total_price: Decimal
+    total_price: Decimal  # what the order costs, however it was paid (gift cards included)
     subtotal_price: Decimal  # the line items after discounts, before shipping and taxes
     total_discounts: Decimal = Decimal("0")
     total_tax: Decimal = Decimal("0")
@@ -170,6 +172,58 @@ class Order:
     # False when the platform cut the list short (a page read caps nested lists): the lines
     # given are then merged into what is stored instead of replacing it.
     line_items_complete: bool = True
+    # The part of the order paid with gift cards, in the shop's currency: what gift cards paid
+    # when the order was paid, not lowered by refunds (each refund is a record of its own, so
+    # a share of it going back to a gift card would otherwise be counted twice).
+    gift_card_amount: Decimal = Decimal("0")
+    # False when the source could not tell the amount (a Shopify webhook of an order paid in
+    # part with a gift card, a page whose transactions were cut short): the amount stored is
+    # kept, a new order starts at 0, and the next full read fills it in.
+    gift_card_amount_known: bool = True
+    # ``shipping_address_key()`` of the order's shipping address; None without one.
+    shipping_address_key: str | None = None
+
+
+_ADDRESS_KEY_VERSION = "shipping-address-v1"  # a change of the normalisation changes every key
+_WORD_CATEGORIES = frozenset("LNM")  # letters, digits and the marks that belong to letters
+_KEY_SEPARATOR = "\x1f"  # a control character: never left in a normalised part
+
+
+def _address_words(value: Any) -> str:
+    """Return ``value`` NFKC-normalised and casefolded, each run of other characters one space."""
+    if value is None:
+        return ""
+    text = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", str(value)).casefold())
+    words: list[str] = []
+    gap = False
+    for char in text:
+        if unicodedata.category(char)[0] in _WORD_CATEGORIES:
+            if gap and words:
+                words.append(" ")
+            words.append(char)
+            gap = False
+        else:
+            gap = True
+    return "".join(words)
+
+
+def shipping_address_key(address1: Any, address2: Any, postal_code: Any, country_code: Any) -> str | None:
+    """Return a one-way fingerprint (SHA-256 hex) of a shipping address; None without a street.
+
+    Spellings of one address give one key: every part is NFKC-normalised and casefolded and
+    each run of punctuation or whitespace becomes one space ("12 Main St." and "12  main st"
+    match); the two address lines count as one text (a line split elsewhere still matches);
+    the postal code and country code lose their separators ("SW1A 1AA" and "sw1a-1aa" match).
+    Accents are kept ("é" is not "e"). An address without a street line (a country alone) is
+    no address to compare: None. The key is unsalted, so it hides an address from a casual
+    reader but not from someone who guesses it; it is compared only within one shop.
+    """
+    street = _address_words(f"{address1 or ''} {address2 or ''}")
+    if not street:
+        return None
+    parts = (_ADDRESS_KEY_VERSION, street, _address_words(postal_code).replace(" ", ""),
+             _address_words(country_code).replace(" ", ""))
+    return hashlib.sha256(_KEY_SEPARATOR.join(parts).encode("utf-8")).hexdigest()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -278,7 +332,9 @@ class Refetch:
 
 REFETCH_ORDER_REFUNDS = "order_refunds"
 REFETCH_PRODUCT = "product"
-REFETCH_RESOURCES = (REFETCH_ORDER_REFUNDS, REFETCH_PRODUCT)
+# The whole order (with its refunds), where a webhook left a field unknown.
+REFETCH_ORDER = "order"
+REFETCH_RESOURCES = (REFETCH_ORDER_REFUNDS, REFETCH_PRODUCT, REFETCH_ORDER)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -353,7 +409,8 @@ class Page:
 DISCOUNT_PERCENTAGE = "percentage"
 DISCOUNT_FIXED_AMOUNT = "fixed_amount"
 DISCOUNT_FREE_SHIPPING = "free_shipping"
-DISCOUNT_KINDS = (DISCOUNT_PERCENTAGE, DISCOUNT_FIXED_AMOUNT, DISCOUNT_FREE_SHIPPING)
+DISCOUNT_FREE_PRODUCT = "free_product"
+DISCOUNT_KINDS = (DISCOUNT_PERCENTAGE, DISCOUNT_FIXED_AMOUNT, DISCOUNT_FREE_SHIPPING, DISCOUNT_FREE_PRODUCT)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -362,6 +419,11 @@ class DiscountSpec:
 
     ``value`` is a percentage (0 < value <= 100) or an amount in the shop's currency; it is
     ignored for free shipping. ``combinable=False`` means the code cannot be used with others.
+
+    A free product gives one unit of one of the entitled products or variants
+    (``product_external_ids``, ``variant_external_ids``: the mirror's external ids; at least
+    one is needed) for nothing, once per use of the code: ``value`` is the price of one unit,
+    taken off once across the entitled items, never per item. Other kinds take no product ids.
     """
 
     code: str
@@ -375,6 +437,8 @@ class DiscountSpec:
     customer_email: str | None = None
     combinable: bool = False
     minimum_subtotal: Decimal | None = None
+    product_external_ids: tuple[str, ...] = ()
+    variant_external_ids: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -389,10 +453,18 @@ class DiscountResult:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class CustomerAttributes:
-    """Values to show on a customer in the store (points balance, tier) for themes to read."""
+    """Values to show on a customer in the store (points balance, tier) for themes to read.
+
+    ``tags_add`` and ``tags_remove`` change the customer's tags where the platform has them
+    (so that segments and flows in the store can use a tier); adding a tag that is there or
+    removing one that is not is no change. A platform without customer tags ignores them:
+    the same information always travels in ``values`` too.
+    """
 
     customer_external_id: str
     values: tuple[tuple[str, str], ...]
+    tags_add: tuple[str, ...] = ()
+    tags_remove: tuple[str, ...] = ()
 
 
 # --- capabilities -------------------------------------------------------------------------

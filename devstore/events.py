@@ -12,7 +12,7 @@ from . import commerce, names, payloads
 from .core import DevStore
 from .errors import BadRequest, NotFound
 from .formats import parse_gid, parse_money
-from .models import Checkout, Customer, Order, Product, Variant
+from .models import Address, Checkout, Customer, Order, Product, Variant
 from .shopstate import ShopState
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,7 @@ def _new_customer(shop: ShopState, email: Optional[str], first: Optional[str] = 
     if not email:
         email = f"{first}.{last}{customer_id % 100000}@example.com".lower()
     customer = Customer(customer_id, first, last, email, phone, int(time.time()))
+    customer.default_address = commerce.default_address(customer)
     shop.customers.add(customer)
     shop.customers_by_email[email.lower()] = customer
     return customer
@@ -131,14 +132,55 @@ def _picks(shop: ShopState, items: Optional[list]) -> list[tuple[Variant, int]]:
     return picks
 
 
+_ADDRESS_TEXT = ("first_name", "last_name", "address1", "address2", "city", "province_code", "zip")
+
+
+def _shipping_address(body: dict, customer: Customer) -> Optional[Address]:
+    """Read `shipping_address` (null: the order ships nowhere; absent: the buyer's address)."""
+    if "shipping_address" not in body:
+        return customer.default_address
+    value = body["shipping_address"]
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise BadRequest("shipping_address must be an object or null")
+    for key in _ADDRESS_TEXT + ("country_code",):
+        if value.get(key) is not None and not isinstance(value[key], str):
+            raise BadRequest(f"shipping_address.{key} must be a string")
+    country = (value.get("country_code") or "US").upper()
+    if country not in commerce.SHIPS_TO:
+        raise BadRequest(f"shipping_address.country_code must be one of {sorted(commerce.SHIPS_TO)}")
+    text = {key: value.get(key) or "" for key in _ADDRESS_TEXT}
+    return Address(text["first_name"] or customer.first_name, text["last_name"] or customer.last_name,
+                   text["address1"], text["address2"], text["city"], text["province_code"],
+                   text["zip"], country)
+
+
+def _gift_card(body: dict) -> int:
+    """Read `gift_card`: the amount gift cards pay (at most the order's total)."""
+    value = body.get("gift_card")
+    if value is None:
+        return 0
+    try:
+        cents = parse_money(value)
+    except ValueError as exc:
+        raise BadRequest(f"gift_card: {exc}") from exc
+    if cents < 0:
+        raise BadRequest("gift_card must not be negative")
+    return cents
+
+
 def _place_order(shop: ShopState, customer: Customer, picks: list[tuple[Variant, int]],
-                 financial: str, checkout: Optional[Checkout] = None) -> Order:
-    """Create an order now and update the buyer's summary."""
+                 financial: str, address: Optional[Address], checkout: Optional[Checkout] = None,
+                 gift_card: int = 0) -> Order:
+    """Create an order now (shipped to `address`) and update the buyer's summary."""
     now = int(time.time())
     order = Order(shop.next_id("Order"), shop.next_order_number(), customer, customer.email,
                   now, commerce.make_lines(shop, picks))
     order.financial_status = financial
     commerce.price_order(order)
+    commerce.pay_with_gift_card(order, gift_card)
+    order.shipping_address = address
     order.checkout = checkout
     shop.orders.add(order)
     commerce.record_purchase(customer, order)
@@ -166,9 +208,11 @@ def create_order(store: DevStore, shop: ShopState, body: dict) -> dict:
     financial = FINANCIAL.get(str(body.get("financial_status", "paid")).lower())
     if financial is None:
         raise BadRequest(f"financial_status must be one of {sorted(FINANCIAL)}")
+    gift_card = _gift_card(body)
     with shop.lock:
         customer, is_new = _resolve_buyer(shop, body)
-        order = _place_order(shop, customer, _picks(shop, body.get("line_items")), financial)
+        order = _place_order(shop, customer, _picks(shop, body.get("line_items")), financial,
+                             _shipping_address(body, customer), gift_card=gift_card)
     _order_webhooks(store, shop, order, is_new)
     with shop.lock:
         return payloads.order(shop, order)
@@ -306,7 +350,7 @@ def complete_checkout(store: DevStore, shop: ShopState, checkout_id: Any) -> dic
             raise BadRequest("checkout is already completed")
         customer = checkout.customer or _new_customer(shop, checkout.email)
         picks = [(li.variant, li.quantity) for li in checkout.line_items]
-        order = _place_order(shop, customer, picks, "PAID", checkout)
+        order = _place_order(shop, customer, picks, "PAID", customer.default_address, checkout)
         checkout.order = order
         checkout.completed_at = checkout.updated_at = advance(checkout.updated_at)
         shop.checkouts.touched()

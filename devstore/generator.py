@@ -31,6 +31,7 @@ class GenerateSpec:
     refund_rate: float = 0.08
     cancel_rate: float = 0.02
     checkouts: int = 0
+    gift_card_rate: float = 0.0  # the share of orders a gift card pays for, in part or whole
     start: Optional[int] = None
     end: Optional[int] = None
 
@@ -176,6 +177,8 @@ def _orders(shop: ShopState, rng: random.Random, spec: GenerateSpec,
             commerce.price_order(order, code, percent)
         else:
             commerce.price_order(order)
+        if spec.gift_card_rate:
+            commerce.pay_with_gift_card(order, commerce.generated_gift_card(order, spec.gift_card_rate))
         if created_at < recent:
             order.fulfillment_status = "FULFILLED"
             order.updated_at = min(end, created_at + rng.randint(3600, 3 * DAY))
@@ -194,6 +197,7 @@ def _register_customers(shop: ShopState, customers: list[Customer]) -> None:
     """Give customers ids in signup order and add them to the shop."""
     for customer in sorted(customers, key=lambda c: c.created_at):
         customer.id = shop.next_id("Customer")
+        customer.default_address = commerce.default_address(customer)
         shop.customers.add(customer)
         shop.customers_by_email[customer.email] = customer
 

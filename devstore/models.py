@@ -42,12 +42,30 @@ class Product:
         self.deleted = False
 
 
+class Address:
+    """A mailing address (shared by the orders of a customer, so a million orders fit)."""
+
+    __slots__ = ("first_name", "last_name", "address1", "address2", "city", "province_code",
+                 "zip", "country_code")
+
+    def __init__(self, first_name: str, last_name: str, address1: str, address2: str,
+                 city: str, province_code: str, zip: str, country_code: str) -> None:
+        self.first_name = first_name
+        self.last_name = last_name
+        self.address1 = address1
+        self.address2 = address2
+        self.city = city
+        self.province_code = province_code
+        self.zip = zip
+        self.country_code = country_code
+
+
 class Customer:
     """One customer with running purchase totals."""
 
     __slots__ = ("id", "first_name", "last_name", "email", "phone", "state", "tags",
                  "marketing_state", "consent_updated_at", "created_at", "updated_at",
-                 "orders_count", "spent", "last_order", "verified_email")
+                 "orders_count", "spent", "last_order", "verified_email", "default_address")
 
     def __init__(self, id: int, first_name: str, last_name: str, email: Optional[str],
                  phone: Optional[str], created_at: int) -> None:
@@ -66,6 +84,7 @@ class Customer:
         self.spent = 0
         self.last_order: Optional["Order"] = None
         self.verified_email = True
+        self.default_address: Optional[Address] = None
 
 
 class LineItem:
@@ -106,9 +125,14 @@ class RefundLine:
 
 
 class Refund:
-    """One refund of an order."""
+    """One refund of an order.
 
-    __slots__ = ("id", "order", "created_at", "note", "lines", "amount", "transaction_id")
+    `gift_card` is the part (cents) that went back to gift cards, through its own transaction
+    `gift_card_transaction_id`; the rest went back through `transaction_id`.
+    """
+
+    __slots__ = ("id", "order", "created_at", "note", "lines", "amount", "transaction_id",
+                 "gift_card", "gift_card_transaction_id")
 
     def __init__(self, id: int, order: "Order", created_at: int, note: Optional[str],
                  lines: list[RefundLine], amount: int, transaction_id: int) -> None:
@@ -119,15 +143,22 @@ class Refund:
         self.lines = lines
         self.amount = amount
         self.transaction_id = transaction_id
+        self.gift_card = 0
+        self.gift_card_transaction_id: Optional[int] = None
 
 
 class Order:
-    """One order with its lines and refunds; money in integer cents."""
+    """One order with its lines and refunds; money in integer cents.
+
+    `gift_card` is what gift cards paid of the total when the order was placed (the rest was
+    paid, or is owed, through the card gateway); `shipping_address` is None for an order that
+    ships nowhere.
+    """
 
     __slots__ = ("id", "number", "customer", "email", "created_at", "updated_at",
                  "cancelled_at", "financial_status", "fulfillment_status", "tags",
                  "discount_code", "discount", "subtotal", "tax", "shipping", "total",
-                 "line_items", "refunds", "test", "checkout")
+                 "line_items", "refunds", "test", "checkout", "gift_card", "shipping_address")
 
     def __init__(self, id: int, number: int, customer: Optional[Customer],
                  email: Optional[str], created_at: int, line_items: list[LineItem]) -> None:
@@ -151,6 +182,8 @@ class Order:
         self.refunds: Optional[list[Refund]] = None
         self.test = False
         self.checkout: Optional["Checkout"] = None
+        self.gift_card = 0
+        self.shipping_address: Optional[Address] = customer.default_address if customer else None
 
     @property
     def name(self) -> str:
@@ -187,13 +220,14 @@ class Discount:
 
     `kind` is "BASIC" (DiscountCodeBasic) or "FREE_SHIPPING" (DiscountCodeFreeShipping);
     a basic discount has either `percentage` (0 < p <= 1) or `amount` (cents). Times are
-    epoch seconds; `customer_ids` is empty when every buyer may use the code.
+    epoch seconds; `customer_ids` is empty when every buyer may use the code; `product_ids`
+    and `variant_ids` (sorted) are both empty when the discount applies to every item.
     """
 
     __slots__ = ("id", "redeem_code_id", "kind", "code", "title", "percentage", "amount",
                  "applies_on_each_item", "starts_at", "ends_at", "usage_limit",
                  "applies_once_per_customer", "all_customers", "customer_ids",
-                 "combines_order", "combines_product", "combines_shipping",
+                 "product_ids", "variant_ids", "combines_order", "combines_product", "combines_shipping",
                  "minimum_subtotal", "minimum_quantity", "maximum_shipping_price",
                  "applies_on_one_time_purchase", "applies_on_subscription", "client_id",
                  "created_at", "updated_at")
@@ -214,6 +248,8 @@ class Discount:
         self.applies_once_per_customer = False
         self.all_customers = True
         self.customer_ids: tuple[int, ...] = ()
+        self.product_ids: tuple[int, ...] = ()
+        self.variant_ids: tuple[int, ...] = ()
         self.combines_order = False
         self.combines_product = False
         self.combines_shipping = False

@@ -46,3 +46,15 @@ VARIANT_OPTIONS = (
 PRICE_POINTS = (900, 1200, 1500, 1800, 2200, 2500, 2900, 3500, 4200, 4900, 5900, 7500, 9900)
 
 DISCOUNT_CODES = (("WELCOME10", 10), ("SPRING15", 15), ("VIP20", 20))
+
+# (city, province code, zip, country code) for generated shipping addresses.
+PLACES = (
+    ("Portland", "OR", "97205", "US"), ("Austin", "TX", "78701", "US"),
+    ("Brooklyn", "NY", "11201", "US"), ("Denver", "CO", "80202", "US"),
+    ("Chicago", "IL", "60607", "US"), ("Seattle", "WA", "98101", "US"),
+    ("Toronto", "ON", "M5V 2T6", "CA"), ("Vancouver", "BC", "V6B 1A1", "CA"),
+    ("London", "", "SW1A 1AA", "GB"), ("Berlin", "", "10115", "DE"),
+)
+
+STREETS = ("Main St.", "Oak Avenue", "Maple Dr", "Cedar Lane", "Elm Street", "Pine Rd.",
+           "Harbor Way", "Sunset Blvd", "Lakeview Terrace", "Mill Road")

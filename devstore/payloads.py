@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from .commerce import refund_legs, transactions
 from .formats import gid, iso_local, money
-from .models import Checkout, Customer, LineItem, Order, Product, Refund, Variant
+from .models import Address, Checkout, Customer, LineItem, Order, Product, Refund, Variant
 from .shopstate import ShopState
 
 FULFILLMENT_REST = {"FULFILLED": "fulfilled", "PARTIALLY_FULFILLED": "partial"}
+COUNTRY_NAMES = {"US": "United States", "CA": "Canada", "GB": "United Kingdom", "DE": "Germany",
+                 "FR": "France", "AT": "Austria", "NL": "Netherlands", "AU": "Australia"}
 
 
 def customer(shop: ShopState, c: Customer) -> dict[str, Any]:
@@ -50,9 +53,27 @@ def refund(shop: ShopState, r: Refund) -> dict[str, Any]:
              "line_item": line_item(rl.line_item)}
             for rl in r.lines],
         "transactions": [
-            {"id": r.transaction_id, "order_id": r.order.id, "amount": money(r.amount),
-             "kind": "refund", "status": "success", "currency": shop.currency}],
+            {"id": transaction_id, "order_id": r.order.id, "amount": money(cents),
+             "kind": "refund", "status": "success", "gateway": gateway, "currency": shop.currency}
+            for transaction_id, gateway, cents in refund_legs(r)],
     }
+
+
+def address(a: Optional[Address]) -> Optional[dict[str, Any]]:
+    """Return a REST mailing address (`shipping_address` of an order)."""
+    if a is None:
+        return None
+    return {"first_name": a.first_name, "last_name": a.last_name,
+            "name": f"{a.first_name} {a.last_name}".strip(), "company": None,
+            "address1": a.address1, "address2": a.address2 or None, "city": a.city,
+            "province_code": a.province_code or None, "zip": a.zip,
+            "country": COUNTRY_NAMES.get(a.country_code, a.country_code), "country_code": a.country_code,
+            "phone": None}
+
+
+def gateway_names(o: Order) -> list[str]:
+    """Return the gateways an order's payments went through, in the order they were first used."""
+    return list(dict.fromkeys(t.gateway for t in transactions(o) if t.kind != "REFUND"))
 
 
 def order(shop: ShopState, o: Order) -> dict[str, Any]:
@@ -76,6 +97,10 @@ def order(shop: ShopState, o: Order) -> dict[str, Any]:
         "customer": _order_customer(shop, o.customer),
         "line_items": [line_item(li) for li in o.line_items],
         "refunds": [refund(shop, r) for r in o.refunds or ()],
+        # The REST order names the gateways but carries no transactions (they have their own
+        # endpoint and topic).
+        "payment_gateway_names": gateway_names(o),
+        "shipping_address": address(o.shipping_address),
         "checkout_id": o.checkout.id if o.checkout else None,
         "checkout_token": o.checkout.token if o.checkout else None,
     }

@@ -16,6 +16,7 @@ from connectors.base import (
     CAP_EXPIRING_TOKENS,
     CAP_SESSION_TOKENS,
     CAP_WEBHOOK_SUBSCRIPTIONS,
+    REFETCH_ORDER,
     REFETCH_ORDER_REFUNDS,
     REFETCH_PRODUCT,
     AuthorizationRequest,
@@ -294,7 +295,7 @@ class ShopifyConnector:
         return bulk.iter_records(self._client(), job, skip=skip)
 
     def fetch_records(self, credentials: Credentials, refetch: Refetch) -> tuple[Any, ...]:
-        """Read what a webhook only hinted at: ``(Product,)`` or an order's ``Refund`` records.
+        """Read what a webhook only hinted at: ``(Product,)``, ``(Order,)`` or an order's refunds.
 
         A product or order that is gone gives an empty tuple.
         """
@@ -304,6 +305,10 @@ class ShopifyConnector:
                                           {"id": to_gid("Product", refetch.external_id)})
             node = data.get("product")
             records: tuple[Any, ...] = (mapping.record("products", node),) if node else ()
+        elif refetch.resource == REFETCH_ORDER:
+            data = self.graphql().execute(credentials, queries.ORDER, {"id": to_gid("Order", refetch.external_id)})
+            node = data.get("order")
+            records = (mapping.record("orders", node),) if node else ()
         elif refetch.resource == REFETCH_ORDER_REFUNDS:
             data = self.graphql().execute(credentials, queries.ORDER_REFUNDS,
                                           {"id": to_gid("Order", refetch.external_id)})
@@ -331,7 +336,10 @@ class ShopifyConnector:
 
     def set_customer_attributes(self, credentials: Credentials,
                                 updates: Sequence[CustomerAttributes]) -> int:
-        """Write attributes as ``comeback.<name>`` customer metafields; return how many."""
+        """Write values as ``comeback.<name>`` customer metafields and change the customer's tags.
+
+        Returns how many values were written (tags are not counted).
+        """
         return writeback.set_customer_attributes(self.graphql(), credentials, updates)
 
 

@@ -17,8 +17,10 @@ from connectors.base import (
     RefundLineItem,
     TerminalError,
     Variant,
+    shipping_address_key,
 )
 from connectors.shopify.values import (
+    GIFT_CARD_GATEWAY,
     consent_state,
     decimal,
     external_id,
@@ -31,6 +33,7 @@ from connectors.shopify.values import (
 )
 
 _ZERO = Decimal("0")
+_PAID_KINDS = frozenset({"SALE", "CAPTURE"})  # money taken; an authorization is only a promise
 
 
 def nodes(connection: Any) -> list[dict[str, Any]]:
@@ -107,6 +110,7 @@ def order(node: dict[str, Any]) -> Order:
     currency = node.get("currencyCode") or _currency(total_bag)
     if not currency:
         raise KeyError("currencyCode")
+    gift_card_amount, gift_card_known = _gift_cards(node)
     return Order(
         external_id=order_id,
         number=str(node.get("name") or order_id),
@@ -129,7 +133,36 @@ def order(node: dict[str, Any]) -> Order:
         line_items=tuple(_line_item(item) for item in nodes(node.get("lineItems"))),
         refunds=tuple(_refund(item, order_id, currency) for item in node.get("refunds") or ()),
         line_items_complete=is_complete(node.get("lineItems")),
+        gift_card_amount=gift_card_amount,
+        gift_card_amount_known=gift_card_known,
+        shipping_address_key=_address_key(node.get("shippingAddress")),
     )
+
+
+def _gift_cards(node: dict[str, Any]) -> tuple[Decimal, bool]:
+    """Return what gift cards paid for an order, and whether every transaction was read.
+
+    That is the sum of the successful sales and captures through the ``gift_card`` gateway, in
+    the shop's currency. Refunds back to a gift card do not lower it (the refund records carry
+    them). An order read without its transactions, or with fewer than it has, is unknown.
+    """
+    transactions = node.get("transactions")
+    if not isinstance(transactions, list):
+        return _ZERO, False
+    paid = sum((_amount(tx.get("amountSet")) for tx in transactions
+                if str(tx.get("gateway") or "").lower() == GIFT_CARD_GATEWAY
+                and str(tx.get("kind") or "").upper() in _PAID_KINDS
+                and str(tx.get("status") or "").upper() == "SUCCESS"), _ZERO)
+    count = (node.get("transactionsCount") or {}).get("count")
+    return paid, count is None or int(count) <= len(transactions)
+
+
+def _address_key(address: Any) -> str | None:
+    """Return the key of a GraphQL ``MailingAddress`` (None for no address)."""
+    if not address:
+        return None
+    return shipping_address_key(address.get("address1"), address.get("address2"), address.get("zip"),
+                                address.get("countryCodeV2") or address.get("countryCode"))
 
 
 def _line_item(item: dict[str, Any]) -> LineItem:

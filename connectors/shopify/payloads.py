@@ -20,8 +20,10 @@ from connectors.base import (
     Refund,
     RefundLineItem,
     Variant,
+    shipping_address_key,
 )
 from connectors.shopify.values import (
+    GIFT_CARD_GATEWAY,
     consent_state,
     decimal,
     external_id,
@@ -37,8 +39,22 @@ from connectors.shopify.values import (
 _ZERO = Decimal("0")
 
 
+def gift_card_gateway_used(payload: dict[str, Any]) -> bool | None:
+    """Tell whether an order payload lists the gift card gateway; None when it lists none at all."""
+    names = payload.get("payment_gateway_names")
+    if not isinstance(names, list):
+        return None
+    return any(str(name).strip().lower() == GIFT_CARD_GATEWAY for name in names)
+
+
 def order(payload: dict[str, Any]) -> Order:
-    """Return the ``Order`` of an ``orders/*`` payload, with its line items and refunds."""
+    """Return the ``Order`` of an ``orders/*`` payload, with its line items and refunds.
+
+    The payload (the REST order) has no transactions: it names the gateways that took money
+    (``payment_gateway_names``) but not how much each took. An order no gift card paid for
+    has a known amount of 0; one that lists ``gift_card`` (or no gateways) is unknown, left
+    to the next read of the order (see ``webhooks.parse``, which asks for one).
+    """
     order_id = external_id(require(payload, "id"))
     currency = require(payload, "currency")
     customer = payload.get("customer") or {}
@@ -66,7 +82,18 @@ def order(payload: dict[str, Any]) -> Order:
         line_items=tuple(_line_item(item) for item in payload.get("line_items") or ()),
         refunds=tuple(refund(item, currency=currency, order_id=order_id)
                       for item in payload.get("refunds") or ()),
+        gift_card_amount=_ZERO,
+        gift_card_amount_known=gift_card_gateway_used(payload) is False,
+        shipping_address_key=_address_key(payload.get("shipping_address")),
     )
+
+
+def _address_key(address: Any) -> str | None:
+    """Return the key of a REST address (None for no address)."""
+    if not isinstance(address, dict):
+        return None
+    return shipping_address_key(address.get("address1"), address.get("address2"), address.get("zip"),
+                                address.get("country_code"))
 
 
 def _line_item(item: dict[str, Any]) -> LineItem:

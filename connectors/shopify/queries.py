@@ -19,7 +19,11 @@ ORDER_FIELDS = f"""
   customer {{ id }} discountCodes
   totalPriceSet {{ {_MONEY} }} subtotalPriceSet {{ {_MONEY} }} totalDiscountsSet {{ {_MONEY} }}
   totalTaxSet {{ {_MONEY} }} totalShippingPriceSet {{ {_MONEY} }} currentTotalPriceSet {{ {_MONEY} }}
+  shippingAddress {{ address1 address2 zip countryCodeV2 }} transactionsCount {{ count }}
 """
+# `Order.transactions` is a list, not a connection: bulk exports give it inline and whole, a
+# page caps it with `first` (transactionsCount tells when the cap cut it short).
+TRANSACTION_FIELDS = f"kind status gateway amountSet {{ {_MONEY} }}"
 LINE_ITEM_FIELDS = f"""
   id title quantity sku variant {{ id }} product {{ id }}
   originalUnitPriceSet {{ {_MONEY} }} discountedTotalSet {{ {_MONEY} }}
@@ -37,10 +41,13 @@ CART_FIELDS = f"""
 CART_LINE_FIELDS = f"id title quantity variant {{ id }} product {{ id }} originalUnitPriceSet {{ {_MONEY} }}"
 
 # Page sizes keep each query's requested cost (2 + first × node cost) under Shopify's
-# 1000-point single-query limit; nested connections are capped the same way.
+# 1000-point single-query limit; nested connections and lists are capped the same way. An
+# order costs 192: itself 14, lineItems 2 + 15 × 7, refunds 3 + 2 + 10 × 4, shippingAddress
+# and transactionsCount 1 each, transactions 8 × 3; five of them make a page of 962 points.
 PAGE_SIZES = {"customers": 100, "products": 50, "orders": 5, "carts": 8}
 ORDER_LINES_FIRST = 15
 REFUND_LINES_FIRST = 10
+ORDER_TRANSACTIONS_FIRST = 8
 VARIANTS_FIRST = 10
 CART_LINES_FIRST = 20
 
@@ -61,7 +68,8 @@ PAGE_QUERIES = {
         "fields": ORDER_FIELDS
         + f" lineItems(first: {ORDER_LINES_FIRST}) {{ nodes {{ {LINE_ITEM_FIELDS} }} pageInfo {{ hasNextPage }} }}"
         + f" refunds {{ {REFUND_FIELDS} refundLineItems(first: {REFUND_LINES_FIRST})"
-          f" {{ nodes {{ {REFUND_LINE_FIELDS} }} }} }}",
+          f" {{ nodes {{ {REFUND_LINE_FIELDS} }} }} }}"
+        + f" transactions(first: {ORDER_TRANSACTIONS_FIRST}) {{ {TRANSACTION_FIELDS} }}",
     },
     "products": _PAGE % {
         "field": "products", "sort": ", sortKey: UPDATED_AT",
@@ -83,6 +91,7 @@ BULK_QUERIES = {
         f"{{ orders {{ edges {{ node {{ {ORDER_FIELDS}"
         f" lineItems {{ edges {{ node {{ {LINE_ITEM_FIELDS} }} }} }}"
         f" refunds {{ {REFUND_FIELDS} refundLineItems {{ edges {{ node {{ {REFUND_LINE_FIELDS} }} }} }} }}"
+        f" transactions {{ {TRANSACTION_FIELDS} }}"
         " } } } }"
     ),
     "products": (
@@ -136,6 +145,9 @@ mutation WebhookCreate($topic: WebhookSubscriptionTopic!, $uri: String!) {
 
 # A refetch reads one order's refunds outside a page, so it affords more refund lines.
 REFETCH_REFUND_LINES_FIRST = 50
+# A whole order read on its own affords more lines and transactions too (648 points).
+REFETCH_ORDER_LINES_FIRST = 50
+REFETCH_TRANSACTIONS_FIRST = 25
 
 PRODUCT = f"""
 query Product($id: ID!) {{
@@ -156,6 +168,22 @@ query OrderRefunds($id: ID!) {{
         nodes {{ {REFUND_LINE_FIELDS} }} pageInfo {{ hasNextPage }}
       }}
     }}
+  }}
+}}
+"""
+
+ORDER = f"""
+query Order($id: ID!) {{
+  order(id: $id) {{
+    {ORDER_FIELDS}
+    lineItems(first: {REFETCH_ORDER_LINES_FIRST}) {{ nodes {{ {LINE_ITEM_FIELDS} }} pageInfo {{ hasNextPage }} }}
+    refunds {{
+      {REFUND_FIELDS}
+      refundLineItems(first: {REFETCH_REFUND_LINES_FIRST}) {{
+        nodes {{ {REFUND_LINE_FIELDS} }} pageInfo {{ hasNextPage }}
+      }}
+    }}
+    transactions(first: {REFETCH_TRANSACTIONS_FIRST}) {{ {TRANSACTION_FIELDS} }}
   }}
 }}
 """
@@ -189,4 +217,19 @@ mutation MetafieldsSet($metafields: [MetafieldsSetInput!]!) {
     userErrors { field message code elementIndex }
   }
 }
+"""
+
+# Shopify splits each element of `tags` on commas: writeback.py refuses a tag with one.
+_TAGS_PAYLOAD = "node { id } userErrors { field message }"
+
+TAGS_ADD = f"""
+mutation TagsAdd($id: ID!, $tags: [String!]!) {{
+  tagsAdd(id: $id, tags: $tags) {{ {_TAGS_PAYLOAD} }}
+}}
+"""
+
+TAGS_REMOVE = f"""
+mutation TagsRemove($id: ID!, $tags: [String!]!) {{
+  tagsRemove(id: $id, tags: $tags) {{ {_TAGS_PAYLOAD} }}
+}}
 """

@@ -9,6 +9,7 @@ from typing import Any
 from connectors.base import TerminalError
 
 _GID_PREFIX = "gid://shopify/"
+GIFT_CARD_GATEWAY = "gift_card"  # the gateway Shopify's own gift cards pay through
 _CONSENT_STATES = frozenset({"subscribed", "not_subscribed", "unsubscribed", "pending"})
 
 

@@ -174,6 +174,9 @@ def parse(topic: str, body: bytes) -> NormalizedEvent:
         raise TerminalError(f"{topic} payload: {exc}") from exc
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise TerminalError(f"{topic} payload is malformed: {exc!r}") from exc
+    # An order a gift card paid for in part: the payload cannot tell how much, the order can.
+    refetch = tuple(base.Refetch(base.REFETCH_ORDER, record.external_id) for record in records
+                    if isinstance(record, base.Order) and payloads.gift_card_gateway_used(payload))
     occurred_at = None
     for key in ("updated_at", "created_at"):
         if payload.get(key):
@@ -182,4 +185,4 @@ def parse(topic: str, body: bytes) -> NormalizedEvent:
             except TerminalError:
                 occurred_at = None
             break
-    return NormalizedEvent(kind=kind, records=records, occurred_at=occurred_at)
+    return NormalizedEvent(kind=kind, records=records, occurred_at=occurred_at, refetch=refetch)

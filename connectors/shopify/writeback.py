@@ -1,8 +1,9 @@
-"""Write to Shopify on a shop's behalf: code discounts and customer metafields.
+"""Write to Shopify on a shop's behalf: code discounts, customer metafields and customer tags.
 
 Discounts are keyed by their code, which Shopify keeps unique per shop: creating a code that
 exists answers with a ``TAKEN`` user error, which is taken to mean "already done" and
-answered with the existing discount. So a batch may be replayed after any failure.
+answered with the existing discount. Metafields are set, and tags added or removed, to a
+state rather than by a delta. So a batch may be replayed after any failure.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from connectors.base import (
     DISCOUNT_FIXED_AMOUNT,
+    DISCOUNT_FREE_PRODUCT,
     DISCOUNT_FREE_SHIPPING,
     DISCOUNT_KINDS,
     DISCOUNT_PERCENTAGE,
@@ -35,6 +37,7 @@ MAX_CODE_LENGTH = 255
 METAFIELDS_PER_CALL = 25  # Shopify's limit for one metafieldsSet
 METAFIELD_NAMESPACE = "comeback"
 METAFIELD_TYPE = "single_line_text_field"
+MAX_TAG_LENGTH = 255
 _KEY_RE = re.compile(r"^[A-Za-z0-9_-]{2,64}$")
 _CENT = Decimal("0.01")
 _HUNDRED = Decimal("100")
@@ -61,7 +64,7 @@ def spec_error(spec: DiscountSpec) -> str | None:
             return "value: must be a finite Decimal"
         if spec.kind == DISCOUNT_PERCENTAGE and not Decimal("0") < spec.value <= _HUNDRED:
             return "value: percentage must be greater than 0 and at most 100"
-        if spec.kind == DISCOUNT_FIXED_AMOUNT:
+        if spec.kind in (DISCOUNT_FIXED_AMOUNT, DISCOUNT_FREE_PRODUCT):
             if spec.value <= 0:
                 return "value: amount must be positive"
             if _money(spec.value) is None:
@@ -85,6 +88,23 @@ def spec_error(spec: DiscountSpec) -> str | None:
             to_gid("Customer", spec.customer_external_id)
         except TerminalError:
             return f"customer_external_id: invalid id {spec.customer_external_id!r}"
+    return _entitled_error(spec)
+
+
+def _entitled_error(spec: DiscountSpec) -> str | None:
+    """Return why the products a spec is restricted to are wrong, or ``None``."""
+    if spec.kind != DISCOUNT_FREE_PRODUCT:
+        if spec.product_external_ids or spec.variant_external_ids:
+            return "product_external_ids: only a free product discount takes products"
+        return None
+    if not spec.product_external_ids and not spec.variant_external_ids:
+        return "product_external_ids: a free product needs at least one product or variant"
+    for name, type_name in (("product_external_ids", "Product"), ("variant_external_ids", "ProductVariant")):
+        for external_id in getattr(spec, name):
+            try:
+                to_gid(type_name, external_id)
+            except TerminalError:
+                return f"{name}: invalid id {external_id!r}"
     return None
 
 
@@ -126,12 +146,26 @@ def discount_input(spec: DiscountSpec, now: dt.datetime) -> dict[str, Any]:
     if spec.kind == DISCOUNT_PERCENTAGE:
         value: dict[str, Any] = {"percentage": float(spec.value / _HUNDRED)}
     else:
+        # Not on each item: a free product's price comes off once, however many entitled
+        # items the cart holds.
         value = {"discountAmount": {"amount": _money(spec.value), "appliesOnEachItem": False}}
-    data["customerGets"] = {"value": value, "items": {"all": True}}
+    data["customerGets"] = {"value": value, "items": _items(spec)}
     data["combinesWith"] = {"orderDiscounts": spec.combinable,
                             "productDiscounts": spec.combinable,
                             "shippingDiscounts": spec.combinable}
     return data
+
+
+def _items(spec: DiscountSpec) -> dict[str, Any]:
+    """Return the ``DiscountItemsInput`` of a spec: every item, or the entitled products."""
+    if spec.kind != DISCOUNT_FREE_PRODUCT:
+        return {"all": True}
+    products: dict[str, list[str]] = {}
+    if spec.product_external_ids:
+        products["productsToAdd"] = [to_gid("Product", i) for i in spec.product_external_ids]
+    if spec.variant_external_ids:
+        products["productVariantsToAdd"] = [to_gid("ProductVariant", i) for i in spec.variant_external_ids]
+    return {"products": products}
 
 
 def _is_taken(error: dict[str, Any]) -> bool:
@@ -200,7 +234,7 @@ def create_discounts(client: GraphQLClient, credentials: Credentials,
     return results
 
 
-# --- customer metafields ------------------------------------------------------------------
+# --- customer metafields and tags ---------------------------------------------------------
 
 
 def metafield_inputs(updates: Sequence[CustomerAttributes]) -> list[dict[str, Any]]:
@@ -221,13 +255,16 @@ def metafield_inputs(updates: Sequence[CustomerAttributes]) -> list[dict[str, An
 
 def set_customer_attributes(client: GraphQLClient, credentials: Credentials,
                             updates: Sequence[CustomerAttributes]) -> int:
-    """Write the values as ``comeback.<name>`` customer metafields; return how many were set.
+    """Write the values as ``comeback.<name>`` metafields, then change tags; return the values set.
 
-    Shopify takes at most 25 metafields per call, each call atomic; user errors raise a
-    ``TerminalError`` listing them (calls before it have been applied and may be replayed).
+    Shopify takes at most 25 metafields per call, and one customer's tags to add (or to remove)
+    per call, each call atomic; user errors raise a ``TerminalError`` listing them (calls
+    before it have been applied and may be replayed). Every input is checked before the first
+    call. Tags are not counted, so the count is the same on a platform without tags.
     """
     shop = credentials.shop_key
     inputs = metafield_inputs(updates)
+    changes = tag_changes(updates)
     written = 0
     for start in range(0, len(inputs), METAFIELDS_PER_CALL):
         chunk = inputs[start:start + METAFIELDS_PER_CALL]
@@ -237,6 +274,69 @@ def set_customer_attributes(client: GraphQLClient, credentials: Credentials,
             logger.info("shopify metafields refused shop=%s errors=%s", shop, _describe(errors))
             raise TerminalError(f"shop {shop}: metafieldsSet refused: {_describe(errors)[:500]}")
         written += len(chunk)
-    logger.info("shopify metafields set shop=%s count=%d calls=%d", shop, written,
-                -(-len(inputs) // METAFIELDS_PER_CALL))
+    for owner, added, removed in changes:
+        if added:
+            _change_tags(client, credentials, queries.TAGS_ADD, "tagsAdd", owner, added)
+        if removed:
+            _change_tags(client, credentials, queries.TAGS_REMOVE, "tagsRemove", owner, removed)
+    logger.info("shopify customer attributes set shop=%s metafields=%d calls=%d tagged_customers=%d", shop,
+                written, -(-len(inputs) // METAFIELDS_PER_CALL), len(changes))
     return written
+
+
+def _tag_error(tag: Any) -> str | None:
+    """Return why a value cannot travel as exactly one Shopify tag, or ``None``."""
+    if not isinstance(tag, str) or not tag.strip():
+        return "must be a non-empty string"
+    # Shopify trims tags and splits them on commas: either would store another tag than asked.
+    if tag != tag.strip():
+        return "must not start or end with spaces"
+    if "," in tag:
+        return "must not contain a comma"
+    if "\n" in tag or "\r" in tag:
+        return "must not contain line breaks"
+    if len(tag) > MAX_TAG_LENGTH:
+        return f"is longer than {MAX_TAG_LENGTH} characters"
+    return None
+
+
+def tag_changes(updates: Sequence[CustomerAttributes]) -> list[tuple[str, list[str], list[str]]]:
+    """Return ``(customer GID, tags to add, tags to remove)`` per customer that changes tags.
+
+    A later update of the same customer and tag wins, as for metafields; one update that
+    both adds and removes a tag says nothing clear and is refused.
+    """
+    wanted: dict[str, dict[str, bool]] = {}
+    for update in updates:
+        if not update.tags_add and not update.tags_remove:
+            continue
+        owner = to_gid("Customer", update.customer_external_id)
+        for tag in (*update.tags_add, *update.tags_remove):
+            problem = _tag_error(tag)
+            if problem is not None:
+                raise TerminalError(f"customer tag {tag!r} {problem}")
+        both = set(update.tags_add) & set(update.tags_remove)
+        if both:
+            raise TerminalError(f"customer tags {sorted(both)!r} are both added and removed in one update")
+        present = wanted.setdefault(owner, {})
+        for tags, is_added in ((update.tags_add, True), (update.tags_remove, False)):
+            for tag in tags:
+                present.pop(tag, None)
+                present[tag] = is_added
+    return [(owner, [tag for tag, is_added in present.items() if is_added],
+             [tag for tag, is_added in present.items() if not is_added])
+            for owner, present in wanted.items()]
+
+
+def _change_tags(client: GraphQLClient, credentials: Credentials, document: str, field: str,
+                 owner: str, tags: list[str]) -> None:
+    """Add or remove one customer's tags (``field`` names the mutation); user errors raise."""
+    shop = credentials.shop_key
+    data = client.execute(credentials, document, {"id": owner, "tags": tags})
+    payload = data.get(field) or {}
+    errors = user_errors(payload)
+    if errors:
+        logger.info("shopify %s refused shop=%s errors=%s", field, shop, _describe(errors))
+        raise TerminalError(f"shop {shop}: {field} refused: {_describe(errors)[:500]}")
+    if not (payload.get("node") or {}).get("id"):
+        raise TerminalError(f"shop {shop}: {field} answered without the customer or errors")

@@ -38,7 +38,7 @@ REQUIRED_PERMISSIONS = "read_write"
 SETTINGS_GROUP = "comeback"
 _ALREADY_EXISTS = "woocommerce_rest_coupon_code_already_exists"
 _DISCOUNT_TYPES = {base.DISCOUNT_PERCENTAGE: "percent", base.DISCOUNT_FIXED_AMOUNT: "fixed_cart",
-                   base.DISCOUNT_FREE_SHIPPING: "fixed_cart"}
+                   base.DISCOUNT_FREE_SHIPPING: "fixed_cart", base.DISCOUNT_FREE_PRODUCT: "percent"}
 _CLIENT_CACHE_SIZE = 256
 
 
@@ -364,9 +364,15 @@ class WooCommerceConnector:
             page += 1
 
     def fetch_records(self, credentials: Credentials, refetch: base.Refetch) -> tuple[Any, ...]:
-        """Read what a webhook only hinted at: an order's refunds, or a product with its variations."""
+        """Read what a webhook only hinted at: an order's refunds, an order, or a product."""
         client = self.client(credentials)
         try:
+            if refetch.resource == base.REFETCH_ORDER:
+                order = _item(client.get(f"/orders/{mapping.external_id(refetch.external_id)}").data, "order")
+                records = mapping.order_records(order)
+                if mapping.refund_ids(order) and not mapping.is_cart(order):
+                    records += tuple(self._refunds(client, order))
+                return records
             if refetch.resource == base.REFETCH_ORDER_REFUNDS:
                 order = _item(client.get(f"/orders/{mapping.external_id(refetch.external_id)}").data, "order")
                 return tuple(self._refunds(client, order))
@@ -391,7 +397,12 @@ class WooCommerceConnector:
 
     def create_discounts(self, credentials: Credentials,
                          specs: Sequence[base.DiscountSpec]) -> list[base.DiscountResult]:
-        """Create coupons in batches of 100; a code that exists already is found, not doubled."""
+        """Create coupons in batches of 100; a code that exists already is found, not doubled.
+
+        A free product is a coupon of 100 % off one item (``limit_usage_to_x_items``) among
+        the entitled products; variations are products in WooCommerce, so one list names both.
+        WooCommerce takes the item's own price off, so the spec's ``value`` is not sent.
+        """
         results: list[base.DiscountResult | None] = [None] * len(specs)
         bodies: list[dict[str, Any]] = []
         positions: list[int] = []
@@ -433,7 +444,13 @@ class WooCommerceConnector:
 
     def set_customer_attributes(self, credentials: Credentials,
                                 updates: Sequence[base.CustomerAttributes]) -> int:
-        """Write the values as customer meta (``comeback_<name>``) through the batch endpoint."""
+        """Write the values as customer meta (``comeback_<name>``) through the batch endpoint.
+
+        WooCommerce customers have no tags: ``tags_add`` and ``tags_remove`` are ignored, since
+        the same information (a tier, say) is in the meta values, which the caller always sends.
+        Returns how many values were written; an update with no values is no call.
+        """
+        updates = [update for update in updates if update.values]
         if not updates:
             return 0
         body = [{"id": int(mapping.external_id(update.customer_external_id)),
@@ -487,19 +504,37 @@ def _discount_problem(spec: base.DiscountSpec) -> str | None:
         return f"kind: unknown discount kind {spec.kind!r}"
     if spec.kind == base.DISCOUNT_PERCENTAGE and not Decimal("0") < spec.value <= Decimal("100"):
         return "value: a percentage must be more than 0 and at most 100"
-    if spec.kind == base.DISCOUNT_FIXED_AMOUNT and spec.value <= 0:
+    if spec.kind in (base.DISCOUNT_FIXED_AMOUNT, base.DISCOUNT_FREE_PRODUCT) and spec.value <= 0:
         return "value: an amount must be more than 0"
     if spec.usage_limit is not None and spec.usage_limit < 1:
         return "usage_limit: must be at least 1"
+    return _entitled_problem(spec)
+
+
+def _entitled_problem(spec: base.DiscountSpec) -> str | None:
+    """Return what is wrong with the products a spec is restricted to, or ``None``."""
+    if spec.kind != base.DISCOUNT_FREE_PRODUCT:
+        if spec.product_external_ids or spec.variant_external_ids:
+            return "product_external_ids: only a free product discount takes products"
+        return None
+    if not spec.product_external_ids and not spec.variant_external_ids:
+        return "product_external_ids: a free product needs at least one product or variant"
+    for name in ("product_external_ids", "variant_external_ids"):
+        for external_id in getattr(spec, name):
+            try:
+                mapping.external_id(external_id)
+            except TerminalError:
+                return f"{name}: invalid id {external_id!r}"
     return None
 
 
 def _coupon(spec: base.DiscountSpec) -> dict[str, Any]:
     free_shipping = spec.kind == base.DISCOUNT_FREE_SHIPPING
+    free_product = spec.kind == base.DISCOUNT_FREE_PRODUCT
     body: dict[str, Any] = {
         "code": spec.code,
         "discount_type": _DISCOUNT_TYPES[spec.kind],
-        "amount": "0" if free_shipping else format(spec.value, "f"),
+        "amount": "0" if free_shipping else "100" if free_product else format(spec.value, "f"),
         "free_shipping": free_shipping,
         "individual_use": not spec.combinable,
         "description": spec.title or "",
@@ -513,6 +548,10 @@ def _coupon(spec: base.DiscountSpec) -> dict[str, Any]:
         body["email_restrictions"] = [spec.customer_email.lower()]
     if spec.minimum_subtotal is not None:
         body["minimum_amount"] = format(spec.minimum_subtotal, "f")
+    if free_product:
+        entitled = (*spec.product_external_ids, *spec.variant_external_ids)
+        body["product_ids"] = list(dict.fromkeys(int(mapping.external_id(i)) for i in entitled))
+        body["limit_usage_to_x_items"] = 1
     return body
 
 

@@ -242,6 +242,31 @@ def cart_id(order_id: str) -> str:
     return f"order-{order_id}"
 
 
+_ADDRESS_FIELDS = ("address_1", "address_2", "city", "state", "postcode", "country")
+
+
+def gift_card_amount(resource: Mapping[str, Any]) -> Decimal:
+    """Return what gift cards paid for an order: the sum of its ``gift_cards`` amounts.
+
+    WooCommerce itself has no gift cards; the WooCommerce Gift Cards extension adds
+    ``gift_cards: [{id, code, amount}]`` to the REST order (and so to its webhooks), each
+    amount what that card paid, and takes that off the order's ``total``. Refunds do not
+    lower it (the extension credits the cards back when the order is refunded or cancelled,
+    without a refund of its own). Without the extension: 0.
+    """
+    return sum((money(card.get("amount")) for card in _list(resource.get("gift_cards"))
+                if isinstance(card, Mapping)), Decimal("0"))
+
+
+def address_key(resource: Mapping[str, Any]) -> str | None:
+    """Return the key of an order's shipping address, or of its billing one when it ships nowhere."""
+    address = _mapping(resource.get("shipping"))
+    if not any(_text(address.get(name)) for name in _ADDRESS_FIELDS):
+        address = _mapping(resource.get("billing"))
+    return base.shipping_address_key(address.get("address_1"), address.get("address_2"),
+                                     address.get("postcode"), address.get("country"))
+
+
 def order(resource: Mapping[str, Any]) -> base.Order:
     """Map a placed order (refunds are read from their own endpoint, see ``refund``)."""
     status = order_status(resource)
@@ -249,7 +274,10 @@ def order(resource: Mapping[str, Any]) -> base.Order:
     billing = _mapping(resource.get("billing"))
     lines = tuple(line_item(item) for item in _list(resource.get("line_items")))
     updated = required_gmt(resource, "date_modified_gmt", "date_created_gmt")
+    # With the Gift Cards extension ``total`` is what is left to pay after gift cards; the
+    # order's total, as everywhere above connectors/, includes what they paid.
     total = money(resource.get("total"))
+    gift_cards = gift_card_amount(resource)
     refunded = sum((money(r.get("total")).copy_abs() for r in _list(resource.get("refunds"))
                     if isinstance(r, Mapping)), Decimal("0"))
     if financial == "paid" and refunded > 0:
@@ -260,7 +288,7 @@ def order(resource: Mapping[str, Any]) -> base.Order:
         created_at=required_gmt(resource, "date_created_gmt"),
         updated_at=updated,
         currency=str(resource.get("currency") or "").upper() or "USD",
-        total_price=total,
+        total_price=total + gift_cards,
         # As everywhere above connectors/: the lines after discounts, before shipping and taxes.
         subtotal_price=sum((money(item.get("total")) for item in _list(resource.get("line_items"))
                             if isinstance(item, Mapping)), Decimal("0")),
@@ -275,6 +303,8 @@ def order(resource: Mapping[str, Any]) -> base.Order:
         discount_codes=tuple(str(c.get("code")) for c in _list(resource.get("coupon_lines"))
                              if isinstance(c, Mapping) and c.get("code")),
         line_items=lines,
+        gift_card_amount=gift_cards,
+        shipping_address_key=address_key(resource),
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .. import payloads
+from .. import commerce, payloads
 from ..formats import gid, iso_utc, money
 from ..models import Checkout, Customer, LineItem, Order, Product, Refund, RefundLine, Variant
 from ..shopstate import ShopState, Subscription
@@ -47,6 +47,22 @@ def _line_name(li: LineItem) -> str:
     title = li.variant.title
     base = li.variant.product.title
     return base if title == "Default Title" else f"{base} - {title}"
+
+
+GATEWAY_TITLES = {commerce.GIFT_CARD_GATEWAY: "Gift card",
+                  commerce.CARD_GATEWAY: "(For Testing) Bogus Gateway"}
+
+
+def _transactions(order: Order, args: dict) -> list:
+    """Return an order's transactions, filtered as `capturable` asks (`manuallyResolvable` never)."""
+    found = commerce.transactions(order)
+    if args.get("capturable"):
+        closed = {t.parent_id for t in found if t.kind in ("CAPTURE", "VOID")}
+        found = [t for t in found if t.kind == "AUTHORIZATION" and t.status == "SUCCESS"
+                 and t.id not in closed]
+    if args.get("manuallyResolvable"):
+        found = []
+    return found
 
 
 def _first(items: list, args: dict) -> list:
@@ -144,7 +160,33 @@ FIELDS: dict[str, dict[str, Getter]] = {
         "totalRefundedSet": lambda o, a, c: _bag(o.refunded(), c),
         "lineItems": lambda o, a, c: o.line_items,
         "refunds": lambda o, a, c: _first(o.refunds or [], a),
+        "shippingAddress": lambda o, a, c: o.shipping_address,
+        "transactions": lambda o, a, c: _first(_transactions(o, a), a),
+        "transactionsCount": lambda o, a, c: {"count": len(commerce.transactions(o))},
     },
+    "MailingAddress": {
+        "firstName": lambda o, a, c: o.first_name or None,
+        "lastName": lambda o, a, c: o.last_name or None,
+        "name": lambda o, a, c: f"{o.first_name} {o.last_name}".strip() or None,
+        "address1": lambda o, a, c: o.address1 or None,
+        "address2": lambda o, a, c: o.address2 or None,
+        "city": lambda o, a, c: o.city or None,
+        "provinceCode": lambda o, a, c: o.province_code or None,
+        "zip": lambda o, a, c: o.zip or None,
+        "country": lambda o, a, c: payloads.COUNTRY_NAMES.get(o.country_code, o.country_code) or None,
+        "countryCodeV2": lambda o, a, c: o.country_code or None,
+    },
+    "OrderTransaction": {
+        "id": lambda o, a, c: gid("OrderTransaction", o.id),
+        "kind": lambda o, a, c: o.kind,
+        "status": lambda o, a, c: o.status,
+        "gateway": lambda o, a, c: o.gateway,
+        "formattedGateway": lambda o, a, c: GATEWAY_TITLES.get(o.gateway, o.gateway),
+        "amountSet": lambda o, a, c: _bag(o.amount, c),
+        "createdAt": lambda o, a, c: iso_utc(o.created_at),
+        "processedAt": lambda o, a, c: iso_utc(o.created_at),
+    },
+    "Count": {"count": lambda o, a, c: o["count"]},
     "LineItem": {
         "id": lambda o, a, c: gid("LineItem", o.id),
         "title": lambda o, a, c: o.variant.product.title,
@@ -205,7 +247,7 @@ NODE_TYPES: dict[type, str] = {
     ShopState: "Shop", Customer: "Customer", Order: "Order", Product: "Product",
     Variant: "ProductVariant", LineItem: "LineItem", Refund: "Refund",
     RefundLine: "RefundLineItem", Checkout: "AbandonedCheckout",
-    Subscription: "WebhookSubscription",
+    Subscription: "WebhookSubscription", commerce.Transaction: "OrderTransaction",
 }
 
 _TIME = {"updated_at": lambda o: o.updated_at, "created_at": lambda o: o.created_at,

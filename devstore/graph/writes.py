@@ -1,4 +1,4 @@
-"""Write-back mutations: code discounts (amount off, free shipping) and metafieldsSet.
+"""Write-back mutations: code discounts (amount off, free shipping), metafieldsSet and tags.
 
 Inputs are read the way Shopify documents them (2026-10): every problem found becomes a
 `userErrors` entry with the path of the offending input field, and nothing is stored when
@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Optional
 
+from .. import payloads
+from ..events import advance
 from ..formats import gid, iso_utc, parse_gid, parse_money, parse_time
-from ..models import Discount, Metafield
+from ..models import Customer, Discount, Metafield
 from ..shopstate import ShopState
 from .context import Ctx
 from .fields import FIELDS, NODE_TYPES
@@ -27,6 +29,8 @@ MAX_CODE_LENGTH = 255
 MAX_TITLE_LENGTH = 255
 MAX_USAGE_LIMIT = 99_999_999
 MAX_METAFIELDS = 25
+MAX_TAG_LENGTH = 255
+MAX_TAGS = 250
 TAKEN_MESSAGE = "Code must be unique. Please try a different code."
 BASIC = "BASIC"
 FREE_SHIPPING = "FREE_SHIPPING"
@@ -228,7 +232,43 @@ def _read_common(ctx: Ctx, data: dict, root: str, kind: str, errors: _Errors) ->
     return discount
 
 
-def _read_customer_gets(data: dict, root: str, discount: Discount, errors: _Errors) -> None:
+def _read_items(ctx: Ctx, items: Optional[dict], path: list[str], discount: Discount,
+               errors: _Errors) -> None:
+    """Read `customerGets.items`: every item, or products and variants (no collections)."""
+    items = items or {}
+    given = [k for k in ("all", "products", "collections") if items.get(k) not in (None, False)]
+    if not given:
+        errors.add(path, "Items can't be blank", "BLANK")
+        return
+    if len(given) > 1:
+        errors.add(path, "Only one of all, products or collections can be given", "INVALID")
+        return
+    if given[0] == "all":
+        return
+    if given[0] == "collections":
+        errors.add(path + ["collections"], "Collections are not supported by devstore", "INVALID")
+        return
+    products = items["products"]
+    found: dict[str, set[int]] = {"Product": set(), "ProductVariant": set()}
+    refused = False
+    for field, type_name, label in (("productsToAdd", "Product", "Product"),
+                                    ("productVariantsToAdd", "ProductVariant", "Product variant")):
+        for index, value in enumerate(products.get(field) or []):
+            obj = lookup(ctx, value, type_name)
+            if obj is None:
+                errors.add(path + ["products", field, str(index)], f"{label} {value} does not exist",
+                           "INVALID")
+                refused = True
+            else:
+                found[type_name].add(obj.id)
+    if not refused and not found["Product"] and not found["ProductVariant"]:
+        errors.add(path + ["products"], "Products or product variants can't be blank", "BLANK")
+    discount.product_ids = tuple(sorted(found["Product"]))
+    discount.variant_ids = tuple(sorted(found["ProductVariant"]))
+
+
+def _read_customer_gets(ctx: Ctx, data: dict, root: str, discount: Discount,
+                        errors: _Errors) -> None:
     """Read `customerGets` of an amount off discount into the discount."""
     gets = data.get("customerGets")
     path = [root, "customerGets"]
@@ -255,9 +295,7 @@ def _read_customer_gets(data: dict, root: str, discount: Discount, errors: _Erro
         discount.amount = _cents(amount.get("amount"),
                                  path + ["value", "discountAmount", "amount"], "Amount", errors)
         discount.applies_on_each_item = bool(amount.get("appliesOnEachItem"))
-    if not (gets.get("items") or {}).get("all"):
-        errors.add(path + ["items"], "Items can't be blank (devstore supports only all: true)",
-                   "BLANK")
+    _read_items(ctx, gets.get("items"), path + ["items"], discount, errors)
     if gets.get("appliesOnOneTimePurchase") is not None:
         discount.applies_on_one_time_purchase = bool(gets["appliesOnOneTimePurchase"])
     if gets.get("appliesOnSubscription") is not None:
@@ -280,7 +318,7 @@ def basic_create(ctx: Ctx, args: dict) -> dict:
     errors = _Errors()
     with ctx.shop.lock:
         discount = _read_common(ctx, data, root, BASIC, errors)
-        _read_customer_gets(data, root, discount, errors)
+        _read_customer_gets(ctx, data, root, discount, errors)
         if errors:
             return {"codeDiscountNode": None, "userErrors": errors.items}
         return {"codeDiscountNode": _save(ctx.shop, discount), "userErrors": []}
@@ -479,6 +517,73 @@ def _owner_metafields(ctx: Ctx, owner_type: str, owner_id: int, args: dict) -> l
     return found
 
 
+# --- tags -------------------------------------------------------------------------------------
+
+
+def _read_tags(args: dict) -> tuple[list[str], list[dict[str, Any]]]:
+    """Return the tags of a tagsAdd/tagsRemove call (each element split on commas) and errors."""
+    tags: list[str] = []
+    for element in args.get("tags") or []:
+        for tag in (part.strip() for part in str(element).split(",")):
+            if tag and tag not in tags:
+                tags.append(tag)
+    if not tags:
+        return [], [{"field": ["tags"], "message": "Tags can't be blank"}]
+    if any(len(tag) > MAX_TAG_LENGTH for tag in tags):
+        return [], [{"field": ["tags"],
+                     "message": f"Tag is too long (maximum is {MAX_TAG_LENGTH} characters)"}]
+    return tags, []
+
+
+def _tagged_customer(ctx: Ctx, args: dict) -> tuple[Optional[Customer], list[dict[str, Any]]]:
+    """Return the customer a tags mutation names, or the userErrors saying why there is none."""
+    parsed = parse_gid(str(args.get("id") or ""))
+    if parsed is None or parsed[0] != "Customer":
+        return None, [{"field": ["id"], "message": "devstore supports tags on customers only"}]
+    customer = lookup(ctx, args["id"], "Customer")
+    if customer is None:
+        return None, [{"field": ["id"], "message": "Customer does not exist"}]
+    return customer, []
+
+
+def _retag(ctx: Ctx, customer: Customer, tags: tuple[str, ...]) -> None:
+    """Give a customer new tags: it is updated (customers/update), as in Shopify."""
+    shop = ctx.shop
+    customer.tags = tags
+    customer.updated_at = advance(customer.updated_at)
+    shop.customers.touched()
+    ctx.store.emit(shop, "customers/update", payloads.customer(shop, customer))
+
+
+def tags_add(ctx: Ctx, args: dict) -> dict:
+    """Add tags to a customer; tags it has already are left as they are."""
+    with ctx.shop.lock:
+        customer, errors = _tagged_customer(ctx, args)
+        tags, tag_errors = _read_tags(args)
+        if customer is None or tag_errors:
+            return {"node": None, "userErrors": errors + tag_errors}
+        new = [tag for tag in tags if tag not in customer.tags]
+        if len(customer.tags) + len(new) > MAX_TAGS:
+            return {"node": None, "userErrors": [
+                {"field": ["tags"], "message": f"A resource can have at most {MAX_TAGS} tags"}]}
+        if new:
+            _retag(ctx, customer, customer.tags + tuple(new))
+        return {"node": customer, "userErrors": []}
+
+
+def tags_remove(ctx: Ctx, args: dict) -> dict:
+    """Remove tags from a customer; tags it does not have are no change."""
+    with ctx.shop.lock:
+        customer, errors = _tagged_customer(ctx, args)
+        tags, tag_errors = _read_tags(args)
+        if customer is None or tag_errors:
+            return {"node": None, "userErrors": errors + tag_errors}
+        kept = tuple(tag for tag in customer.tags if tag not in tags)
+        if kept != customer.tags:
+            _retag(ctx, customer, kept)
+        return {"node": customer, "userErrors": []}
+
+
 # --- GraphQL wiring ---------------------------------------------------------------------------
 
 
@@ -498,7 +603,7 @@ def resolve_abstract(obj: Any, info: Any, abstract: Any) -> Optional[str]:
         if name == "DiscountCustomerGetsValue":
             return "DiscountPercentage" if obj.percentage is not None else "DiscountAmount"
         if name == "DiscountItems":
-            return "AllDiscountItems"
+            return "DiscountProducts" if obj.product_ids or obj.variant_ids else "AllDiscountItems"
         if name == "DiscountMinimumRequirement":
             return ("DiscountMinimumSubtotal" if obj.minimum_subtotal is not None
                     else "DiscountMinimumQuantity")
@@ -570,6 +675,12 @@ FIELDS.update({
         "appliesOnEachItem": lambda o, a, c: o.applies_on_each_item,
     },
     "AllDiscountItems": {"allItems": lambda o, a, c: True},
+    "DiscountProducts": {
+        "products": lambda o, a, c: [x for x in (c.shop.products.get(i) for i in o.product_ids)
+                                     if x is not None],
+        "productVariants": lambda o, a, c: [x for x in (c.shop.variants.get(i) for i in o.variant_ids)
+                                            if x is not None],
+    },
     "DiscountMinimumSubtotal": {
         "greaterThanOrEqualToSubtotal": lambda o, a, c: _bag(o.minimum_subtotal, c),
     },
@@ -607,4 +718,6 @@ MUTATIONS: dict[str, Callable[[Ctx, dict], dict]] = {
     "discountCodeBasicCreate": basic_create,
     "discountCodeFreeShippingCreate": free_shipping_create,
     "metafieldsSet": metafields_set,
+    "tagsAdd": tags_add,
+    "tagsRemove": tags_remove,
 }

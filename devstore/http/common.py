@@ -73,6 +73,7 @@ def generate_spec(body: dict[str, Any], existing_products: int) -> Any:
             refund_rate=number(body, "refund_rate", 0.08, float, 0, 1),
             cancel_rate=number(body, "cancel_rate", 0.02, float, 0, 1),
             checkouts=number(body, "checkouts", 0, minimum=0),
+            gift_card_rate=number(body, "gift_card_rate", 0.0, float, 0, 1),
             start=parse_time(body["start"]) if body.get("start") else None,
             end=parse_time(body["end"]) if body.get("end") else None)
         spec.window()

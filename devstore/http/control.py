@@ -148,6 +148,9 @@ def _discount_json(discount: Discount) -> dict[str, Any]:
         "applies_once_per_customer": discount.applies_once_per_customer,
         "customer_selection": "all" if discount.all_customers else "customers",
         "customer_ids": list(discount.customer_ids),
+        "items": None if not basic else "products" if discount.product_ids or discount.variant_ids
+        else "all",
+        "product_ids": list(discount.product_ids), "variant_ids": list(discount.variant_ids),
         "combines_with": {"order_discounts": discount.combines_order,
                           "product_discounts": discount.combines_product,
                           "shipping_discounts": discount.combines_shipping},

@@ -13,7 +13,7 @@ from .state import Coupon, WooStore, advance, now
 
 DISCOUNT_TYPES = ("percent", "fixed_cart", "fixed_product")
 FLAGS = ("individual_use", "free_shipping")
-LIMITS = ("usage_limit", "usage_limit_per_user")
+LIMITS = ("usage_limit", "usage_limit_per_user", "limit_usage_to_x_items")
 
 
 def _decimal(value: Any, name: str) -> str:
@@ -35,6 +35,24 @@ def _expiry(store: WooStore, body: dict) -> tuple[bool, Optional[int]]:
             except ValueError as exc:
                 raise invalid_params({name: "Invalid date."}) from exc
     return False, None
+
+
+def _id_list(value: Any, name: str) -> list[int]:
+    """Read a list of ids the way WooCommerce stores one (wp_parse_id_list, zeros dropped).
+
+    The ids are not checked against the catalogue: WooCommerce keeps whatever it is given.
+    """
+    if not isinstance(value, list):
+        raise invalid_params({name: f"{name} is not of type array."})
+    ids: list[int] = []
+    for index, item in enumerate(value):
+        if isinstance(item, bool) or not (isinstance(item, int) or
+                                          (isinstance(item, str) and item.lstrip("-").isdigit())):
+            raise invalid_params({name: f"{name}[{index}] is not of type integer."})
+        number = abs(int(item))
+        if number and number not in ids:
+            ids.append(number)
+    return ids
 
 
 def code_taken(store: WooStore, code: str, coupon_id: int = 0) -> bool:
@@ -75,6 +93,8 @@ def _apply(store: WooStore, coupon: Coupon, body: dict) -> None:
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
                 raise invalid_params({name: f"{name} is not of type integer."})
             setattr(coupon, name, value or None)
+    if "product_ids" in body:
+        coupon.product_ids = _id_list(body["product_ids"], "product_ids")
     if "email_restrictions" in body:
         if not isinstance(body["email_restrictions"], list):
             raise invalid_params({"email_restrictions": "email_restrictions is not of type "

@@ -71,6 +71,22 @@ def _status(value: Any, allowed: tuple[str, ...] = STATUSES) -> str:
     return value
 
 
+def _gift_card(store: WooStore, body: dict) -> int:
+    """Read `gift_card` (what gift cards pay, at most the total): it needs the extension."""
+    value = body.get("gift_card")
+    if value is None:
+        return 0
+    if not store.gift_cards_installed:
+        raise invalid_params({"gift_card": "gift_card needs the Gift Cards extension (gift_cards_installed)."})
+    try:
+        cents = parse_money(value)
+    except ValueError as exc:
+        raise invalid_params({"gift_card": str(exc)}) from exc
+    if cents < 0:
+        raise invalid_params({"gift_card": "gift_card must not be negative."})
+    return cents
+
+
 def _place(store: WooStore, body: dict, status: str) -> Order:
     """Create an order (or draft) for a customer id, or a guest email."""
     shop = store.shop
@@ -86,6 +102,7 @@ def _place(store: WooStore, body: dict, status: str) -> Order:
     order = Order(shop.next_id("Order"), 0, customer,
                   email.lower() if email else customer.email, now(), lines)  # type: ignore
     commerce.price_order(order)
+    commerce.pay_with_gift_card(order, _gift_card(store, body))
     if status not in PAID:
         order.financial_status = "PENDING"
     store.order_status[order.id] = status
@@ -93,6 +110,9 @@ def _place(store: WooStore, body: dict, status: str) -> Order:
         names = {k: str(body[k]) for k in ("first_name", "last_name") if body.get(k)}
         if names:
             store.addresses[("order", order.id)] = {"billing": names, "shipping": names}
+    for kind in ("billing", "shipping"):
+        if body.get(kind) is not None:
+            _address(store, order, kind, body[kind])
     if status == "completed":
         store.completed_at[order.id] = order.created_at
     if status in PAID:
@@ -198,7 +218,10 @@ def refund(hookshot: Hookshot, store: WooStore, order_id: Any, body: dict) -> di
     """Refund lines and/or an amount, or everything (order.updated; no refund topic)."""
     with store.lock:
         order = lookup.order(store, order_id)
-        if order.refunded() >= order.total:
+        # What gift cards paid is not refunded: the extension credits the cards back when
+        # the order is refunded in full.
+        payable = store.payable(order)
+        if order.refunded() >= payable:
             raise WooError("woocommerce_rest_cannot_create_order_refund",
                            "Invalid refund amount.")
         items, amount = body.get("line_items"), body.get("amount")
@@ -207,13 +230,14 @@ def refund(hookshot: Hookshot, store: WooStore, order_id: Any, body: dict) -> di
         except ValueError as exc:
             raise invalid_params({"amount": str(exc)}) from exc
         if items is None and cents is None:
-            picks, cents = commerce.full_refund_picks(order), order.total - order.refunded()
+            picks, cents = commerce.full_refund_picks(order), payable - order.refunded()
         else:
             picks = _refund_picks(order, items or [])
-        made = commerce.add_refund(store.shop, order, picks, cents, now(), body.get("reason"))
+        made = commerce.add_refund(store.shop, order, picks, cents, now(), body.get("reason"),
+                                   refundable=payable - order.refunded())
         _touch(store, order)
         made.created_at = min(made.created_at, order.updated_at)
-        if order.refunded() >= order.total:
+        if order.refunded() >= payable:
             store.order_status[order.id] = "refunded"
         refund_body = shapes.refund(store, made)
         payload = shapes.order(store, order)

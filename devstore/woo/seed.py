@@ -25,6 +25,8 @@ def _adopt_orders(store: WooStore) -> None:
     for order in store.shop.orders:
         if order.id in store.order_status:
             continue
+        if not store.gift_cards_installed:
+            order.gift_card = 0  # core WooCommerce has no gift cards
         status = _status(order)
         store.order_status[order.id] = status
         if status == "completed":

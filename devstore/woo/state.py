@@ -87,6 +87,8 @@ class Coupon:
     usage_limit_per_user: Optional[int] = None
     usage_count: int = 0
     free_shipping: bool = False
+    product_ids: list[int] = field(default_factory=list)
+    limit_usage_to_x_items: Optional[int] = None
     email_restrictions: list[str] = field(default_factory=list)
     minimum_amount: str = "0.00"
     maximum_amount: str = "0.00"
@@ -131,6 +133,9 @@ class WooStore:
     settings: dict[str, str] = field(default_factory=lambda: dict.fromkeys(SETTING_IDS, ""))
     faults: list[Fault] = field(default_factory=list)
     plugin_installed: bool = False
+    # The WooCommerce Gift Cards extension: orders list the cards that paid (`gift_cards`) and
+    # their `total` is what is left to pay after them, as the extension computes it.
+    gift_cards_installed: bool = False
     strip_authorization: bool = False
     # Stores before the store-wide refunds endpoint answer rest_no_route for /refunds.
     refunds_endpoint: bool = True
@@ -169,6 +174,10 @@ class WooStore:
         if key not in self.terms:
             self.terms[key] = self.next("term") + 14  # a fresh site already has a few terms
         return self.terms[key]
+
+    def payable(self, order: Any) -> int:
+        """Return an order's WooCommerce `total` in cents: after gift cards, with the extension."""
+        return order.total - (order.gift_card if self.gift_cards_installed else 0)
 
     def status_of(self, order_id: int) -> str:
         """Return an order's WooCommerce status."""

@@ -42,6 +42,14 @@ class Harness:
     fault: Callable[[int, int], None]
     revoke: Callable[[], None]
     attempts: int  # how many tries a call makes before it gives up
+    # What the store holds, read apart from the connector's write path: a code's entitled
+    # product and variant ids and its usage limit; a customer's tags (None: the platform has
+    # none) and Comeback's values on it.
+    discount: Callable[[str], tuple[set[str], int | None]]
+    customer: Callable[[str], tuple[tuple[str, ...] | None, dict[str, str]]]
+    # Place an order through the store's own control API: (gift card amount, address lines,
+    # postal code, country, each spelled as the platform's field names want) -> its id.
+    place_order: Callable[[str, tuple[str, str, str, str] | None], str]
 
 
 def _shopify(devstore) -> Harness:
@@ -59,6 +67,23 @@ def _shopify(devstore) -> Harness:
     query = dict(parse_qsl(urlsplit(location).query))
     credentials = connector.exchange_code(connector.verify_callback(query), query["code"], REDIRECT_URI)
 
+    def discount(code: str) -> tuple[set[str], int | None]:
+        stored = next(d for d in control.get(f"/_devstore/shops/{domain}/discounts").json() if d["code"] == code)
+        return {str(i) for i in stored["product_ids"] + stored["variant_ids"]}, stored["usage_limit"]
+
+    def customer(external_id: str) -> tuple[tuple[str, ...] | None, dict[str, str]]:
+        stored = control.get(f"/_devstore/shops/{domain}/customers/{external_id}").json()
+        tags = tuple(tag for tag in stored["tags"].split(", ") if tag)
+        return tags, {m["key"]: m["value"] for m in stored["metafields"] if m["namespace"] == "comeback"}
+
+    def place_order(gift_card: str, address: tuple[str, str, str, str] | None) -> str:
+        shipping = None if address is None else dict(zip(("address1", "address2", "zip", "country_code"), address,
+                                                          strict=True))
+        response = control.post(f"/_devstore/shops/{domain}/orders",
+                                json={"gift_card": gift_card, "shipping_address": shipping})
+        response.raise_for_status()
+        return str(response.json()["id"])
+
     def sign(body: bytes):
         digest = base64.b64encode(hmac.new(client_secret.encode(), body, hashlib.sha256).digest()).decode()
         return ({"X-Shopify-Topic": "orders/updated", "X-Shopify-Hmac-Sha256": digest,
@@ -71,7 +96,7 @@ def _shopify(devstore) -> Harness:
         sign,
         lambda status, count: control.post("/_devstore/faults", json={"status": status, "count": count}).raise_for_status(),
         lambda: control.post(f"/_devstore/shops/{domain}/uninstall", json={"client_id": client_id}).raise_for_status(),
-        4,
+        4, discount, customer, place_order,
     )
 
 
@@ -86,6 +111,27 @@ def _woocommerce(devstore) -> Harness:
     store_url = f"{devstore.url}/woo/{handle}"
     credentials = connector.verify_keys(store_url, key["consumer_key"], key["consumer_secret"])
     secret = secrets.token_urlsafe(24)
+    # A plain-HTTP store takes OAuth 1.0a only: reads go through the connector's REST client.
+    def discount(code: str) -> tuple[set[str], int | None]:
+        (stored,) = connector.client(credentials).get("/coupons", {"code": code}).data
+        return {str(i) for i in stored["product_ids"]}, stored["usage_limit"]
+
+    def customer(external_id: str) -> tuple[tuple[str, ...] | None, dict[str, str]]:
+        stored = connector.client(credentials).get(f"/customers/{external_id}").data
+        return None, {m["key"].removeprefix("comeback_"): m["value"] for m in stored["meta_data"]
+                      if m["key"].startswith("comeback_")}
+
+    def place_order(gift_card: str, address: tuple[str, str, str, str] | None) -> str:
+        # A store with the Gift Cards extension; an order shipping nowhere has no billing address either.
+        control.post(f"/_devstore/woo/stores/{handle}", json={"gift_cards_installed": True}).raise_for_status()
+        fields = ("address_1", "address_2", "postcode", "country")
+        shipping = dict.fromkeys(fields, "") if address is None else dict(zip(fields, address, strict=True))
+        body = {"email": "contract@example.com", "gift_card": gift_card, "shipping": shipping}
+        if address is None:
+            body["billing"] = dict.fromkeys(fields, "")
+        response = control.post(f"/_devstore/woo/stores/{handle}/orders", json=body)
+        response.raise_for_status()
+        return str(response.json()["id"])
 
     def sign(body: bytes):
         digest = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
@@ -101,7 +147,7 @@ def _woocommerce(devstore) -> Harness:
         lambda status, count: control.post(f"/_devstore/woo/stores/{handle}/faults",
                                            json={"status": status, "count": count, "retry_after": 0}).raise_for_status(),
         lambda: control.delete(f"/_devstore/woo/stores/{handle}/keys/{key['key_id']}").raise_for_status(),
-        2,
+        2, discount, customer, place_order,
     )
 
 
@@ -175,6 +221,29 @@ def test_webhooks_verify_only_as_signed(harness):
         harness.connector.verify_webhook(headers, json.dumps(json.loads(body)).encode(), **extra)
 
 
+# The key of "12 Main St.", "Apt 4", 97205, US: each platform below spells it differently.
+MAIN_STREET_KEY = "ff7e6fbab03789c5f6e9cca5721bb57d68a89f345fe0bd75d4d43ed0352b7e61"
+SPELLINGS = {"shopify": ("12 Main St.", "Apt 4", "97205", "US"),
+             "woocommerce": ("12  MAIN ST", "apt. 4", "97205", "us")}
+
+
+def test_gift_cards_and_shipping_addresses_read_alike_on_every_platform(harness):
+    # given an order a gift card paid 4.20 of, and one shipping nowhere, placed in the store
+    shipped = harness.place_order("4.20", SPELLINGS[harness.platform])
+    nowhere = harness.place_order("0.00", None)
+    # when the orders are read through the connector's pages
+    orders = {r.external_id: r for r in _all(harness, "orders") if isinstance(r, base.Order)}
+    # then both platforms give the same amount and the same key, and no key without an address
+    assert (orders[shipped].gift_card_amount, orders[shipped].gift_card_amount_known) == (Decimal("4.20"), True)
+    assert orders[shipped].shipping_address_key == MAIN_STREET_KEY
+    assert orders[shipped].total_price > orders[shipped].gift_card_amount
+    assert (orders[nowhere].gift_card_amount, orders[nowhere].shipping_address_key) == (Decimal("0"), None)
+    # and what was refetched agrees with the page
+    refetched = [r for r in harness.connector.fetch_records(harness.credentials, base.Refetch(base.REFETCH_ORDER, shipped))
+                 if isinstance(r, base.Order)]
+    assert refetched == [orders[shipped]]
+
+
 def test_discount_codes_are_created_once(harness):
     code = f"CONTRACT-{secrets.token_hex(3).upper()}"
     spec = base.DiscountSpec(code=code, kind=base.DISCOUNT_PERCENTAGE, value=Decimal("10"), title="Contract")
@@ -188,6 +257,38 @@ def test_discount_codes_are_created_once(harness):
     (shipping,) = harness.connector.create_discounts(harness.credentials, [base.DiscountSpec(
         code=code + "-SHIP", kind=base.DISCOUNT_FREE_SHIPPING)])
     assert shipping.created is True and shipping.error is None
+
+
+def test_free_product_codes_name_their_products_and_are_created_once(harness):
+    products = [r for r in _all(harness, "products") if isinstance(r, base.Product) and r.variants]
+    whole, other = products[0], products[1]
+    code = f"FREE-{secrets.token_hex(3).upper()}"
+    spec = base.DiscountSpec(code=code, kind=base.DISCOUNT_FREE_PRODUCT, value=other.variants[-1].price,
+                             product_external_ids=(whole.external_id,),
+                             variant_external_ids=(other.variants[-1].external_id,))
+    first, bad = harness.connector.create_discounts(harness.credentials, [
+        spec, base.DiscountSpec(code=code + "-X", kind=base.DISCOUNT_FREE_PRODUCT, value=Decimal("5"))])
+    assert (first.code, first.created, first.error) == (code, True, None) and first.external_id
+    assert (bad.created, bad.external_id) == (False, None)
+    assert bad.error == "product_external_ids: a free product needs at least one product or variant"
+    assert harness.discount(code) == ({whole.external_id, other.variants[-1].external_id}, 1)
+    (again,) = harness.connector.create_discounts(harness.credentials, [spec])
+    assert (again.created, again.external_id, again.error) == (False, first.external_id, None)
+
+
+def test_customer_tags_change_where_the_platform_has_them(harness):
+    customer = next(r for r in _all(harness, "customers") if isinstance(r, base.Customer))
+    written = harness.connector.set_customer_attributes(harness.credentials, [base.CustomerAttributes(
+        customer.external_id, (("tier", "Gold"),), tags_add=("comeback-gold", "comeback-member"))])
+    again = harness.connector.set_customer_attributes(harness.credentials, [base.CustomerAttributes(
+        customer.external_id, (("tier", "Gold"),), tags_add=("comeback-gold",), tags_remove=("comeback-member",))])
+    assert (written, again) == (1, 1)
+    tags, values = harness.customer(customer.external_id)
+    assert values["tier"] == "Gold"
+    if harness.platform == "shopify":
+        assert "comeback-gold" in tags and "comeback-member" not in tags
+    else:
+        assert tags is None
 
 
 def test_customer_attributes_are_written(harness):

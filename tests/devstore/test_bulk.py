@@ -72,6 +72,26 @@ def test_bulk_refund_line_items_nested_under_refunds(http, token):
     assert all(set(c) == {"quantity", "lineItem", "__parentId"} for c in children)
 
 
+def test_bulk_orders_carry_transactions_and_the_address_inline(http, token):
+    http.post(f"/_devstore/shops/{SHOP}/generate", json={
+        "seed": 3, "customers": 10, "products": 3, "orders": 40, "gift_card_rate": 0.5,
+        "start": "2025-01-01T00:00:00Z", "end": "2026-01-01T00:00:00Z"}).raise_for_status()
+    query = """{ orders { edges { node { id shippingAddress { address1 zip countryCodeV2 }
+        transactionsCount { count } transactions { kind status gateway amountSet { shopMoney { amount } } }
+        lineItems { edges { node { id } } } } } } }"""
+    started = gql(http, token, RUN, {"q": query}).json()["data"]["bulkOperationRunQuery"]
+    assert started["userErrors"] == []
+    op = wait_bulk(http, token, started["bulkOperation"]["id"])
+    assert op["status"] == "COMPLETED"
+    roots = [json.loads(x) for x in httpx.get(op["url"], trust_env=False).text.splitlines()
+             if "__parentId" not in x]
+    assert len(roots) == 40
+    assert all(root["transactionsCount"]["count"] == len(root["transactions"]) >= 1 for root in roots)
+    gateways = {t["gateway"] for root in roots for t in root["transactions"]}
+    assert gateways == {"gift_card", "bogus"}
+    assert all(root["shippingAddress"]["address1"] and root["shippingAddress"]["countryCodeV2"] for root in roots)
+
+
 def test_second_bulk_while_running_is_rejected(http, token):
     _seed(http, 20000)
     double = """mutation($q: String!) {

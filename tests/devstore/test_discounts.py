@@ -1,4 +1,4 @@
-"""Write-back over real HTTP: code discounts, codeDiscountNodeByCode and metafieldsSet."""
+"""Write-back over real HTTP: code discounts, codeDiscountNodeByCode, metafieldsSet and tags."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.devstore.dshelpers import SHOP, gql
+from tests.devstore.dshelpers import SHOP, gql, subscribe
 
 BASIC_CREATE = """
 mutation($input: DiscountCodeBasicInput!) {
@@ -307,3 +307,186 @@ def test_write_mutations_need_a_valid_token(http, token):
     response = gql(http, "shpat_not-a-token", BASIC_CREATE, {"input": _basic("NOAUTH")})
     assert response.status_code == 401
     assert _discounts(http) == []
+
+
+PRODUCTS_CREATE = """
+mutation($input: DiscountCodeBasicInput!) {
+  discountCodeBasicCreate(basicCodeDiscount: $input) {
+    codeDiscountNode { id }
+    userErrors { field message code }
+  }
+}"""
+
+PRODUCTS_BY_CODE = """
+query($code: String!) {
+  codeDiscountNodeByCode(code: $code) {
+    id
+    codeDiscount {
+      ... on DiscountCodeBasic {
+        customerGets {
+          value { ... on DiscountAmount { amount { amount } appliesOnEachItem } }
+          items {
+            __typename
+            ... on DiscountProducts {
+              products(first: 5) { nodes { id title } }
+              productVariants(first: 5) { nodes { id product { id } } }
+            }
+          }
+        }
+      }
+    }
+  }
+}"""
+
+
+@pytest.fixture
+def catalogue(http: httpx.Client) -> list[dict]:
+    """Two products of two variants each, made through the control API."""
+    made = []
+    for title in ("Mug", "Tee"):
+        response = http.post(f"/_devstore/shops/{SHOP}/products", json={
+            "title": title, "variants": [{"title": "S", "price": "12.00"},
+                                         {"title": "L", "price": "14.00"}]})
+        assert response.status_code == 201, response.text
+        made.append(response.json())
+    return made
+
+
+def _entitled(code: str, items: dict) -> dict:
+    return _basic(code, customerGets={
+        "value": {"discountAmount": {"amount": "12.00", "appliesOnEachItem": False}},
+        "items": items}, minimumRequirement=None)
+
+
+def test_a_code_for_some_products_and_variants_reads_back(http, token, catalogue):
+    mug, tee = catalogue
+    product = f"gid://shopify/Product/{mug['id']}"
+    variant = f"gid://shopify/ProductVariant/{tee['variants'][1]['id']}"
+    created = gql(http, token, PRODUCTS_CREATE, {"input": _entitled("FREE-MUG", {"products": {
+        "productsToAdd": [product, product], "productVariantsToAdd": [variant]}})}).json()
+    payload = created["data"]["discountCodeBasicCreate"]
+    assert payload["userErrors"] == []
+    assert created["extensions"]["cost"]["requestedQueryCost"] == 10
+    found = gql(http, token, PRODUCTS_BY_CODE, {"code": "free-mug"}).json()["data"][
+        "codeDiscountNodeByCode"]
+    assert found == {"id": payload["codeDiscountNode"]["id"], "codeDiscount": {"customerGets": {
+        "value": {"amount": {"amount": "12.00"}, "appliesOnEachItem": False},
+        "items": {"__typename": "DiscountProducts",
+                  "products": {"nodes": [{"id": product, "title": "Mug"}]},
+                  "productVariants": {"nodes": [{"id": variant,
+                                                 "product": {"id": f"gid://shopify/Product/{tee['id']}"}}]}}}}}
+    [stored] = _discounts(http)
+    assert (stored["items"], stored["product_ids"], stored["variant_ids"], stored["amount"]) == (
+        "products", [mug["id"]], [tee["variants"][1]["id"]], "12.00")
+
+
+def test_a_code_for_every_item_says_so(http, token):
+    gql(http, token, BASIC_CREATE, {"input": _basic("ALLITEMS")})
+    [stored] = _discounts(http)
+    assert (stored["items"], stored["product_ids"], stored["variant_ids"]) == ("all", [], [])
+    found = gql(http, token, PRODUCTS_BY_CODE, {"code": "ALLITEMS"}).json()["data"]
+    assert found["codeDiscountNodeByCode"]["codeDiscount"]["customerGets"]["items"] == {
+        "__typename": "AllDiscountItems"}
+
+
+@pytest.mark.parametrize("items,error", [
+    ({"products": {"productsToAdd": ["gid://shopify/Product/999"]}},
+     {"field": ["basicCodeDiscount", "customerGets", "items", "products", "productsToAdd", "0"],
+      "message": "Product gid://shopify/Product/999 does not exist", "code": "INVALID"}),
+    ({"products": {"productVariantsToAdd": ["gid://shopify/Product/1"]}},
+     {"field": ["basicCodeDiscount", "customerGets", "items", "products", "productVariantsToAdd",
+                "0"],
+      "message": "Product variant gid://shopify/Product/1 does not exist", "code": "INVALID"}),
+    ({"products": {}}, {"field": ["basicCodeDiscount", "customerGets", "items", "products"],
+                        "message": "Products or product variants can't be blank", "code": "BLANK"}),
+    ({"collections": {"add": ["gid://shopify/Collection/1"]}},
+     {"field": ["basicCodeDiscount", "customerGets", "items", "collections"],
+      "message": "Collections are not supported by devstore", "code": "INVALID"}),
+    ({"all": True, "products": {"productsToAdd": ["gid://shopify/Product/1"]}},
+     {"field": ["basicCodeDiscount", "customerGets", "items"],
+      "message": "Only one of all, products or collections can be given", "code": "INVALID"}),
+    ({}, {"field": ["basicCodeDiscount", "customerGets", "items"],
+          "message": "Items can't be blank", "code": "BLANK"}),
+])
+def test_items_that_name_nothing_real_are_refused(http, token, items, error):
+    payload = gql(http, token, PRODUCTS_CREATE, {"input": _entitled("NOPE", items)}).json()[
+        "data"]["discountCodeBasicCreate"]
+    assert payload == {"codeDiscountNode": None, "userErrors": [error]}
+    assert _discounts(http) == []
+
+
+def test_a_deleted_product_can_no_longer_be_entitled(http, token, catalogue):
+    mug = catalogue[0]
+    assert http.delete(f"/_devstore/shops/{SHOP}/products/{mug['id']}").status_code == 200
+    payload = gql(http, token, PRODUCTS_CREATE, {"input": _entitled("GONE", {"products": {
+        "productVariantsToAdd": [f"gid://shopify/ProductVariant/{mug['variants'][0]['id']}"]}})}
+    ).json()["data"]["discountCodeBasicCreate"]
+    assert [e["code"] for e in payload["userErrors"]] == ["INVALID"]
+    assert _discounts(http) == []
+
+
+TAGS_ADD = """
+mutation($id: ID!, $tags: [String!]!) {
+  tagsAdd(id: $id, tags: $tags) { node { id } userErrors { field message } }
+}"""
+
+TAGS_REMOVE = """
+mutation($id: ID!, $tags: [String!]!) {
+  tagsRemove(id: $id, tags: $tags) { node { id } userErrors { field message } }
+}"""
+
+CUSTOMER_TAGS = "query($id: ID!) { customer(id: $id) { tags updatedAt } }"
+
+
+def _drain(http: httpx.Client) -> None:
+    assert http.post("/_devstore/delivery/drain", json={"timeout": 10}).json()["drained"]
+
+
+def test_tags_are_added_and_removed_as_a_customer_update(http, token, customer_gid, receiver):
+    subscribe(http, token, "CUSTOMERS_UPDATE", receiver.url)
+    customer_id = customer_gid.rsplit("/", 1)[1]
+    before = gql(http, token, CUSTOMER_TAGS, {"id": customer_gid}).json()["data"]["customer"]
+    added = gql(http, token, TAGS_ADD, {"id": customer_gid, "tags": ["Gold", "vip, early bird"]}).json()
+    assert added["data"]["tagsAdd"] == {"node": {"id": customer_gid}, "userErrors": []}
+    assert added["extensions"]["cost"]["requestedQueryCost"] == 10
+    after = gql(http, token, CUSTOMER_TAGS, {"id": customer_gid}).json()["data"]["customer"]
+    assert after["tags"] == ["Gold", "vip", "early bird"]
+    assert after["updatedAt"] > before["updatedAt"]
+    control = http.get(f"/_devstore/shops/{SHOP}/customers/{customer_id}").json()
+    assert control["tags"] == "Gold, vip, early bird"
+    removed = gql(http, token, TAGS_REMOVE, {"id": customer_gid, "tags": ["vip", "Silver"]}).json()
+    assert removed["data"]["tagsRemove"] == {"node": {"id": customer_gid}, "userErrors": []}
+    assert http.get(f"/_devstore/shops/{SHOP}/customers/{customer_id}").json()["tags"] == (
+        "Gold, early bird")
+    _drain(http)
+    updates = receiver.by_topic("customers/update")
+    assert [u.json()["id"] for u in updates] == [int(customer_id)] * 2
+    # Since 2025-01 the customer webhooks carry no tags.
+    assert all("tags" not in u.json() for u in updates)
+
+
+def test_tags_already_there_or_absent_change_nothing(http, token, customer_gid, receiver):
+    gql(http, token, TAGS_ADD, {"id": customer_gid, "tags": ["Gold"]})
+    subscribe(http, token, "CUSTOMERS_UPDATE", receiver.url)
+    before = gql(http, token, CUSTOMER_TAGS, {"id": customer_gid}).json()["data"]["customer"]
+    again = gql(http, token, TAGS_ADD, {"id": customer_gid, "tags": ["Gold"]}).json()["data"]
+    absent = gql(http, token, TAGS_REMOVE, {"id": customer_gid, "tags": ["Silver"]}).json()["data"]
+    assert again["tagsAdd"]["userErrors"] == [] and absent["tagsRemove"]["userErrors"] == []
+    assert gql(http, token, CUSTOMER_TAGS, {"id": customer_gid}).json()["data"]["customer"] == before
+    _drain(http)
+    assert receiver.by_topic("customers/update") == []
+
+
+@pytest.mark.parametrize("mutation,field", [(TAGS_ADD, "tagsAdd"), (TAGS_REMOVE, "tagsRemove")])
+@pytest.mark.parametrize("target,tags,error", [
+    ("gid://shopify/Customer/999", ["Gold"], {"field": ["id"], "message": "Customer does not exist"}),
+    ("gid://shopify/Order/1", ["Gold"],
+     {"field": ["id"], "message": "devstore supports tags on customers only"}),
+    (None, [" , "], {"field": ["tags"], "message": "Tags can't be blank"}),
+    (None, ["x" * 256], {"field": ["tags"], "message": "Tag is too long (maximum is 255 characters)"}),
+])
+def test_tags_on_nothing_real_are_refused(http, token, customer_gid, mutation, field, target, tags, error):
+    payload = gql(http, token, mutation, {"id": target or customer_gid, "tags": tags}).json()["data"][field]
+    assert payload == {"node": None, "userErrors": [error]}
+    read = gql(http, token, CUSTOMER_TAGS, {"id": customer_gid}).json()["data"]["customer"]
+    assert read["tags"] == []

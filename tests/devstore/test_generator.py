@@ -79,3 +79,19 @@ def test_100k_orders_generate_and_bulk_smoke(http, token):
     assert str(lines) == op["objectCount"]
     print(f"\n100k orders: generate {generated:.2f}s, bulk JSONL {bulked:.2f}s "
           f"({op['objectCount']} lines, {int(op['fileSize']) / 1e6:.1f} MB)")
+
+
+def test_a_gift_card_rate_pays_that_share_of_orders_and_changes_nothing_else():
+    plain, gifted = ShopState(domain="a.myshopify.com", name="A"), ShopState(domain="b.myshopify.com", name="B")
+    generate(plain, GenerateSpec(**SPEC))
+    generate(gifted, GenerateSpec(**SPEC, gift_card_rate=0.25))
+    paid = [o for o in gifted.orders if o.gift_card]
+    assert all(o.gift_card == 0 for o in plain.orders)
+    assert 0.2 < len(paid) / len(gifted.orders) < 0.3
+    assert all(0 < o.gift_card <= o.total and o.gift_card in (2500, 5000, 10000, o.total) for o in paid)
+    # the rest of the history is the one the same seed makes without gift cards
+    assert [(o.id, o.total, o.financial_status, len(o.refunds or ())) for o in plain.orders] == [
+        (o.id, o.total, o.financial_status, len(o.refunds or ())) for o in gifted.orders]
+    # and each order ships to its buyer's address
+    assert all(o.shipping_address is o.customer.default_address for o in gifted.orders)
+    assert payloads.order(gifted, paid[0])["payment_gateway_names"][0] == "gift_card"

@@ -225,3 +225,94 @@ def test_faults(http, token):
     http.post("/_devstore/faults", json={"status": 503, "count": 1})
     assert gql(http, token, "{ shop { id } }").status_code == 503
     assert http.post("/_devstore/faults", json={"status": 404}).status_code == 400
+
+
+ORDER_PAYMENTS = """query($id: ID!) { order(id: $id) {
+  shippingAddress { firstName address1 address2 city provinceCode zip country countryCodeV2 }
+  transactionsCount { count }
+  transactions(first: 5) { id kind status gateway formattedGateway amountSet { shopMoney { amount } } }
+  authorized: transactions(first: 5, capturable: true) { kind gateway } } }"""
+
+
+def _mug(http) -> int:
+    product = http.post(f"/_devstore/shops/{SHOP}/products", json={
+        "title": "Mug", "variants": [{"title": "Default Title", "price": "20.00"}]})
+    assert product.status_code == 201, product.text
+    return product.json()["variants"][0]["id"]
+
+
+def test_orders_carry_their_transactions_and_shipping_address(http, token):
+    variant = _mug(http)
+    # given an order of 2 × 20.00 (+ 8 % tax + 5.99 shipping = 49.19), 5.00 of it by gift card
+    placed = http.post(f"/_devstore/shops/{SHOP}/orders", json={
+        "email": "ada@example.com", "line_items": [{"variant_id": variant, "quantity": 2}], "gift_card": "5.00",
+        "shipping_address": {"first_name": "Ada", "address1": "12 Main St.", "address2": "Apt 4",
+                             "city": "Portland", "province_code": "OR", "zip": "97205", "country_code": "US"}})
+    assert placed.status_code == 201, placed.text
+    order = placed.json()
+    assert order["total_price"] == "49.19"
+    # then the REST order names the gateways and the address, and carries no transactions
+    assert order["payment_gateway_names"] == ["gift_card", "bogus"]
+    assert "transactions" not in order
+    assert {k: order["shipping_address"][k] for k in ("address1", "address2", "zip", "country_code", "country")} == {
+        "address1": "12 Main St.", "address2": "Apt 4", "zip": "97205", "country_code": "US",
+        "country": "United States"}
+    # and GraphQL has both payments, priced 3 points each
+    body = gql(http, token, ORDER_PAYMENTS, {"id": order["admin_graphql_api_id"]}).json()
+    assert "errors" not in body, body
+    data = body["data"]["order"]
+    assert data["shippingAddress"] == {"firstName": "Ada", "address1": "12 Main St.", "address2": "Apt 4",
+                                       "city": "Portland", "provinceCode": "OR", "zip": "97205",
+                                       "country": "United States", "countryCodeV2": "US"}
+    assert [(t["kind"], t["status"], t["gateway"], t["amountSet"]["shopMoney"]["amount"])
+            for t in data["transactions"]] == [("SALE", "SUCCESS", "gift_card", "5.00"),
+                                               ("SALE", "SUCCESS", "bogus", "44.19")]
+    assert data["transactions"][0]["formattedGateway"] == "Gift card"
+    assert all(t["id"].startswith("gid://shopify/OrderTransaction/") for t in data["transactions"])
+    assert data["transactionsCount"] == {"count": 2} and data["authorized"] == []
+    assert body["extensions"]["cost"]["requestedQueryCost"] == 1 + 1 + 1 + 5 * 3 + 5 * 1
+
+
+def test_a_refund_goes_back_to_the_card_first_then_to_the_gift_card(http, token):
+    variant = _mug(http)
+    order = http.post(f"/_devstore/shops/{SHOP}/orders", json={
+        "line_items": [{"variant_id": variant, "quantity": 2}], "gift_card": "5.00"}).json()
+    refund = http.post(f"/_devstore/shops/{SHOP}/orders/{order['id']}/refund", json={"amount": "46.00"})
+    assert refund.status_code == 201, refund.text
+    assert [(t["gateway"], t["amount"]) for t in refund.json()["transactions"]] == [
+        ("bogus", "44.19"), ("gift_card", "1.81")]
+    data = gql(http, token, ORDER_PAYMENTS, {"id": order["admin_graphql_api_id"]}).json()["data"]["order"]
+    assert [(t["kind"], t["gateway"], t["amountSet"]["shopMoney"]["amount"]) for t in data["transactions"]] == [
+        ("SALE", "gift_card", "5.00"), ("SALE", "bogus", "44.19"), ("REFUND", "bogus", "44.19"),
+        ("REFUND", "gift_card", "1.81")]
+    assert data["transactionsCount"] == {"count": 4}
+
+
+def test_authorized_shipless_and_gift_card_only_orders(http, token):
+    variant = _mug(http)
+    authorized = http.post(f"/_devstore/shops/{SHOP}/orders", json={
+        "line_items": [{"variant_id": variant}], "financial_status": "authorized", "shipping_address": None}).json()
+    assert authorized["shipping_address"] is None and authorized["payment_gateway_names"] == ["bogus"]
+    data = gql(http, token, ORDER_PAYMENTS, {"id": authorized["admin_graphql_api_id"]}).json()["data"]["order"]
+    assert data["shippingAddress"] is None
+    assert data["authorized"] == [{"kind": "AUTHORIZATION", "gateway": "bogus"}]
+    # a gift card worth more than the order pays it all, no more
+    covered = http.post(f"/_devstore/shops/{SHOP}/orders", json={
+        "line_items": [{"variant_id": variant}], "gift_card": "500.00"}).json()
+    assert covered["payment_gateway_names"] == ["gift_card"]
+    data = gql(http, token, ORDER_PAYMENTS, {"id": covered["admin_graphql_api_id"]}).json()["data"]["order"]
+    assert [t["amountSet"]["shopMoney"]["amount"] for t in data["transactions"]] == [covered["total_price"]]
+    # a buyer's order ships to the buyer's address unless told otherwise
+    default = http.post(f"/_devstore/shops/{SHOP}/orders", json={"line_items": [{"variant_id": variant}]}).json()
+    assert default["shipping_address"]["address1"] and default["shipping_address"]["country_code"]
+
+
+@pytest.mark.parametrize("body", [
+    {"gift_card": "lots"}, {"gift_card": "-1.00"}, {"shipping_address": "12 Main St"},
+    {"shipping_address": {"address1": "1 Rue", "country_code": "XX"}},
+    {"shipping_address": {"address1": 12}},
+])
+def test_bad_gift_cards_and_addresses_are_refused(http, body):
+    response = http.post(f"/_devstore/shops/{SHOP}/orders", json=body)
+    assert response.status_code == 400, response.text
+    assert http.get(f"/_devstore/shops/{SHOP}/stats").json()["orders"] == 0

@@ -14,7 +14,8 @@ from ..state import SETTING_IDS, Fault
 from . import bp
 from .summary import stats, summary
 
-FLAGS = ("plugin_installed", "strip_authorization", "deny_auth", "refunds_endpoint")
+FLAGS = ("plugin_installed", "strip_authorization", "deny_auth", "refunds_endpoint",
+         "gift_cards_installed")
 PERMISSIONS = ("read", "write", "read_write")
 
 

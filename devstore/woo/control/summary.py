@@ -20,7 +20,8 @@ def summary(registry: WooRegistry, store: WooStore) -> dict[str, Any]:
             "flags": {"plugin_installed": store.plugin_installed,
                       "strip_authorization": store.strip_authorization,
                       "refunds_endpoint": store.refunds_endpoint,
-                      "deny_auth": store.deny_auth},
+                      "deny_auth": store.deny_auth,
+                      "gift_cards_installed": store.gift_cards_installed},
             "settings": dict(store.settings),
             "keys": [{"key_id": k.key_id, "user_id": k.user_id, "description": k.description,
                       "permissions": k.permissions, "truncated_key": "…" + k.truncated_key}

@@ -88,6 +88,21 @@ def _coupon_lines(store: WooStore, order: Order) -> list[dict[str, Any]]:
              "discount": money(order.discount), "discount_tax": "0.00", "meta_data": []}]
 
 
+def gift_cards(store: WooStore, order: Order) -> list[dict[str, Any]]:
+    """Return the `gift_cards` the Gift Cards extension adds to an order: `[{id, code, amount}]`.
+
+    The amount is a number (the extension's order item returns a float), what the card paid.
+    """
+    if not order.gift_card:
+        return []
+    key = ("gift_card", order.id)
+    if key not in store.extra_ids:
+        store.extra_ids[key] = store.next("gift_card")
+    code = digest(store.salt, "gift_card", order.id)[:16].upper()
+    return [{"id": store.extra_ids[key], "code": "-".join(code[i:i + 4] for i in range(0, 16, 4)),
+             "amount": number(order.gift_card / 100)}]
+
+
 def order_key(store: WooStore, order: Order) -> str:
     """Return the order's `wc_order_...` key."""
     return "wc_order_" + digest(store.salt, order.id)[:13]
@@ -109,7 +124,7 @@ def order(store: WooStore, o: Order) -> dict[str, Any]:
         **timefmt.pair("date_modified", o.updated_at, tz),
         "discount_total": money(o.discount), "discount_tax": "0.00",
         "shipping_total": money(o.shipping), "shipping_tax": "0.00",
-        "cart_tax": money(o.tax), "total": money(o.total), "total_tax": money(o.tax),
+        "cart_tax": money(o.tax), "total": money(store.payable(o)), "total_tax": money(o.tax),
         "customer_id": customer_id, "order_key": key,
         "billing": billing(store, o), "shipping": shipping(store, o),
         "payment_method": "" if draft else "stripe",
@@ -134,6 +149,8 @@ def order(store: WooStore, o: Order) -> dict[str, Any]:
     }
     if refunded:
         body["total_refunded"] = money(refunded)
+    if store.gift_cards_installed:
+        body["gift_cards"] = gift_cards(store, o)
     body["_links"] = links(store, "orders", o.id, customer=(
         f"{store.url}/wp-json/wc/v3/customers/{customer_id}" if customer_id else None))
     return body

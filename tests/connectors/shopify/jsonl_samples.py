@@ -9,13 +9,23 @@ def money(amount: str, currency: str = "USD") -> dict:
     return {"shopMoney": {"amount": amount, "currencyCode": currency}}
 
 
-def order_lines(order_number: int, *, line_items: int = 2, refunded: bool = False) -> list[dict]:
-    """Return the JSONL objects of one order: the order, then its line items and refund lines."""
+def order_lines(order_number: int, *, line_items: int = 2, refunded: bool = False,
+                gift_card: str | None = None, address: dict | None = None) -> list[dict]:
+    """Return the JSONL objects of one order: the order, then its line items and refund lines.
+
+    Transactions are a list, not a connection: they stay inline in the order's line, whole.
+    """
     order_id = f"gid://shopify/Order/{order_number}"
     refunds = []
+    transactions = []
+    if gift_card is not None:
+        transactions.append({"kind": "SALE", "status": "SUCCESS", "gateway": "gift_card",
+                             "amountSet": money(gift_card)})
+    transactions.append({"kind": "SALE", "status": "SUCCESS", "gateway": "bogus", "amountSet": money("25.00")})
     if refunded:
         refunds.append({"id": f"gid://shopify/Refund/{order_number}", "createdAt": "2026-11-02T10:00:00Z",
                         "note": None, "totalRefundedSet": money("5.00")})
+        transactions.append({"kind": "REFUND", "status": "SUCCESS", "gateway": "bogus", "amountSet": money("5.00")})
     objects = [{
         "id": order_id, "name": f"#{order_number}", "email": f"c{order_number}@example.com",
         "createdAt": "2026-11-01T10:00:00Z", "updatedAt": "2026-11-02T10:00:00Z",
@@ -26,7 +36,8 @@ def order_lines(order_number: int, *, line_items: int = 2, refunded: bool = Fals
         "discountCodes": [], "totalPriceSet": money("25.00"), "subtotalPriceSet": money("20.00"),
         "totalDiscountsSet": money("0.00"), "totalTaxSet": money("2.00"),
         "totalShippingPriceSet": money("3.00"), "currentTotalPriceSet": money("20.00" if refunded else "25.00"),
-        "refunds": refunds,
+        "refunds": refunds, "transactions": transactions, "transactionsCount": {"count": len(transactions)},
+        "shippingAddress": address,
     }]
     for index in range(line_items):
         objects.append({

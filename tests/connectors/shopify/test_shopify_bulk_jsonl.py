@@ -8,8 +8,17 @@ from decimal import Decimal
 
 import pytest
 
-from connectors.base import BackfillJob, Customer, Money, Order, Product, RefundLineItem, TerminalError
-from tests.connectors.shopify.jsonl_samples import money, orders_jsonl
+from connectors.base import (
+    BackfillJob,
+    Customer,
+    Money,
+    Order,
+    Product,
+    RefundLineItem,
+    TerminalError,
+    shipping_address_key,
+)
+from tests.connectors.shopify.jsonl_samples import money, order_lines, orders_jsonl
 
 
 def _job(url: str, resource: str = "orders") -> BackfillJob:
@@ -36,6 +45,23 @@ def test_orders_are_joined_with_line_items_and_refund_lines(connector, file_serv
     assert refund.amount == Money(Decimal("5.00"), "USD")
     assert refund.line_items == (RefundLineItem("300", 1, Decimal("5.00")),)
     assert sum(len(order.refunds) for order in orders) == 3
+
+
+def test_gift_cards_and_the_shipping_address_come_inline_with_the_order(connector, file_server):
+    # given an export whose first order a gift card paid in part, shipped to an address,
+    # and whose second order ships nowhere and was refunded to its card
+    address = {"address1": "12 Main St.", "address2": None, "zip": "97205", "countryCodeV2": "US"}
+    objects = order_lines(1, gift_card="7.25", address=address) + order_lines(2, refunded=True)
+    body = ("\n".join(json.dumps(o) for o in objects) + "\n").encode()
+    url = file_server.add("/gift-cards.jsonl", body)
+    # when it is read
+    first, second = connector.iter_backfill(_job(url))
+    # then the amounts and keys come from the order's own line
+    assert (first.gift_card_amount, first.gift_card_amount_known) == (Decimal("7.25"), True)
+    assert first.shipping_address_key == shipping_address_key("12 MAIN ST", "", "97205", "us")
+    assert (second.gift_card_amount, second.gift_card_amount_known) == (Decimal("0"), True)
+    assert second.shipping_address_key is None
+    assert len(first.line_items) == len(second.line_items) == 2
 
 
 def test_skip_resumes_after_the_given_number_of_roots(connector, file_server):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
 import time
+from decimal import Decimal
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
@@ -296,3 +298,97 @@ def test_session_token_verifies_and_exchanges(store, control, app):
     assert credentials.shop_key == shop and credentials.refresh_token
     assert credentials.expires_at > dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=55)
     assert connector.shop_info(credentials)["name"]
+
+
+# --- gift cards and shipping addresses -----------------------------------------------------
+
+ADDRESS = {"first_name": "Ada", "address1": "12 Main St.", "address2": "Apt 4", "city": "Portland",
+           "province_code": "OR", "zip": "97205", "country_code": "US"}
+
+
+@pytest.fixture(scope="module")
+def gift_shop(store, control, app):
+    shop = _new_shop(control, customers=3, products=2, orders=0)
+    connector = _connector(store, app)
+    credentials = _install(connector, shop)
+    yield connector, shop, credentials
+    connector.close()
+
+
+def json_bytes(payload: dict) -> bytes:
+    return json.dumps(payload).encode()
+
+
+def _paged_order(connector, credentials, external_id: str) -> Order:
+    cursor = None
+    while True:
+        page = connector.fetch_page(credentials, "orders", cursor=cursor, updated_since=None)
+        found = [o for o in page.records if isinstance(o, Order) and o.external_id == external_id]
+        if found:
+            return found[0]
+        cursor = page.next_cursor
+        assert cursor is not None, f"order {external_id} not in the pages"
+
+
+def test_the_order_page_costs_what_queries_says(seeded, store):
+    from connectors.shopify import queries
+
+    _, shop, credentials = seeded
+    response = httpx.post(f"{store.url}/admin/api/2026-10/graphql.json", timeout=30,
+                          headers={"Host": shop, "X-Shopify-Access-Token": credentials.access_token},
+                          json={"query": queries.PAGE_QUERIES["orders"],
+                                "variables": {"first": queries.PAGE_SIZES["orders"]}})
+    body = response.json()
+    assert "errors" not in body, body
+    assert body["extensions"]["cost"]["requestedQueryCost"] == 962
+
+
+def test_a_gift_card_order_reads_the_same_through_every_path(gift_shop, control):
+    from connectors.base import REFETCH_ORDER, Refetch, shipping_address_key
+
+    connector, shop, credentials = gift_shop
+    # given an order a gift card paid 12.50 of, shipped to an address
+    placed = control.post(f"/_devstore/shops/{shop}/orders", {"gift_card": "12.50", "shipping_address": ADDRESS})
+    order_id = str(placed["id"])
+    key = shipping_address_key("12 main st", "apt 4", "97205", "US")
+    # when it is read through a page, a refetch and the webhook payload
+    paged = _paged_order(connector, credentials, order_id)
+    (refetched,) = connector.fetch_records(credentials, Refetch(REFETCH_ORDER, order_id))
+    event = connector.parse_event("orders/create", json_bytes(placed))
+    # then the reads know the amount and the payload leaves it to a read, with the same key
+    assert (paged.gift_card_amount, paged.gift_card_amount_known, paged.shipping_address_key) == (
+        Decimal("12.50"), True, key)
+    assert refetched == paged
+    (hinted,) = event.records
+    assert (hinted.gift_card_amount_known, hinted.shipping_address_key) == (False, key)
+    assert event.refetch == (Refetch(REFETCH_ORDER, order_id),)
+    assert placed["payment_gateway_names"] == ["gift_card", "bogus"]
+
+
+def test_a_full_refund_leaves_what_the_gift_card_paid(gift_shop, control):
+    connector, shop, credentials = gift_shop
+    placed = control.post(f"/_devstore/shops/{shop}/orders", {"gift_card": "8.00"})
+    order_id = str(placed["id"])
+    # when the order is refunded in full (the card first, then the gift card)
+    refund = control.post(f"/_devstore/shops/{shop}/orders/{order_id}/refund", {})
+    assert [t["gateway"] for t in refund["transactions"]] == ["bogus", "gift_card"]
+    assert refund["transactions"][1]["amount"] == "8.00"
+    # then the order still says what the gift card paid; the refunds say what went back
+    order = _paged_order(connector, credentials, order_id)
+    assert (order.gift_card_amount, order.gift_card_amount_known) == (Decimal("8.00"), True)
+    assert sum(r.amount.amount for r in order.refunds) == order.total_price
+
+
+def test_bulk_export_carries_gift_cards_and_addresses(gift_shop, control):
+    from connectors.base import shipping_address_key
+
+    connector, shop, credentials = gift_shop
+    paid = str(control.post(f"/_devstore/shops/{shop}/orders", {"gift_card": "3.10", "shipping_address": ADDRESS})["id"])
+    nowhere = str(control.post(f"/_devstore/shops/{shop}/orders", {"shipping_address": None})["id"])
+    job = _wait_for(connector, credentials, connector.start_backfill(credentials, "orders"))
+    assert job.status == "completed", job
+    orders = {o.external_id: o for o in connector.iter_backfill(job)}
+    assert (orders[paid].gift_card_amount, orders[paid].gift_card_amount_known) == (Decimal("3.10"), True)
+    assert orders[paid].shipping_address_key == shipping_address_key("12 Main St", "Apt 4", "97205", "US")
+    assert (orders[nowhere].gift_card_amount, orders[nowhere].shipping_address_key) == (Decimal("0"), None)
+    assert orders[nowhere] == _paged_order(connector, credentials, nowhere)

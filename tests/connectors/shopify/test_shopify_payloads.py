@@ -97,6 +97,43 @@ def test_order_topics_give_an_order_with_lines_and_refunds(connector, topic):
     assert event.occurred_at == order.updated_at
 
 
+def test_an_order_no_gift_card_paid_for_has_a_known_zero_and_needs_no_read(connector):
+    event = _parse(connector, "orders/paid", {**ORDER, "payment_gateway_names": ["shopify_payments"]})
+    (order,) = event.records
+    assert (order.gift_card_amount, order.gift_card_amount_known) == (Decimal("0"), True)
+    assert event.refetch == ()
+
+
+@pytest.mark.parametrize("topic", ["orders/create", "orders/updated", "orders/paid", "orders/cancelled"])
+def test_a_gift_card_payment_is_left_to_a_read_of_the_order(connector, topic):
+    # given a payload naming the gift card gateway (it never says how much the card paid)
+    event = _parse(connector, topic, {**ORDER, "payment_gateway_names": ["gift_card", "shopify_payments"]})
+    (order,) = event.records
+    # then the amount is unknown (the mirror keeps what it holds) and the order is read again
+    assert (order.gift_card_amount, order.gift_card_amount_known) == (Decimal("0"), False)
+    assert event.refetch == (base.Refetch(base.REFETCH_ORDER, "450789469"),)
+
+
+def test_a_payload_naming_no_gateways_leaves_the_amount_unknown(connector):
+    event = _parse(connector, "orders/updated", ORDER)
+    (order,) = event.records
+    assert order.gift_card_amount_known is False
+    assert event.refetch == ()
+
+
+def test_the_shipping_address_of_a_payload_becomes_its_key(connector):
+    shipped = {**ORDER, "shipping_address": {
+        "first_name": "Bob", "address1": "12 Main St.", "address2": "Apt 4", "city": "Portland",
+        "province_code": "OR", "zip": "97205", "country": "United States", "country_code": "US"}}
+    (order,) = _parse(connector, "orders/create", shipped).records
+    assert order.shipping_address_key == base.shipping_address_key("12 MAIN ST", "apt. 4", "97205", "us")
+    for nowhere in (None, {}):
+        (order,) = _parse(connector, "orders/create", {**ORDER, "shipping_address": nowhere}).records
+        assert order.shipping_address_key is None
+    (order,) = _parse(connector, "orders/create", ORDER).records
+    assert order.shipping_address_key is None
+
+
 def test_refund_amount_sums_successful_refund_transactions(connector):
     event = _parse(connector, "refunds/create", REFUND)
     assert event.kind == base.REFUND_CREATE

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import time
 from decimal import Decimal
 from urllib.parse import parse_qsl, urlsplit
 
@@ -12,6 +13,7 @@ import pytest
 
 from connectors.base import (
     DISCOUNT_FIXED_AMOUNT,
+    DISCOUNT_FREE_PRODUCT,
     DISCOUNT_FREE_SHIPPING,
     DISCOUNT_PERCENTAGE,
     REFETCH_ORDER_REFUNDS,
@@ -59,6 +61,10 @@ class Control:
     def new_customer(self) -> str:
         order = self.call("POST", "/orders", {"email": f"buyer-{secrets.token_hex(3)}@example.com"})
         return str(order["customer"]["id"])
+
+    def new_product(self, title: str = "Mug") -> dict:
+        return self.call("POST", "/products", {"title": title, "variants": [
+            {"title": "S", "price": "14.00"}, {"title": "L", "price": "16.00"}]})
 
 
 @pytest.fixture(scope="module")
@@ -141,6 +147,7 @@ def test_percentage_code_lands_with_exact_fields(installed):
         "applies_on_each_item": False, "starts_at": "2026-11-01T09:30:00Z",
         "ends_at": "2026-12-31T23:00:00Z", "usage_limit": 1, "applies_once_per_customer": True,
         "customer_selection": "all", "customer_ids": [],
+        "items": "all", "product_ids": [], "variant_ids": [],
         "combines_with": {"order_discounts": False, "product_discounts": False,
                           "shipping_discounts": False},
         "minimum_subtotal": "25.00", "minimum_quantity": None, "maximum_shipping_price": None,
@@ -183,6 +190,7 @@ def test_free_shipping_code(installed):
         "applies_on_each_item": False, "starts_at": "2026-11-01T09:30:00Z",
         "ends_at": "2026-12-31T23:00:00Z", "usage_limit": 1, "applies_once_per_customer": True,
         "customer_selection": "all", "customer_ids": [],
+        "items": None, "product_ids": [], "variant_ids": [],
         "combines_with": {"order_discounts": True, "product_discounts": True,
                           "shipping_discounts": False},
         "minimum_subtotal": None, "minimum_quantity": None, "maximum_shipping_price": None,
@@ -247,12 +255,65 @@ def test_replaying_a_batch_creates_nothing_new(installed, calls):
     (DiscountSpec(code="WHO", kind=DISCOUNT_PERCENTAGE, value=Decimal("10"),
                   customer_external_id="ada@example.com"),
      "customer_external_id: invalid id 'ada@example.com'"),
+    (DiscountSpec(code="FREE", kind=DISCOUNT_FREE_PRODUCT, value=Decimal("14")),
+     "product_external_ids: a free product needs at least one product or variant"),
+    (DiscountSpec(code="FREE0", kind=DISCOUNT_FREE_PRODUCT, value=Decimal("0"),
+                  product_external_ids=("1",)),
+     "value: amount must be positive"),
+    (DiscountSpec(code="FREEX", kind=DISCOUNT_FREE_PRODUCT, value=Decimal("14"),
+                  variant_external_ids=("mug-s",)),
+     "variant_external_ids: invalid id 'mug-s'"),
+    (DiscountSpec(code="PCT-MUG", kind=DISCOUNT_PERCENTAGE, value=Decimal("10"),
+                  product_external_ids=("1",)),
+     "product_external_ids: only a free product discount takes products"),
 ])
 def test_invalid_spec_gives_an_error_result_and_no_call(installed, calls, spec, error):
     connector, credentials, control = installed
     assert connector.create_discounts(credentials, [spec]) == [
         DiscountResult(code=spec.code, external_id=None, created=False, error=error)]
     assert calls == []
+    assert control.discounts() == []
+
+
+def test_free_product_code_is_one_units_price_off_the_entitled_items(installed, calls):
+    connector, credentials, control = installed
+    mug, tee = control.new_product("Mug"), control.new_product("Tee")
+    customer_id = control.new_customer()
+    spec = DiscountSpec(code="FREE-MUG", kind=DISCOUNT_FREE_PRODUCT, value=Decimal("14.00"),
+                        title="A mug on us", starts_at=STARTS, expires_at=ENDS,
+                        customer_external_id=customer_id, product_external_ids=(str(mug["id"]),),
+                        variant_external_ids=(str(tee["variants"][1]["id"]),))
+    [result] = connector.create_discounts(credentials, [spec])
+    assert result.created is True and result.error is None
+    assert calls == [queries.DISCOUNT_BASIC_CREATE]
+    [stored] = _stored(control)
+    assert stored == {
+        "id": result.external_id, "type": "DiscountCodeBasic", "code": "FREE-MUG",
+        "title": "A mug on us", "value_type": "fixed_amount", "percentage": None, "amount": "14.00",
+        "applies_on_each_item": False, "starts_at": "2026-11-01T09:30:00Z",
+        "ends_at": "2026-12-31T23:00:00Z", "usage_limit": 1, "applies_once_per_customer": True,
+        "customer_selection": "customers", "customer_ids": [int(customer_id)],
+        "items": "products", "product_ids": [mug["id"]], "variant_ids": [tee["variants"][1]["id"]],
+        "combines_with": {"order_discounts": False, "product_discounts": False,
+                          "shipping_discounts": False},
+        "minimum_subtotal": None, "minimum_quantity": None, "maximum_shipping_price": None,
+        "destination": None, "applies_on_one_time_purchase": True,
+        "applies_on_subscription": False,
+    }
+    (again,) = connector.create_discounts(credentials, [spec])
+    assert (again.created, again.external_id, again.error) == (False, result.external_id, None)
+
+
+def test_free_product_of_an_unknown_product_is_refused_by_the_store(installed):
+    connector, credentials, control = installed
+    mug = control.new_product()
+    [result] = connector.create_discounts(credentials, [DiscountSpec(
+        code="GHOST-MUG", kind=DISCOUNT_FREE_PRODUCT, value=Decimal("14"),
+        product_external_ids=(str(mug["id"]), "999"))])
+    assert result == DiscountResult(
+        code="GHOST-MUG", external_id=None, created=False,
+        error="basicCodeDiscount.customerGets.items.products.productsToAdd.1: "
+              "Product gid://shopify/Product/999 does not exist")
     assert control.discounts() == []
 
 
@@ -369,3 +430,78 @@ def test_unknown_refetch_resource_is_terminal(installed, calls):
     with pytest.raises(TerminalError, match="invalid Product id"):
         connector.fetch_records(credentials, Refetch(REFETCH_PRODUCT, "not-an-id"))
     assert calls == []
+
+
+def test_customer_tags_are_added_and_removed_after_the_metafields(installed, calls):
+    connector, credentials, control = installed
+    customer = control.new_customer()
+    assert connector.set_customer_attributes(credentials, [CustomerAttributes(
+        customer, (("tier", "Gold"),), tags_add=("comeback-gold", "comeback-member"))]) == 1
+    assert control.customer(customer)["tags"] == "comeback-gold, comeback-member"
+    calls.clear()
+    assert connector.set_customer_attributes(credentials, [CustomerAttributes(
+        customer, (("tier", "Silver"),), tags_add=("comeback-silver",),
+        tags_remove=("comeback-gold", "never-there"))]) == 1
+    assert calls == [queries.METAFIELDS_SET, queries.TAGS_ADD, queries.TAGS_REMOVE]
+    stored = control.customer(customer)
+    assert stored["tags"] == "comeback-member, comeback-silver"
+    assert [(m["key"], m["value"]) for m in stored["metafields"]] == [("tier", "Silver")]
+
+
+def test_replayed_tag_changes_leave_the_same_tags(installed, calls):
+    connector, credentials, control = installed
+    customer = control.new_customer()
+    update = CustomerAttributes(customer, (), tags_add=("comeback-gold",), tags_remove=("comeback-silver",))
+    assert connector.set_customer_attributes(credentials, [update]) == 0
+    updated_at = control.customer(customer)["updated_at"]
+    assert connector.set_customer_attributes(credentials, [update]) == 0
+    assert calls == [queries.TAGS_ADD, queries.TAGS_REMOVE] * 2
+    after = control.customer(customer)
+    assert (after["tags"], after["updated_at"], after["metafields"]) == ("comeback-gold", updated_at, [])
+
+
+def test_a_later_update_of_the_same_tag_wins(installed, calls):
+    connector, credentials, control = installed
+    first, second = control.new_customer(), control.new_customer()
+    connector.set_customer_attributes(credentials, [
+        CustomerAttributes(first, (), tags_add=("comeback-gold", "comeback-member")),
+        CustomerAttributes(second, (), tags_add=("comeback-member",)),
+        CustomerAttributes(first, (), tags_remove=("comeback-gold",))])
+    assert calls == [queries.TAGS_ADD, queries.TAGS_REMOVE, queries.TAGS_ADD]
+    assert (control.customer(first)["tags"], control.customer(second)["tags"]) == (
+        "comeback-member", "comeback-member")
+
+
+@pytest.mark.parametrize("update,message", [
+    (CustomerAttributes("1", (), tags_add=("gold, vip",)), "must not contain a comma"),
+    (CustomerAttributes("1", (), tags_add=(" gold",)), "must not start or end with spaces"),
+    (CustomerAttributes("1", (), tags_remove=("",)), "must be a non-empty string"),
+    (CustomerAttributes("1", (), tags_add=("x" * 256,)), "is longer than 255 characters"),
+    (CustomerAttributes("1", (), tags_add=("gold",), tags_remove=("gold",)), "both added and removed"),
+    (CustomerAttributes("someone", (), tags_add=("gold",)), "invalid Customer id"),
+])
+def test_tags_that_shopify_would_change_raise_before_any_call(installed, calls, update, message):
+    connector, credentials, control = installed
+    customer = control.new_customer()
+    with pytest.raises(TerminalError, match=message):
+        connector.set_customer_attributes(credentials, [
+            CustomerAttributes(customer, (("tier", "Gold"),), tags_add=("comeback-gold",)), update])
+    assert calls == []
+    assert (control.customer(customer)["tags"], control.customer(customer)["metafields"]) == ("", [])
+
+
+def test_tags_of_an_unknown_customer_raise_the_stores_answer(installed):
+    connector, credentials, control = installed
+    with pytest.raises(TerminalError, match="tagsAdd refused: id: Customer does not exist"):
+        connector.set_customer_attributes(credentials, [CustomerAttributes("999", (), tags_add=("gold",))])
+
+
+def test_a_throttled_tag_change_waits_and_goes_through(installed):
+    connector, credentials, control = installed
+    customer = control.new_customer()
+    connector.shop_info(credentials)  # devstore applies currently_available to existing buckets only
+    control.call("POST", "/throttle", {"maximum_available": 1000, "restore_rate": 20, "currently_available": 0})
+    started = time.monotonic()
+    connector.set_customer_attributes(credentials, [CustomerAttributes(customer, (), tags_add=("comeback-gold",))])
+    assert time.monotonic() - started >= 0.4
+    assert control.customer(customer)["tags"] == "comeback-gold"

@@ -132,6 +132,61 @@ def test_a_placed_order_maps_to_an_order_that_completes_its_cart():
     assert completion == base.CartCompletion("order-41", order.processed_at)
 
 
+def _placed(**overrides):
+    (order, _completion) = webhooks.parse("order.updated", json.dumps(_order(**overrides)).encode()).records
+    return order
+
+
+def test_core_woocommerce_has_no_gift_cards():
+    order = _placed()
+    assert (order.gift_card_amount, order.gift_card_amount_known, order.total_price) == (
+        Decimal("0"), True, Decimal("27.00"))
+    assert _placed(gift_cards=[]).gift_card_amount == Decimal("0")
+
+
+def test_the_gift_cards_extension_lists_what_each_card_paid():
+    # given the extension's field (amounts are numbers; some stores send strings) and a total
+    # it lowered by what the cards paid
+    order = _placed(total="7.00", gift_cards=[{"id": 4, "code": "AAAA-BBBB-CCCC-DDDD", "amount": 12.5},
+                                              {"id": 9, "code": "EEEE-FFFF-GGGG-HHHH", "amount": "7.50"}])
+    # then the gift card amount is their sum and the order's total includes it again
+    assert (order.gift_card_amount, order.gift_card_amount_known) == (Decimal("20.0"), True)
+    assert order.total_price == Decimal("27.00")
+    assert order.financial_status == "paid"
+
+
+def test_a_refund_leaves_what_the_gift_cards_paid():
+    order = _placed(status="refunded", total="7.00", gift_cards=[{"id": 4, "code": "A", "amount": 20}],
+                    refunds=[{"id": 77, "total": "-7.00"}])
+    assert (order.gift_card_amount, order.total_price, order.financial_status) == (
+        Decimal("20"), Decimal("27.00"), "refunded")
+
+
+SHIPPING = {"first_name": "Ana", "last_name": "Ruiz", "company": "", "address_1": "Hauptstraße 5",
+            "address_2": "", "city": "Berlin", "state": "BE", "postcode": "10115", "country": "DE"}
+EMPTY = dict.fromkeys(SHIPPING, "")
+
+
+def test_the_shipping_address_becomes_its_key():
+    order = _placed(shipping=SHIPPING, billing={"email": "a@example.com", "address_1": "Elsewhere 1",
+                                                "postcode": "80331", "country": "DE"})
+    assert order.shipping_address_key == base.shipping_address_key("HAUPTSTRASSE 5", None, "10115", "de")
+
+
+def test_an_order_shipping_nowhere_takes_its_billing_address():
+    billing = {**SHIPPING, "email": "a@example.com", "address_1": "Lindenallee 9", "postcode": "50667"}
+    assert _placed(shipping=EMPTY, billing=billing).shipping_address_key == base.shipping_address_key(
+        "Lindenallee 9", "", "50667", "DE")
+    # a name alone is no address: still the billing one
+    assert _placed(shipping={**EMPTY, "first_name": "Ana"}, billing=billing).shipping_address_key == (
+        base.shipping_address_key("Lindenallee 9", "", "50667", "DE"))
+
+
+def test_no_address_at_all_no_key():
+    assert _placed(shipping=EMPTY, billing={"email": "a@example.com", **EMPTY}).shipping_address_key is None
+    assert _placed().shipping_address_key is None
+
+
 def test_draft_and_pending_orders_are_carts():
     draft = webhooks.parse("order.created", json.dumps(_order(status="checkout-draft", customer_id=0)).encode())
     assert draft.kind == base.CART_UPSERT

@@ -150,6 +150,26 @@ def test_coupons_create_duplicate_and_batch(woo, key):
     assert limit.status_code == 413
 
 
+def test_coupons_keep_product_ids_and_an_item_limit(woo, key):
+    created = woo.rest("POST", "/coupons", key, json={
+        "code": "free-mug", "discount_type": "percent", "amount": "100",
+        "product_ids": [41, "43", 41, 0], "limit_usage_to_x_items": 1, "usage_limit": 1})
+    assert created.status_code == 201
+    body = created.json()
+    # WooCommerce stores the ids as given (wp_parse_id_list), without looking them up.
+    assert (body["product_ids"], body["limit_usage_to_x_items"], body["amount"]) == ([41, 43], 1, "100.00")
+    assert woo.rest("GET", f"/coupons/{body['id']}", key).json()["product_ids"] == [41, 43]
+    plain = woo.rest("POST", "/coupons", key, json={"code": "plain"}).json()
+    assert (plain["product_ids"], plain["limit_usage_to_x_items"]) == ([], None)
+    for bad, message in (({"product_ids": "41"}, "product_ids is not of type array."),
+                         ({"product_ids": [41, "mug"]}, "product_ids[1] is not of type integer."),
+                         ({"limit_usage_to_x_items": "one"}, "limit_usage_to_x_items is not of type integer.")):
+        refused = woo.rest("POST", "/coupons", key, json={"code": "bad", **bad})
+        assert _error(refused)[:2] == (400, "rest_invalid_param")
+        assert refused.json()["data"]["params"] == {next(iter(bad)): message}
+    assert sorted(c["code"] for c in woo.rest("GET", "/coupons", key).json()) == ["free-mug", "plain"]
+
+
 def test_settings_group_requires_the_plugin(woo, key):
     missing = woo.rest("GET", "/settings/comeback", key)
     assert _error(missing) == (404, "rest_setting_setting_group_invalid",
@@ -193,3 +213,34 @@ def test_order_trash_restore_and_force_delete(woo, key):
     assert woo.rest("DELETE", f"/orders/{order['id']}", key, {"force": "true"}).status_code \
         == 200
     assert woo.rest("GET", f"/orders/{order['id']}", key).status_code == 404
+
+
+def test_core_woocommerce_orders_have_no_gift_cards(woo, key):
+    woo.ctl("POST", "/generate", {"seed": 2, "customers": 5, "products": 3, "orders": 30, "gift_card_rate": 1})
+    page = woo.rest("GET", "/orders", key, {"per_page": 100}).json()
+    assert page and all("gift_cards" not in o for o in page)
+    refused = woo.control("POST", f"/stores/{woo.handle}/orders", {"email": "a@example.com", "gift_card": "5.00"})
+    assert _error(refused) == (400, "rest_invalid_param", "Invalid parameter(s): gift_card")
+
+
+def test_the_gift_cards_extension_lists_cards_and_lowers_the_total(woo, key):
+    woo.ctl("POST", "", {"gift_cards_installed": True})
+    assert woo.ctl("GET", "")["flags"]["gift_cards_installed"] is True
+    product = woo.ctl("POST", "/products", {"name": "Tasse", "regular_price": "20.00"}, 201)
+    # given 2 × 20.00 (+ 8 % tax + 5.99 shipping = 49.19), 15.00 of it paid by a gift card
+    order = woo.ctl("POST", "/orders", {
+        "email": "ana@example.com", "line_items": [{"product_id": product["id"], "quantity": 2}],
+        "gift_card": "15.00", "shipping": {"address_1": "Hauptstraße 5", "postcode": "10115", "country": "DE"}}, 201)
+    # then the order lists the card (its amount a number) and its total is what is left to pay
+    [card] = order["gift_cards"]
+    assert (card["amount"], len(card["code"]), card["code"].count("-")) == (15, 19, 3)
+    assert order["total"] == "34.19"
+    assert (order["shipping"]["address_1"], order["shipping"]["postcode"]) == ("Hauptstraße 5", "10115")
+    assert woo.rest("GET", f"/orders/{order['id']}", key).json()["gift_cards"] == [card]
+    # and a full refund gives back only what the card paid
+    refund = woo.ctl("POST", f"/orders/{order['id']}/refund", {}, 201)
+    assert refund["amount"] == "34.19"
+    again = woo.rest("GET", f"/orders/{order['id']}", key).json()
+    assert (again["status"], again["total_refunded"], again["gift_cards"]) == ("refunded", "34.19", [card])
+    plain = woo.ctl("POST", "/orders", {"email": "bo@example.com"}, 201)
+    assert plain["gift_cards"] == []
