@@ -5,7 +5,7 @@ from __future__ import annotations
 from rq.cron import CronScheduler
 
 from jobs.inbox import sweep_inbox
-from jobs.loyalty import resume_pending_redemptions
+from jobs.loyalty import loyalty_upkeep_all_shops, resume_pending_redemptions
 from jobs.shops import refresh_expiring_tokens, repair_webhooks_all_shops, resume_unfinished_set_ups
 from jobs.sync import catch_up_all_shops, resume_stalled_backfills
 
@@ -20,6 +20,8 @@ PERIODIC_JOBS = (
     # catch-up (by modification time) fills the gap, this switches the webhook back on.
     (repair_webhooks_all_shops, "default", 1800),
     (resume_pending_redemptions, "events", 300),
+    # Expiry, reminders, birthdays, matured points, tier reviews (once a day), referrals.
+    (loyalty_upkeep_all_shops, "default", 3600),
 )
 
 

@@ -544,7 +544,7 @@ def refetch_records(shop_id: int, resource: str, external_id: str, expected_ids:
         raise
     mirror.apply_records(session, shop_id, shop.platform, records)
     session.commit()
-    if resource == base.REFETCH_ORDER_REFUNDS and records:
+    if resource in (base.REFETCH_ORDER_REFUNDS, base.REFETCH_ORDER) and records:  # may earn or reverse
         from jobs.loyalty import request_accrual
 
         request_accrual(shop_id)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from decimal import Decimal
 
 from sqlalchemy import literal, select, tuple_
 from sqlalchemy.orm import Session
 
-from app.loyalty import ledger
+from app.loyalty import actions, challenges, events, expiry, ledger, referrals, tiers
 from app.loyalty import program as programs
-from app.store.models import LoyaltyCursor, LoyaltyMember, LoyaltyProgram, Order, Refund
+from app.store.models import Customer, LoyaltyMember, LoyaltyProgram, Order, Refund
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ BATCH = 500
 class Accrued:
     orders: int = 0
     refunds: int = 0
+    customers: int = 0
     points: int = 0
     more: bool = False
 
@@ -40,14 +42,18 @@ def started_at(session: Session, shop_id: int):
 def accrue(session: Session, shop_id: int, *, batches: int = 20) -> Accrued:
     """Apply up to ``batches`` batches of new mirror rows; commits each batch with its cursor."""
     result = Accrued()
+    ledger.lock_shop(session, shop_id)
     program = programs.ensure(session, shop_id)
     start = started_at(session, shop_id)
-    cursor = session.get(LoyaltyCursor, shop_id)
-    if cursor is None:
-        cursor = LoyaltyCursor(shop_id=shop_id, order_id=0, refund_id=0)
-        session.add(cursor)
-        session.flush()
+    cursor = expiry.cursor_for(session, shop_id)
     for _ in range(batches):
+        customers = session.execute(_after(select(Customer).where(Customer.shop_id == shop_id),
+                                           Customer.updated_at, Customer.id, cursor.customer_updated_at,
+                                           cursor.customer_id)
+                                    .order_by(Customer.updated_at, Customer.id).limit(BATCH)).scalars().all()
+        result.points += actions.signups(session, shop_id, list(customers), start, program)
+        if customers:
+            cursor.customer_updated_at, cursor.customer_id = customers[-1].updated_at, customers[-1].id
         orders = session.execute(_after(select(Order).where(Order.shop_id == shop_id), Order.updated_at,
                                         Order.id, cursor.order_updated_at, cursor.order_id)
                                  .order_by(Order.updated_at, Order.id).limit(BATCH)).scalars().all()
@@ -65,9 +71,11 @@ def accrue(session: Session, shop_id: int, *, batches: int = 20) -> Accrued:
             cursor.refund_created_at, cursor.refund_id = refunds[-1].created_at, refunds[-1].id
         result.orders += len(orders)
         result.refunds += len(refunds)
+        result.customers += len(customers)
         session.commit()
-        if len(orders) < BATCH and len(refunds) < BATCH:
+        if len(orders) < BATCH and len(refunds) < BATCH and len(customers) < BATCH:
             return result
+        ledger.lock_shop(session, shop_id)  # the next batch is a new transaction
     result.more = True
     return result
 
@@ -82,6 +90,7 @@ def _apply(session: Session, shop_id: int, orders: list[Order], program: program
     needing = [o for o in orders if not entries[o.external_id] and ledger.earns(o, start)]
     guests = {o.external_id for o in needing if o.customer_external_id is None}
     members = ledger.members_for_orders(session, shop_id, needing)
+    tier_of = _tiers(session, sorted(set(members.values())))
     rows = []
     for order in orders:
         member_id = members.get(order.customer_external_id or "")
@@ -89,10 +98,29 @@ def _apply(session: Session, shop_id: int, orders: list[Order], program: program
             guest = ledger.member_for(session, shop_id, customer_external_id=None, email=order.email)
             # A guest already claimed by a customer: the new points go straight to them.
             member_id = (guest.claimed_by_id or guest.id) if guest else None
-        rows += ledger.plan_order(order, program, entries[order.external_id], member_id, started_at=start)
+        multiplier = programs.multiplier(program, tier_of.get(member_id)) if member_id is not None else 1
+        rows += ledger.plan_order(order, program, entries[order.external_id], member_id, started_at=start,
+                                  multiplier=Decimal(multiplier))
         rows += ledger.plan_refunds(order, entries[order.external_id], refunds[order.external_id])
     ledger.insert_entries(session, rows)
-    return sum(row["points"] for row in rows) + _claims(session, shop_id, orders)
+    events.emit(session, [
+        events.event(shop_id, events.POINTS_EARNED, row["cause_key"], row["member_id"], points=row["points"],
+                     cause="order", order=row["order_external_id"], available_at=row["available_at"].isoformat())
+        for row in rows if row["cause"] == "order"])
+    moved = _claims(session, shop_id, orders)
+    touched = sorted({row["member_id"] for row in rows} | set(members.values()))
+    if touched:  # challenges first: their bonus counts toward the tier
+        challenges.evaluate(session, shop_id, touched, program=program)
+        tiers.evaluate(session, shop_id, touched, program=program)
+    referrals.on_orders(session, shop_id, orders)  # a referred friend's first order
+    return sum(row["points"] for row in rows) + moved
+
+
+def _tiers(session: Session, member_ids: list[int]) -> dict[int, str | None]:
+    if not member_ids:
+        return {}
+    rows = session.execute(select(LoyaltyMember.id, LoyaltyMember.tier).where(LoyaltyMember.id.in_(member_ids)))
+    return {member_id: tier for member_id, tier in rows}
 
 
 def _claims(session: Session, shop_id: int, orders: list[Order]) -> int:

@@ -90,12 +90,30 @@ def member_for(session: Session, shop_id: int, *, customer_external_id: str | No
 
 def add_entry(session: Session, *, shop_id: int, member_id: int, points: int, cause: str, cause_key: str,
               program_version: int, available_at: dt.datetime, order_external_id: str | None = None,
-              actor: str | None = None, reason: str | None = None) -> bool:
+              actor: str | None = None, reason: str | None = None, expires_at: dt.datetime | None = None) -> bool:
     """Append one entry unless its cause already moved points; return whether it was added."""
     row = _row(shop_id, member_id, points, cause, cause_key, program_version, available_at, order_external_id,
-               reason=reason)
+               reason=reason, expires_at=expires_at)
     row["actor"] = actor
     return insert_entries(session, [row]) == 1
+
+
+def balances(session: Session, member_ids: Sequence[int], at: dt.datetime | None = None) -> dict[int, Balance]:
+    """The balances of many members at once."""
+    at = at or utcnow()
+    found = {member_id: Balance(0, 0) for member_id in member_ids}
+    if not member_ids:
+        return found
+    for member_id, available, pending in session.execute(
+        select(
+            LedgerEntry.member_id,
+            func.coalesce(func.sum(LedgerEntry.points).filter(LedgerEntry.available_at <= at), 0),
+            func.coalesce(func.sum(LedgerEntry.points).filter(LedgerEntry.available_at > at), 0),
+        ).where(LedgerEntry.member_id.in_(member_ids), LedgerEntry.created_at <= at)
+        .group_by(LedgerEntry.member_id)
+    ):
+        found[member_id] = Balance(int(available), int(pending))
+    return found
 
 
 def balance(session: Session, member_id: int, at: dt.datetime | None = None) -> Balance:
@@ -129,6 +147,8 @@ def eligible_amount(order: Order, program: Program) -> Decimal:
         amount += order.total_tax
     if not program["exclude_shipping"]:
         amount += max(order.total_price - order.subtotal_price - order.total_tax, Decimal("0"))
+    if program["exclude_gift_cards"]:
+        amount -= order.gift_card_amount or Decimal("0")  # paid with a gift card: earned when it was bought
     return max(amount, Decimal("0"))
 
 
@@ -210,12 +230,16 @@ def plan_order(order: Order, program: Program, entries: list[EntryView], member_
     planned: list[dict[str, Any]] = []
     award = _award(entries, order.external_id)
     if award is None:
+        if program["exclude_gift_cards"] and not order.gift_card_amount_known:
+            return planned  # priced when the full read of the order says what gift cards paid
         points = order_points(order, program, multiplier)
         if member_id is None or points <= 0 or not earns(order, started_at):
             return planned
         placed = order.processed_at or order.source_created_at
+        available_at = placed + dt.timedelta(days=program["pending_days"])
+        reason = None if multiplier == 1 else f"tier multiplier ×{multiplier}"
         row = _row(order.shop_id, member_id, points, "order", _award_key(order.external_id), program.version,
-                   placed + dt.timedelta(days=program["pending_days"]), order.external_id)
+                   available_at, order.external_id, reason=reason, expires_at=lot_expiry(program, available_at))
         planned.append(row)
         award = _view(row)
         entries.append(award)
@@ -265,11 +289,18 @@ def plan_refunds(order: Order, entries: list[EntryView], refunds: Sequence[Refun
 
 
 def _row(shop_id: int, member_id: int, points: int, cause: str, cause_key: str, program_version: int,
-         available_at: dt.datetime, order_external_id: str | None, reason: str | None = None) -> dict[str, Any]:
+         available_at: dt.datetime, order_external_id: str | None, reason: str | None = None,
+         expires_at: dt.datetime | None = None) -> dict[str, Any]:
     return {"shop_id": shop_id, "member_id": member_id, "points": points, "cause": cause,
             "cause_key": cause_key[:191], "order_external_id": order_external_id,
             "program_version": program_version, "available_at": available_at, "actor": None,
-            "reason": reason, "created_at": utcnow()}
+            "reason": reason, "created_at": utcnow(), "expires_at": expires_at}
+
+
+def lot_expiry(program: Program, available_at: dt.datetime) -> dt.datetime | None:
+    """When a lot of earned points expires: ``expiry_days`` after it became spendable."""
+    days = program["expiry_days"]
+    return None if days is None else available_at + dt.timedelta(days=days)
 
 
 def _view(row: dict[str, Any]) -> EntryView:
@@ -290,28 +321,33 @@ def _reversal_available_at(award: EntryView) -> dt.datetime:
 
 
 def claim_guest(session: Session, shop_id: int, guest: LoyaltyMember, member: LoyaltyMember) -> int:
-    """Move a guest's points (earned on orders with this email) to the customer who has that email now.
+    """Move what is left of a guest's points (earned on orders with this email) to the customer who has it now.
 
-    Each guest entry is mirrored by a pair — out of the guest, into the member — with the same
-    availability, so pending points stay pending and an order's net stays the same; later
-    reversals of those orders go to the member. Once per guest entry; returns the points moved.
+    Each guest lot with points left moves as a pair — out of the guest lot, into a new lot of the
+    member with the same availability and end — so pending points stay pending, an order's net
+    stays the same, and later reversals of those orders come out of the member's lot. Once per
+    lot; returns the points moved.
     """
+    from app.loyalty.lots import remaining
+
     if guest.id == member.id or guest.customer_external_id is not None:
         return 0
-    entries = session.execute(
-        select(LedgerEntry).where(LedgerEntry.member_id == guest.id, ~LedgerEntry.cause_key.like("claim:%"))
-        .order_by(LedgerEntry.id)
-    ).scalars().all()
+    entries = session.execute(select(LedgerEntry).where(LedgerEntry.member_id == guest.id)
+                              .order_by(LedgerEntry.id)).scalars().all()
+    versions = {entry.id: entry.program_version for entry in entries}
     rows = []
-    for entry in entries:
-        for member_id, points, side in ((guest.id, -entry.points, "out"), (member.id, entry.points, "in")):
-            rows.append(_row(shop_id, member_id, points, "claim", f"claim:{entry.id}:{side}", entry.program_version,
-                             entry.available_at, entry.order_external_id,
-                             reason=f"points earned as a guest with {guest.email or 'this email'}"))
-    insert_entries(session, rows)
+    for lot in remaining(entries).values():
+        if lot.left <= 0:
+            continue
+        for member_id, points, side in ((guest.id, -lot.left, "out"), (member.id, lot.left, "in")):
+            rows.append(_row(shop_id, member_id, points, "claim", f"claim:{lot.entry_id}:{side}",
+                             versions[lot.entry_id], lot.available_at, lot.order_external_id,
+                             reason="points earned as a guest before the account",
+                             expires_at=lot.expires_at if side == "in" else None))
+    moved = insert_entries(session, rows) and sum(row["points"] for row in rows if row["member_id"] == member.id)
     if guest.claimed_by_id is None:
         guest.claimed_by_id, guest.claimed_at = member.id, utcnow()
-    return sum(row["points"] for row in rows if row["member_id"] == member.id)
+    return int(moved or 0)
 
 
 def guests_by_email(session: Session, shop_id: int, emails: Sequence[str]) -> dict[str, LoyaltyMember]:
@@ -355,6 +391,45 @@ def members_for_orders(session: Session, shop_id: int, orders: Sequence[Order]) 
 # --- spending ------------------------------------------------------------------------------
 
 
+_SHOP_LOCK_SPACE = 0x4C59_0000_0000  # keeps the loyalty's advisory locks apart from others
+
+
+def lock_shop(session: Session, shop_id: int) -> None:
+    """Serialise the shop's multi-member loyalty work (accrual, upkeep) for this transaction.
+
+    Both touch many members and the shop's cursor row; taking this first means they never hold
+    those rows in opposite orders. PostgreSQL only: SQLite runs one writer at a time anyway.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(_SHOP_LOCK_SPACE + shop_id)))
+
+
+def _sqlite_write_lock(session: Session) -> None:
+    """Take SQLite's write lock now, before anything is read (``BEGIN IMMEDIATE``).
+
+    The driver begins a transaction only at the first write, and a transaction that read before
+    it waited for the lock could decide on what it read then; beginning immediately means every
+    read that follows sees the last writer's commit. Inside a transaction that already wrote,
+    the lock is held already.
+    """
+    raw = session.connection().connection.dbapi_connection
+    if raw is not None and not raw.in_transaction:
+        raw.execute("BEGIN IMMEDIATE")
+    else:
+        session.execute(update(LoyaltyMember).where(LoyaltyMember.id == -1).values(id=LoyaltyMember.id))
+
+
+def lock_members(session: Session, member_ids: Sequence[int]) -> None:
+    """Hold many member rows, in id order (the order every multi-member writer takes them)."""
+    if not member_ids:
+        return
+    if session.get_bind().dialect.name == "sqlite":
+        _sqlite_write_lock(session)
+        return
+    session.execute(select(LoyaltyMember.id).where(LoyaltyMember.id.in_(sorted(member_ids)))
+                    .order_by(LoyaltyMember.id).with_for_update())
+
+
 def _lock_member(session: Session, member_id: int) -> LoyaltyMember:
     """Hold the member row for this transaction: concurrent spends of one member queue here.
 
@@ -363,8 +438,7 @@ def _lock_member(session: Session, member_id: int) -> LoyaltyMember:
     lock, and the balance read after it cannot be overtaken by another writer.
     """
     if session.get_bind().dialect.name == "sqlite":
-        session.execute(update(LoyaltyMember).where(LoyaltyMember.id == member_id)
-                        .values(id=LoyaltyMember.id))
+        _sqlite_write_lock(session)
     member = session.execute(
         select(LoyaltyMember).where(LoyaltyMember.id == member_id).with_for_update()
     ).scalar_one_or_none()
@@ -390,6 +464,9 @@ def spend(session: Session, shop_id: int, member_id: int, points: int, *, key: s
     ).scalar_one_or_none()
     if existing is not None:
         return existing
+    from app.loyalty import expiry
+
+    expiry.expire_member(session, shop_id, member_id, program)  # points past their end are gone first
     current = balance(session, member_id)
     if current.spendable < points:
         raise LedgerError(f"not enough points: {current.spendable} spendable, {points} asked")
@@ -400,16 +477,49 @@ def spend(session: Session, shop_id: int, member_id: int, points: int, *, key: s
     ).scalar_one()
 
 
+ACTION_CAUSES = ("signup", "birthday", "review", "social", "custom", "referral", "challenge", "tier_entry")
+# What counts as "points earned" toward tiers and challenges: earning less its reversals.
+EARNING_CAUSES = ("order", "refund", "cancellation", "claim", "signup", "birthday", "review", "social",
+                  "custom", "referral", "challenge")
+
+
+def award_row(shop_id: int, member_id: int, points: int, *, cause: str, key: str, program: Program,
+              reason: str | None = None, actor: str | None = None) -> dict[str, Any]:
+    """The entry of points for something other than an order (spendable now), keyed ``<cause>:<key>``.
+
+    For callers that award many at once with ``insert_entries``; ``award`` writes one.
+    """
+    if cause not in ACTION_CAUSES:
+        raise LedgerError(f"unknown cause {cause!r}", status=400)
+    now = utcnow()
+    row = _row(shop_id, member_id, points, cause, f"{cause}:{key}", program.version, now, None, reason=reason,
+               expires_at=lot_expiry(program, now))
+    row["actor"] = actor
+    return row
+
+
+def award(session: Session, shop_id: int, member_id: int, points: int, *, cause: str, key: str,
+          program: Program, reason: str | None = None, actor: str | None = None) -> bool:
+    """Award points for something other than an order (spendable now), once per ``key``.
+
+    Returns whether they were added; a key already used moves nothing.
+    """
+    row = award_row(shop_id, member_id, points, cause=cause, key=key, program=program, reason=reason, actor=actor)
+    return points > 0 and insert_entries(session, [row]) == 1
+
+
 def adjust(session: Session, shop_id: int, member_id: int, points: int, *, key: str, actor: str,
            reason: str, program: Program) -> bool:
     """A manual adjustment by a merchant: needs who and why; once per ``key``."""
     if not actor or not reason or not reason.strip():
         raise LedgerError("a manual adjustment needs an actor and a reason", status=400)
-    if not isinstance(points, int) or isinstance(points, bool) or points == 0:
-        raise LedgerError("points must be a whole number other than 0", status=400)
+    if not isinstance(points, int) or isinstance(points, bool) or points == 0 or abs(points) > 10_000_000:
+        raise LedgerError("points must be a whole number other than 0, at most 10000000 either way", status=400)
+    now = utcnow()
     return add_entry(session, shop_id=shop_id, member_id=member_id, points=points, cause="adjustment",
                      cause_key=f"adjustment:{key}", program_version=program.version,
-                     available_at=utcnow(), actor=actor, reason=reason.strip())
+                     available_at=now, actor=actor, reason=reason.strip(),
+                     expires_at=lot_expiry(program, now) if points > 0 else None)
 
 
 # --- the shop's books ----------------------------------------------------------------------

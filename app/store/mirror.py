@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -111,13 +112,22 @@ _LINE_COLUMNS = ("title", "quantity", "unit_price", "total_discount", "sku", "pr
 _VARIANT_COLUMNS = ("title", "sku", "price", "inventory_quantity")
 
 _ORDER_COLUMNS = ("number", "customer_external_id", "email", "currency", "total_price",
-                  "subtotal_price", "total_discounts", "total_tax", "financial_status",
-                  "fulfillment_status", "is_test", "tags", "discount_codes", "source_created_at",
-                  "source_updated_at", "processed_at", "cancelled_at", "updated_at")
+                  "subtotal_price", "total_discounts", "total_tax", "gift_card_amount",
+                  "shipping_address_key", "financial_status", "fulfillment_status", "is_test", "tags",
+                  "discount_codes", "source_created_at", "source_updated_at", "processed_at",
+                  "cancelled_at", "updated_at")
+# An order whose gift card amount the source could not tell keeps the stored one (and whether
+# it is known); a known amount is written with the flag.
+_ORDER_COLUMNS_GIFT_CARD_UNKNOWN = tuple(c for c in _ORDER_COLUMNS if c != "gift_card_amount")
+_ORDER_COLUMNS_GIFT_CARD_KNOWN = (*_ORDER_COLUMNS, "gift_card_amount_known")
 
 
 def apply_orders(session: Session, shop_id: int, platform: str, records: Sequence[base.Order]) -> int:
-    """Upsert orders; an order that won gets its line items replaced and its refunds added."""
+    """Upsert orders; an order that won gets its line items replaced and its refunds added.
+
+    An order whose gift card amount its source could not tell keeps the amount stored (a new
+    row starts at 0); every other column is written as usual.
+    """
     records = _newest(records)
     now = utcnow()
     rows = [
@@ -126,6 +136,9 @@ def apply_orders(session: Session, shop_id: int, platform: str, records: Sequenc
             "number": r.number, "customer_external_id": r.customer_external_id, "email": r.email,
             "currency": r.currency, "total_price": r.total_price, "subtotal_price": r.subtotal_price,
             "total_discounts": r.total_discounts, "total_tax": r.total_tax,
+            "gift_card_amount": r.gift_card_amount if r.gift_card_amount_known else Decimal("0"),
+            "gift_card_amount_known": r.gift_card_amount_known,
+            "shipping_address_key": r.shipping_address_key,
             "financial_status": r.financial_status, "fulfillment_status": r.fulfillment_status,
             "is_test": r.is_test, "tags": list(r.tags), "discount_codes": list(r.discount_codes),
             "source_created_at": r.created_at, "source_updated_at": r.updated_at,
@@ -134,9 +147,12 @@ def apply_orders(session: Session, shop_id: int, platform: str, records: Sequenc
         }
         for r in records
     ]
-    written = upsert(session, Order.__table__, rows, conflict=("shop_id", "external_id"),
-                     update=_ORDER_COLUMNS, newer_than="source_updated_at",
-                     extra_where=Order.__table__.c.deleted_at.is_(None))
+    written: list[Any] = []
+    for known in (True, False):
+        group = [row for row, r in zip(rows, records, strict=True) if r.gift_card_amount_known is known]
+        written += upsert(session, Order.__table__, group, conflict=("shop_id", "external_id"),
+                          update=_ORDER_COLUMNS_GIFT_CARD_KNOWN if known else _ORDER_COLUMNS_GIFT_CARD_UNKNOWN,
+                          newer_than="source_updated_at", extra_where=Order.__table__.c.deleted_at.is_(None))
     ids = {external_id: order_id for order_id, external_id in written}
     if ids:
         complete = {ids[r.external_id] for r in records if r.external_id in ids and r.line_items_complete}

@@ -20,12 +20,15 @@ from app.store.models import (
     LedgerEntry,
     LineItem,
     LoyaltyCursor,
+    LoyaltyEvent,
     LoyaltyMember,
     LoyaltyProgram,
+    MemberBadge,
     Order,
     PrivacyRequest,
     Product,
     Redemption,
+    Referral,
     Refund,
     Shop,
     SyncRun,
@@ -135,9 +138,20 @@ def redact_customer(session: Session, shop_id: int, customer_external_id: str | 
         member_match.append(LoyaltyMember.email == email.lower())
     if member_match:
         # The ledger keeps its amounts (the shop's books); only who the member was goes.
+        members = select(LoyaltyMember.id).where(LoyaltyMember.shop_id == shop_id, or_(*member_match))
         counts["loyalty_members"] = session.execute(
-            update(LoyaltyMember).where(LoyaltyMember.shop_id == shop_id, or_(*member_match)).values(email=None)
+            update(LoyaltyMember).where(LoyaltyMember.shop_id == shop_id, or_(*member_match))
+            .values(email=None, birthday_month=None, birthday_day=None, birthday_set_at=None, display_name=None,
+                    leaderboard_opt_in=False)
         ).rowcount or 0
+        # A referral of them keeps its outcome; the email that named them and the address go.
+        referral_match = [Referral.friend_member_id.in_(members)]
+        if email:
+            referral_match.append(Referral.friend_email == email.lower())
+        for referral_id in session.execute(select(Referral.id).where(Referral.shop_id == shop_id,
+                                                                     or_(*referral_match))).scalars().all():
+            session.execute(update(Referral).where(Referral.id == referral_id)
+                            .values(friend_email=f"redacted-{referral_id}", ip=None))
     counts["webhook_payloads"] = _scrub_payloads(session, shop_id, customer_external_id, email)
     # Exports we assembled earlier hold the same data: they go too.
     if customer_external_id:
@@ -180,7 +194,8 @@ def redact_shop(session: Session, shop: Shop, *, keep_event_id: int | None) -> P
     counts: dict[str, int] = {}
     for model in (LineItem, Variant):
         counts[model.__tablename__] = session.execute(delete(model).where(model.shop_id == shop.id)).rowcount or 0
-    for model in (Redemption, LedgerEntry, LoyaltyMember, LoyaltyCursor, LoyaltyProgram):
+    for model in (LoyaltyEvent, MemberBadge, Referral, Redemption, LedgerEntry, LoyaltyMember, LoyaltyCursor,
+                  LoyaltyProgram):
         counts[model.__tablename__] = session.execute(delete(model).where(model.shop_id == shop.id)).rowcount or 0
     for model in (Refund, Order, Product, Cart, Customer, SyncRun):
         counts[model.__tablename__] = session.execute(delete(model).where(model.shop_id == shop.id)).rowcount or 0

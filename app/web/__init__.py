@@ -6,7 +6,7 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from app.web import admin, auth, errors, health, loyalty_admin, storefront, webhooks
+    from app.web import admin, auth, errors, health, loyalty_admin, loyalty_referrals_admin, storefront, webhooks
 
     errors.register(app)
     app.register_blueprint(health.blueprint)
@@ -15,3 +15,4 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin.blueprint)
     app.register_blueprint(storefront.blueprint)
     app.register_blueprint(loyalty_admin.blueprint)
+    app.register_blueprint(loyalty_referrals_admin.blueprint)

@@ -45,6 +45,7 @@ def test_periodic_jobs_are_registered_with_rq_cron(app_context):
         ("resume_unfinished_set_ups", "default", 300),
         ("repair_webhooks_all_shops", "default", 1800),
         ("resume_pending_redemptions", "events", 300),
+        ("loyalty_upkeep_all_shops", "default", 3600),
     }
 
 

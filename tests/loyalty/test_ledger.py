@@ -13,43 +13,12 @@ from sqlalchemy.orm import sessionmaker
 from app.extensions import db
 from app.loyalty import accrual, ledger
 from app.loyalty import program as programs
-from app.store import mirror
-from app.store.models import LedgerEntry, LoyaltyMember, LoyaltyProgram
+from app.store.models import LedgerEntry, LoyaltyCursor, LoyaltyMember, LoyaltyProgram
 from app.store.types import utcnow
-from connectors import base
-
-NOW = utcnow()
-
-
-def _order(external_id="1001", *, total="100.00", subtotal="100.00", discounts="0", tax="0", status="paid",
-           customer="c1", email="ana@example.com", placed=None, updated=None, cancelled=None, is_test=False):
-    placed = placed or NOW
-    return base.Order(
-        external_id=external_id, number=external_id, created_at=placed, updated_at=updated or placed,
-        currency="EUR", total_price=Decimal(total), subtotal_price=Decimal(subtotal),
-        total_discounts=Decimal(discounts), total_tax=Decimal(tax), financial_status=status,
-        customer_external_id=customer, email=email, processed_at=placed, cancelled_at=cancelled, is_test=is_test,
-        line_items=(base.LineItem("11", "Caf\u00e9", 1, Decimal(subtotal)),))
-
-
-def _refund(external_id, order_id="1001", amount="30.00", at=None):
-    return base.Refund(external_id=external_id, order_external_id=order_id, created_at=at or NOW,
-                       amount=base.Money(Decimal(amount), "EUR"))
-
-
-@pytest.fixture()
-def started(session, shop):
-    """A shop whose program began a day ago."""
-    programs.ensure(session, shop.id)
-    session.execute(LoyaltyProgram.__table__.update().values(created_at=NOW - dt.timedelta(days=1)))
-    session.commit()
-    return shop
-
-
-def _apply(session, shop, *records):
-    mirror.apply_records(session, shop.id, shop.platform, records)
-    session.commit()
-    return accrual.accrue(session, shop.id)
+from tests.loyalty.support import NOW
+from tests.loyalty.support import apply_records as _apply
+from tests.loyalty.support import order as _order
+from tests.loyalty.support import refund as _refund
 
 
 def _member(session, customer="c1"):
@@ -121,7 +90,7 @@ def test_partial_refunds_reverse_in_proportion_and_a_full_refund_restores_the_ba
     assert _entries(session)[-1] == ("refund:r3", -34)
     assert session.execute(select(func.sum(LedgerEntry.points))).scalar_one() == 0
     # Everything read again from the start: the same state.
-    session.execute(accrual.LoyaltyCursor.__table__.delete())
+    session.execute(LoyaltyCursor.__table__.delete())
     session.commit()
     assert accrual.accrue(session, started.id).points == 0
     assert len(_entries(session)) == 4
@@ -266,7 +235,7 @@ def test_a_customer_with_a_guests_email_claims_the_guest_points_and_their_revers
     session.refresh(guest)
     assert guest.claimed_by_id == member.id
     # Read again: claimed once. A refund of the guest order now comes out of Ana's points.
-    session.execute(accrual.LoyaltyCursor.__table__.delete())
+    session.execute(LoyaltyCursor.__table__.delete())
     session.commit()
     accrual.accrue(session, started.id)
     assert ledger.balance(session, member.id).pending == 50
@@ -277,3 +246,20 @@ def test_a_customer_with_a_guests_email_claims_the_guest_points_and_their_revers
     _apply(session, started, _order("g2", total="5.00", subtotal="5.00", customer=None, email="ana@example.com",
                                     placed=NOW + dt.timedelta(minutes=3)))
     assert ledger.balance(session, member.id).pending == 15
+
+
+def test_an_order_whose_gift_card_payment_is_not_known_yet_waits_for_it(session, started):
+    import dataclasses
+
+    # given an order seen first by a webhook that cannot tell what gift cards paid
+    first = dataclasses.replace(_order(total="100.00", subtotal="100.00"), gift_card_amount_known=False)
+    _apply(session, started, first)
+    assert _entries(session) == []
+    # when the full read says 30.00 was paid with a gift card
+    read = dataclasses.replace(_order(total="100.00", subtotal="100.00", updated=NOW + dt.timedelta(seconds=1)),
+                               gift_card_amount=Decimal("30.00"))
+    _apply(session, started, read)
+    # then the order earns on the 70.00 paid otherwise; a webhook again changes nothing
+    assert _entries(session) == [("order:1001", 70)]
+    _apply(session, started, dataclasses.replace(first, updated_at=NOW + dt.timedelta(seconds=2)))
+    assert _entries(session) == [("order:1001", 70)]

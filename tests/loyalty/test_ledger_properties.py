@@ -38,7 +38,9 @@ def _fresh_shop(session) -> Shop:
     session.flush()
     programs.ensure(session, shop.id)
     session.execute(LoyaltyProgram.__table__.update().where(LoyaltyProgram.shop_id == shop.id).values(
-        created_at=utcnow() - dt.timedelta(days=1), settings={**programs.DEFAULTS, "pending_days": 0}))
+        created_at=utcnow() - dt.timedelta(days=1),
+        # orders and what happens to them only: no tier entry points or challenge bonuses
+        settings={**programs.DEFAULTS, "pending_days": 0, "challenges": [], "tiers": programs.DEFAULTS["tiers"][:1]}))
     session.commit()
     return shop
 
@@ -111,3 +113,52 @@ def test_any_event_sequence_keeps_the_ledger_sound(session, total_cents, events)
     assert total_points == order_net - spent
     # Below zero only by reversals of points already spent, never by a spend.
     assert balance.debt <= spent
+
+
+LOT_EVENTS = st.lists(st.one_of(
+    st.tuples(st.just("earn"), st.integers(1, 500), st.integers(0, 60)),  # points, pending days
+    st.tuples(st.just("spend"), st.integers(1, 500), st.just(0)),
+    st.tuples(st.just("reverse"), st.integers(1, 500), st.integers(0, 20)),  # of an earlier earning
+    st.tuples(st.just("expire"), st.just(0), st.integers(0, 20)),  # what is left of an earlier lot
+), min_size=1, max_size=25)
+
+
+@settings(max_examples=200, deadline=None)
+@given(events=LOT_EVENTS)
+def test_lots_never_hold_more_than_they_earned_and_add_up_to_the_balance(events):
+    from types import SimpleNamespace
+
+    from app.loyalty.lots import remaining
+
+    start = utcnow()
+    entries, earned = [], []
+    for n, (kind, points, extra) in enumerate(events):
+        at = start + dt.timedelta(hours=n)
+        if kind == "earn":
+            earned.append(f"o{n}")
+            entries.append(SimpleNamespace(id=n, points=points, cause="order", cause_key=f"order:o{n}",
+                                           order_external_id=f"o{n}", created_at=at,
+                                           available_at=at + dt.timedelta(days=extra), expires_at=None))
+        elif kind == "spend":
+            entries.append(SimpleNamespace(id=n, points=-points, cause="redemption", cause_key=f"redemption:{n}",
+                                           order_external_id=None, created_at=at, available_at=at, expires_at=None))
+        elif kind == "reverse" and earned:
+            order = earned[extra % len(earned)]
+            entries.append(SimpleNamespace(id=n, points=-points, cause="refund", cause_key=f"refund:{n}",
+                                           order_external_id=order, created_at=at, available_at=at,
+                                           expires_at=None))
+        elif kind == "expire" and earned:
+            lot_id = int(earned[extra % len(earned)][1:])
+            left = remaining(entries)[lot_id].left
+            if left:
+                entries.append(SimpleNamespace(id=n, points=-left, cause="expiry", cause_key=f"expiry:{lot_id}",
+                                               order_external_id=f"o{lot_id}", created_at=at, available_at=at,
+                                               expires_at=None))
+                assert remaining(entries)[lot_id].left == 0  # an expired lot holds nothing after
+    lots = remaining(entries)
+    total = sum(e.points for e in entries)
+    left = sum(lot.left for lot in lots.values())
+    # every lot keeps between nothing and what it earned
+    assert all(0 <= lot.left <= lot.points for lot in lots.values())
+    # what the lots still hold is the balance; a debt (balance below zero) leaves every lot empty
+    assert left == max(total, 0)

@@ -118,3 +118,114 @@ def test_woocommerce_order_points_redeem_coupon_and_refund(client, live_app, woo
     woo_store.drain_deliveries()
     assert run_jobs() == []
     assert ledger.balance(db.session(), member.id).available == -1
+
+
+VIP = {"pending_days": 0, "tiers": [{"name": "Member", "threshold": 0, "multiplier": "1"},
+                                    {"name": "VIP", "threshold": 1, "multiplier": "2", "entry_points": 10}]}
+
+
+def test_shopify_a_tier_reached_becomes_a_customer_tag_and_metafield(client, live_app, store):
+    store.generate(seed=4, customers=3, products=2, orders=0)
+    install(client, store)
+    assert run_jobs() == []
+    assert client.put("/api/admin/loyalty/program", json=VIP,
+                      headers=bearer(store.session_token(API_KEY))).status_code == 200
+    shop = _shop("shopify")
+    customer_id = db.session().execute(select(Customer.external_id).where(Customer.shop_id == shop.id).limit(1)
+                                       ).scalar_one()
+    # when the customer's first order makes them VIP
+    store.control("POST", "/orders", customer_id=int(customer_id))
+    store.drain_deliveries()
+    assert run_jobs() == []
+    member = _member(shop, customer_id)
+    assert (member.tier, member.tier_written) == ("VIP", "VIP")
+    # then the store shows it: the tier's tag (and no other tier's), and the tier metafield
+    seen = store.control("GET", f"/customers/{customer_id}")
+    tags = [tag.strip() for tag in seen["tags"].split(",") if tag.strip()]
+    assert "Comeback VIP" in tags and "Comeback Member" not in tags
+    assert {(m["namespace"], m["key"], m["value"]) for m in seen["metafields"]} >= {("comeback", "tier", "VIP")}
+    store.drain_deliveries()  # the tag change is a customers/update webhook, as in Shopify
+    assert run_jobs() == []
+    assert _member(shop, customer_id).tier_written == "VIP"  # nothing left to write, nothing rewritten
+
+
+def test_woocommerce_a_tier_reached_becomes_customer_meta(client, live_app, woo_store):
+    woo_store.generate(seed=4, customers=3, products=2, orders=0)
+    assert connect_woo(client, woo_store).status_code == 200
+    assert run_jobs() == []
+    woo_store.drain_deliveries()
+    shop = _shop("woocommerce")
+    session = db.session()
+    programs.update(session, shop.id, VIP, actor="test")
+    session.commit()
+    customer_id = db.session().execute(select(Customer.external_id).where(Customer.shop_id == shop.id).limit(1)
+                                       ).scalar_one()
+    woo_store.control("POST", "/orders", customer_id=int(customer_id))
+    woo_store.drain_deliveries()
+    assert run_jobs() == []
+    assert _member(shop, customer_id).tier_written == "VIP"
+    from connectors.woocommerce.client import WooClient
+
+    with WooClient(shop.domain, shop.access_token, shop.access_secret) as rest:
+        stored = rest.get(f"/customers/{customer_id}").data
+    assert {m["key"]: m["value"] for m in stored["meta_data"]}.get("comeback_tier") == "VIP"
+
+
+def test_shopify_a_customer_the_store_refuses_is_skipped_but_a_shop_wide_refusal_keeps_them_all(
+        client, live_app, store):
+    from jobs.loyalty import request_tier_write_back
+
+    store.generate(seed=5, customers=2, products=1, orders=0)
+    install(client, store)
+    assert run_jobs() == []
+    shop = _shop("shopify")
+    session = db.session()
+    real = db.session().execute(select(Customer.external_id).where(Customer.shop_id == shop.id).limit(1)
+                                ).scalar_one()
+    # given two members with a tier to show: one a real customer, one the store does not know
+    for customer_id in (real, "987654321"):
+        session.add(LoyaltyMember(shop_id=shop.id, customer_external_id=customer_id, tier="Silver"))
+    session.commit()
+    request_tier_write_back(shop.id)
+    assert run_jobs() == []
+    # then the real one is written and the unknown one is skipped (logged), not retried forever
+    written = dict(db.session().execute(select(LoyaltyMember.customer_external_id, LoyaltyMember.tier_written)
+                                        .where(LoyaltyMember.shop_id == shop.id)).all())
+    assert written == {real: "Silver", "987654321": "Silver"}
+    assert "Comeback Silver" in store.control("GET", f"/customers/{real}")["tags"]
+    # when every customer of a batch is refused, the job fails and nothing is marked written
+    session = db.session()
+    for customer_id in ("987654322", "987654323"):
+        session.add(LoyaltyMember(shop_id=shop.id, customer_external_id=customer_id, tier="Gold"))
+    session.commit()
+    request_tier_write_back(shop.id)
+    failures = run_jobs()
+    assert failures and all(f.startswith("jobs.loyalty.write_back_tiers") for f in failures), failures
+    pending = db.session().execute(select(LoyaltyMember.customer_external_id).where(
+        LoyaltyMember.shop_id == shop.id, LoyaltyMember.tier_written.is_(None))).scalars().all()
+    assert sorted(pending) == ["987654322", "987654323"]
+
+
+def test_shopify_a_gift_card_order_earns_on_what_was_not_paid_by_gift_card(client, live_app, store):
+    from app.store.models import Order
+
+    store.generate(seed=6, customers=2, products=2, orders=0)
+    install(client, store)
+    assert run_jobs() == []
+    assert client.put("/api/admin/loyalty/program", json={"pending_days": 0},
+                      headers=bearer(store.session_token(API_KEY))).status_code == 200
+    shop = _shop("shopify")
+    customer_id = db.session().execute(select(Customer.external_id).where(Customer.shop_id == shop.id).limit(1)
+                                       ).scalar_one()
+    # when an order partly paid with a 10.00 gift card arrives by webhook (which cannot tell the
+    # amount), then is read in full
+    placed = store.control("POST", "/orders", customer_id=int(customer_id), gift_card="10.00")
+    store.drain_deliveries()
+    assert run_jobs() == []
+    db.session().expire_all()
+    order = db.session().execute(select(Order).where(Order.shop_id == shop.id,
+                                                     Order.external_id == str(placed["id"]))).scalar_one()
+    assert (order.gift_card_amount, order.gift_card_amount_known) == (Decimal("10.00"), True)
+    # then the points leave out what the gift card paid, once
+    (points,) = db.session().execute(select(LedgerEntry.points).where(LedgerEntry.cause == "order")).scalars()
+    assert points == int(order.subtotal_price - Decimal("10.00"))

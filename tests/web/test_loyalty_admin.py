@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select
 
 from app.extensions import db
@@ -69,3 +71,49 @@ def test_another_shops_members_are_404(client, installed, devstore):
     assert client.get("/api/admin/loyalty/members", headers=bearer(token)).get_json() == []
     own = client.get("/api/admin/loyalty/members/theirs", headers=bearer(other.session_token(API_KEY)))
     assert own.status_code == 200 and own.get_json()["balance"]["available"] == 0
+    actions = client.post("/api/admin/loyalty/members/theirs/actions", json={"action": "x", "key": "k"},
+                          headers=bearer(token))
+    assert actions.status_code == 404
+
+
+def test_rewards_and_tiers_are_read_and_replaced_as_new_versions(client, installed):
+    token = installed.session_token(API_KEY)
+    rewards = client.get("/api/admin/loyalty/rewards", headers=bearer(token)).get_json()
+    assert {r["kind"] for r in rewards["rewards"]} >= {"fixed_amount", "percentage", "free_shipping", "variable"}
+    tiers = [{"name": "Member", "threshold": 0, "multiplier": "1"},
+             {"name": "VIP", "threshold": 1000, "multiplier": "2", "entry_points": 300, "perks": ["free shipping"]}]
+    put = client.put("/api/admin/loyalty/tiers", json=tiers, headers=bearer(token))
+    assert put.status_code == 200
+    assert put.get_json()["tiers"][0] == {"name": "Member", "threshold": 0, "multiplier": "1", "entry_points": 0,
+                                          "perks": []}
+    assert put.get_json()["version"] == 2
+    bad = client.put("/api/admin/loyalty/rewards", json=[{"id": "x"}], headers=bearer(token))
+    assert bad.status_code == 422 and bad.get_json()["field"] == "rewards[0]"
+    assert client.get("/api/admin/loyalty/program", headers=bearer(token)).get_json()["version"] == 2
+
+
+def test_custom_actions_are_posted_with_an_idempotency_key(client, installed):
+    token = installed.session_token(API_KEY)
+    put = client.put("/api/admin/loyalty/program", json={"custom_actions": [
+        {"id": "quiz", "name": "Took the style quiz", "points": 40, "limit": "per_key"}]}, headers=bearer(token))
+    assert put.status_code == 200
+    _add_member(installed.domain, "c1")
+    url = "/api/admin/loyalty/members/c1/actions"
+    first = client.post(url, json={"action": "quiz", "key": "q-1"}, headers=bearer(token))
+    again = client.post(url, json={"action": "quiz", "key": "q-1"}, headers=bearer(token))
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.get_json()["balance"]["available"] == 40 and again.get_json()["balance"]["available"] == 40
+    assert client.post(url, json={"action": "nope", "key": "k"}, headers=bearer(token)).status_code == 404
+    assert client.post(url, json={"action": "quiz"}, headers=bearer(token)).status_code == 400
+    assert client.post("/api/admin/loyalty/members/unknown/actions", json={"action": "quiz", "key": "k"},
+                       headers=bearer(token)).status_code == 404
+    events = client.get("/api/admin/loyalty/events", headers=bearer(token)).get_json()
+    assert [(e["kind"], e["payload"]["points"]) for e in events] == [("points_earned", 40)]
+    assert client.get("/api/admin/loyalty/events?after=-1", headers=bearer(token)).status_code == 400
+    # the books at the end of yesterday did not owe the points earned today
+    yesterday = (dt.date.today() - dt.timedelta(days=1)).isoformat()
+    then = client.get(f"/api/admin/loyalty/liability?at={yesterday}", headers=bearer(token)).get_json()
+    now = client.get("/api/admin/loyalty/liability", headers=bearer(token)).get_json()
+    assert (then["points"], now["points"], now["amount"]) == (0, 40, "0.40")
+    assert client.get("/api/admin/loyalty/liability?at=9999-12-31", headers=bearer(token)).status_code == 400
+    assert client.get("/api/admin/loyalty/liability?at=yesterday", headers=bearer(token)).status_code == 400

@@ -4,7 +4,16 @@ from app.store.models.base import Base
 from app.store.models.carts import Cart
 from app.store.models.customers import Customer
 from app.store.models.inbox import WebhookEvent
-from app.store.models.loyalty import LedgerEntry, LoyaltyCursor, LoyaltyMember, LoyaltyProgram, Redemption
+from app.store.models.loyalty import (
+    LedgerEntry,
+    LoyaltyCursor,
+    LoyaltyEvent,
+    LoyaltyMember,
+    LoyaltyProgram,
+    MemberBadge,
+    Redemption,
+    Referral,
+)
 from app.store.models.orders import LineItem, Order, Refund, RefundLineItem
 from app.store.models.privacy import PrivacyRequest
 from app.store.models.products import Product, Variant
@@ -12,7 +21,7 @@ from app.store.models.shops import OAuthState, Shop
 from app.store.models.sync import SyncRun
 
 __all__ = [
-    "Base", "Cart", "Customer", "LedgerEntry", "LineItem", "LoyaltyCursor", "LoyaltyMember",
-    "LoyaltyProgram", "OAuthState", "Order", "PrivacyRequest", "Product",
-    "Redemption", "Refund", "RefundLineItem", "Shop", "SyncRun", "Variant", "WebhookEvent",
+    "Base", "Cart", "Customer", "LedgerEntry", "LineItem", "LoyaltyCursor", "LoyaltyEvent", "LoyaltyMember",
+    "LoyaltyProgram", "MemberBadge", "OAuthState", "Order", "PrivacyRequest", "Product",
+    "Redemption", "Referral", "Refund", "RefundLineItem", "Shop", "SyncRun", "Variant", "WebhookEvent",
 ]

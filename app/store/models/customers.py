@@ -17,6 +17,7 @@ class Customer(Timestamped, Base):
     __table_args__ = (
         UniqueConstraint("shop_id", "external_id"),
         Index("ix_customers_shop_id_email", "shop_id", "email"),
+        Index("ix_customers_shop_id_updated_at_id", "shop_id", "updated_at", "id"),  # loyalty's cursor
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -18,6 +18,7 @@ class Order(Timestamped, Base):
         UniqueConstraint("shop_id", "external_id"),
         Index("ix_orders_shop_id_customer_external_id", "shop_id", "customer_external_id"),
         Index("ix_orders_shop_id_source_created_at", "shop_id", "source_created_at"),
+        Index("ix_orders_shop_id_shipping_address_key", "shop_id", "shipping_address_key"),
         # Readers that follow what the mirror wrote (the loyalty accrual) page by (updated_at, id).
         Index("ix_orders_shop_id_updated_at_id", "shop_id", "updated_at", "id"),
     )
@@ -34,6 +35,12 @@ class Order(Timestamped, Base):
     subtotal_price: Mapped[Decimal] = mapped_column(MoneyAmount())
     total_discounts: Mapped[Decimal] = mapped_column(MoneyAmount())
     total_tax: Mapped[Decimal] = mapped_column(MoneyAmount())
+    # The part paid with gift cards (loyalty can leave it out of what earns points).
+    gift_card_amount: Mapped[Decimal] = mapped_column(MoneyAmount(), default=Decimal("0"))
+    # False while only a source that could not tell the amount (a webhook) has been seen.
+    gift_card_amount_known: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A one-way fingerprint of the shipping address (referral fraud checks compare them).
+    shipping_address_key: Mapped[str | None] = mapped_column(String(64))
     financial_status: Mapped[str | None] = mapped_column(String(32))
     fulfillment_status: Mapped[str | None] = mapped_column(String(32))
     is_test: Mapped[bool] = mapped_column(Boolean, default=False)
