@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from app.loyalty import accrual
+from app.loyalty import program as programs
 from app.store import mirror
+from app.store.models import LoyaltyProgram
 from app.store.types import utcnow
 from connectors import base
 
@@ -46,3 +49,11 @@ def apply_records(session, shop, *records):
 def product(external_id="p1", price="10.00"):
     return base.Product(external_id=external_id, title=f"Product {external_id}", updated_at=NOW,
                         variants=(base.Variant(f"{external_id}-v", "Default", Decimal(price)),))
+
+
+def begin_program(session, shop, days_ago: int):
+    """Give the shop its program, begun ``days_ago`` (orders before it earn nothing)."""
+    programs.ensure(session, shop.id)
+    session.execute(LoyaltyProgram.__table__.update().values(created_at=NOW - dt.timedelta(days=days_ago)))
+    session.commit()
+    return shop

@@ -8,9 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from app.loyalty import challenges, ledger, upkeep
-from app.loyalty import program as programs
-from app.store.models import LedgerEntry, LoyaltyMember, LoyaltyProgram
-from tests.loyalty.support import NOW, apply_records, order
+from app.store.models import LedgerEntry, LoyaltyMember
+from tests.loyalty.support import NOW, apply_records, begin_program, order
 
 DAY = dt.timedelta(days=1)
 
@@ -23,10 +22,7 @@ def _member(session, customer_id="c1"):
 @pytest.fixture()
 def long_running(session, shop):
     """A program that began 40 days ago."""
-    programs.ensure(session, shop.id)
-    session.execute(LoyaltyProgram.__table__.update().values(created_at=NOW - dt.timedelta(days=40)))
-    session.commit()
-    return shop
+    return begin_program(session, shop, 40)
 
 
 def _challenge_bonus(session):

@@ -32,6 +32,24 @@ def _member(shop: Shop, customer_id: str) -> LoyaltyMember:
                                 ).scalar_one()
 
 
+def _first_customer(shop: Shop) -> str:
+    return db.session().execute(select(Customer.external_id).where(Customer.shop_id == shop.id).limit(1)
+                                ).scalar_one()
+
+
+def _connected_woo(client, woo_store, program: dict, **history) -> tuple[Shop, str]:
+    """A WooCommerce store with a generated history, connected, with these program settings."""
+    woo_store.generate(seed=9, **history)
+    assert connect_woo(client, woo_store).status_code == 200
+    assert run_jobs() == []
+    woo_store.drain_deliveries()
+    shop = _shop("woocommerce")
+    session = db.session()
+    programs.update(session, shop.id, program, actor="test")
+    session.commit()
+    return shop, _first_customer(shop)
+
+
 def _redeem(shop: Shop, member: LoyaltyMember, reward_id: str, key: str) -> Redemption:
     session = db.session()
     redemption = rewards.redeem(session, shop.id, member.id, reward_id, key=key)
@@ -50,8 +68,7 @@ def test_shopify_order_points_redeem_code_and_refund(client, live_app, store):
     changed = client.put("/api/admin/loyalty/program", json=CHEAP, headers=bearer(token))
     assert changed.status_code == 200 and changed.get_json()["version"] == 2
     shop = _shop("shopify")
-    customer_id = db.session().execute(select(Customer.external_id).where(Customer.shop_id == shop.id).limit(1)
-                                       ).scalar_one()
+    customer_id = _first_customer(shop)
     order = store.control("POST", "/orders", customer_id=int(customer_id))
     store.drain_deliveries()
     assert run_jobs() == []
@@ -86,16 +103,7 @@ def test_shopify_order_points_redeem_code_and_refund(client, live_app, store):
 
 
 def test_woocommerce_order_points_redeem_coupon_and_refund(client, live_app, woo_store):
-    woo_store.generate(seed=9, customers=4, products=3, orders=2)
-    assert connect_woo(client, woo_store).status_code == 200
-    assert run_jobs() == []
-    woo_store.drain_deliveries()
-    shop = _shop("woocommerce")
-    session = db.session()
-    programs.update(session, shop.id, CHEAP, actor="test")
-    session.commit()
-    customer_id = db.session().execute(select(Customer.external_id).where(Customer.shop_id == shop.id).limit(1)
-                                       ).scalar_one()
+    shop, customer_id = _connected_woo(client, woo_store, CHEAP, customers=4, products=3, orders=2)
     order = woo_store.control("POST", "/orders", customer_id=int(customer_id))
     woo_store.drain_deliveries()
     assert run_jobs() == []
@@ -131,8 +139,7 @@ def test_shopify_a_tier_reached_becomes_a_customer_tag_and_metafield(client, liv
     assert client.put("/api/admin/loyalty/program", json=VIP,
                       headers=bearer(store.session_token(API_KEY))).status_code == 200
     shop = _shop("shopify")
-    customer_id = db.session().execute(select(Customer.external_id).where(Customer.shop_id == shop.id).limit(1)
-                                       ).scalar_one()
+    customer_id = _first_customer(shop)
     # when the customer's first order makes them VIP
     store.control("POST", "/orders", customer_id=int(customer_id))
     store.drain_deliveries()
@@ -150,16 +157,7 @@ def test_shopify_a_tier_reached_becomes_a_customer_tag_and_metafield(client, liv
 
 
 def test_woocommerce_a_tier_reached_becomes_customer_meta(client, live_app, woo_store):
-    woo_store.generate(seed=4, customers=3, products=2, orders=0)
-    assert connect_woo(client, woo_store).status_code == 200
-    assert run_jobs() == []
-    woo_store.drain_deliveries()
-    shop = _shop("woocommerce")
-    session = db.session()
-    programs.update(session, shop.id, VIP, actor="test")
-    session.commit()
-    customer_id = db.session().execute(select(Customer.external_id).where(Customer.shop_id == shop.id).limit(1)
-                                       ).scalar_one()
+    shop, customer_id = _connected_woo(client, woo_store, VIP, customers=3, products=2, orders=0)
     woo_store.control("POST", "/orders", customer_id=int(customer_id))
     woo_store.drain_deliveries()
     assert run_jobs() == []
@@ -180,8 +178,7 @@ def test_shopify_a_customer_the_store_refuses_is_skipped_but_a_shop_wide_refusal
     assert run_jobs() == []
     shop = _shop("shopify")
     session = db.session()
-    real = db.session().execute(select(Customer.external_id).where(Customer.shop_id == shop.id).limit(1)
-                                ).scalar_one()
+    real = _first_customer(shop)
     # given two members with a tier to show: one a real customer, one the store does not know
     for customer_id in (real, "987654321"):
         session.add(LoyaltyMember(shop_id=shop.id, customer_external_id=customer_id, tier="Silver"))
@@ -215,8 +212,7 @@ def test_shopify_a_gift_card_order_earns_on_what_was_not_paid_by_gift_card(clien
     assert client.put("/api/admin/loyalty/program", json={"pending_days": 0},
                       headers=bearer(store.session_token(API_KEY))).status_code == 200
     shop = _shop("shopify")
-    customer_id = db.session().execute(select(Customer.external_id).where(Customer.shop_id == shop.id).limit(1)
-                                       ).scalar_one()
+    customer_id = _first_customer(shop)
     # when an order partly paid with a 10.00 gift card arrives by webhook (which cannot tell the
     # amount), then is read in full
     placed = store.control("POST", "/orders", customer_id=int(customer_id), gift_card="10.00")
