@@ -1,8 +1,9 @@
 """Benchmark 5: points accrual for 100,000 orders, and the liability query on 1,000,000 entries.
 
 Accrual: the orders are written into the mirror first (``mirror.apply_records``, the baseline of
-the same run), then one worker's accrual turns them into ledger entries; the figure is entries/s
-and its ratio to the mirror's own write rate. Liability: 1,000,000 entries are loaded with COPY,
+the same run), then one worker's accrual turns them into ledger entries, with everything it does
+per batch (tier multipliers and evaluation, challenges, referrals, "points earned" events); the
+figure is entries/s and its ratio to the mirror's own write rate. Liability: 1,000,000 entries are loaded with COPY,
 then ``ledger.liability`` is timed now and at a past date, next to a plain count of the table
 (the baseline: a scan of the same rows).
 """
