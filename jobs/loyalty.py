@@ -162,9 +162,12 @@ def write_back_tiers(shop_id: int) -> int:
     Members are written 25 at a time and marked written only after the store accepted them: a
     failure leaves them pending for the retry, and writing the same tier again changes nothing.
     """
+    from sqlalchemy import or_, select
+
     from app import installs, platforms
     from app.loyalty import program as programs
     from app.loyalty import tiers
+    from app.store.models import Customer
     from connectors import base
 
     session = db.session()
@@ -178,6 +181,15 @@ def write_back_tiers(shop_id: int) -> int:
         members = tiers.pending_write_back(session, shop_id, limit=25)
         if not members:
             return written
+        gone = set(session.execute(select(Customer.external_id).where(
+            Customer.shop_id == shop_id, Customer.external_id.in_([m.customer_external_id for m in members]),
+            or_(Customer.deleted_at.is_not(None), Customer.redacted_at.is_not(None)))).scalars())
+        for member in [m for m in members if m.customer_external_id in gone]:
+            member.tier_written = member.tier  # nobody in the store to show it to
+        members = [m for m in members if m.customer_external_id not in gone]
+        if not members:
+            session.commit()
+            continue
         def write(batch):
             updates = [tiers.attributes(program, member) for member in batch]
             installs.call_with_credentials(

@@ -64,6 +64,11 @@ def evaluate(session: Session, shop_id: int, member_ids: Sequence[int], *, progr
     program = program or programs.ensure(session, shop_id)
     if not program["challenges"] or not member_ids:
         return 0
+    # customers only: a guest's orders count for the customer who claims them, once
+    member_ids = list(session.execute(select(LoyaltyMember.id).where(
+        LoyaltyMember.id.in_(member_ids), LoyaltyMember.customer_external_id.is_not(None))).scalars())
+    if not member_ids:
+        return 0
     now = now or utcnow()
     have = {(member_id, challenge_id) for member_id, challenge_id in session.execute(
         select(MemberBadge.member_id, MemberBadge.challenge_id).where(MemberBadge.member_id.in_(member_ids)))}

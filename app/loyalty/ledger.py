@@ -332,6 +332,7 @@ def claim_guest(session: Session, shop_id: int, guest: LoyaltyMember, member: Lo
 
     if guest.id == member.id or guest.customer_external_id is not None:
         return 0
+    lock_members(session, [guest.id, member.id])  # an expiry of the guest's lots cannot run meanwhile
     entries = session.execute(select(LedgerEntry).where(LedgerEntry.member_id == guest.id)
                               .order_by(LedgerEntry.id)).scalars().all()
     versions = {entry.id: entry.program_version for entry in entries}
@@ -398,10 +399,14 @@ def lock_shop(session: Session, shop_id: int) -> None:
     """Serialise the shop's multi-member loyalty work (accrual, upkeep) for this transaction.
 
     Both touch many members and the shop's cursor row; taking this first means they never hold
-    those rows in opposite orders. PostgreSQL only: SQLite runs one writer at a time anyway.
+    those rows in opposite orders. On SQLite, which has one writer at a time, it takes that
+    writer's lock before anything is read.
     """
-    if session.get_bind().dialect.name == "postgresql":
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
         session.execute(select(func.pg_advisory_xact_lock(_SHOP_LOCK_SPACE + shop_id)))
+    elif dialect == "sqlite":
+        _sqlite_write_lock(session)  # the one writer: reads that follow see the last commit
 
 
 def _sqlite_write_lock(session: Session) -> None:

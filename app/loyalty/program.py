@@ -113,25 +113,32 @@ def current(session: Session, shop_id: int) -> Program | None:
     return None if row is None else Program(row.version, with_defaults(row.settings))
 
 
-# Settings added after a version was stored, as that version behaved: a stored program is not
-# silently re-priced (its orders start excluding gift cards, its points start expiring, bonuses
-# start paying) by an upgrade of the app. A merchant turns them on with a new version.
-_AS_BEFORE: dict[str, Any] = {"exclude_gift_cards": False, "expiry_days": None, "review_points": 0,
-                              "social_actions": [], "challenges": []}
-
-
 def with_defaults(settings: dict[str, Any]) -> dict[str, Any]:
-    """A stored version with the settings (and optional fields) added since it was written.
+    """A stored version with the settings (and optional fields) added since it was written, at their defaults.
 
-    Settings that change what earns or expires take the value that matches how the version
-    behaved when it was stored; the others take their defaults.
+    A setting that would change what an existing program earns or expires is brought in by a
+    migration that writes a new version keeping the old behaviour (0005 did so); what is left
+    to fill here changes nothing already earned.
     """
-    merged = {**copy.deepcopy(DEFAULTS), **copy.deepcopy(_AS_BEFORE), **copy.deepcopy(settings)}
+    merged = {**copy.deepcopy(DEFAULTS), **copy.deepcopy(settings)}
+    _fill_optional(merged)
     try:
-        validate(merged)  # fills the optional fields of tiers, rewards and actions
+        validate(merged)
     except ProgramError:
         pass  # stored versions were valid when written; a stricter rule today does not unmake them
     return merged
+
+
+def _fill_optional(settings: dict[str, Any]) -> None:
+    """Give tiers, rewards and actions the optional fields they leave out (never fails)."""
+    for name, optional in (("tiers", _TIER_OPTIONAL), ("rewards", _REWARD_OPTIONAL),
+                           ("social_actions", {"url": None})):
+        items = settings.get(name)
+        if isinstance(items, list):
+            for item in items:
+                if isinstance(item, dict):
+                    for field, default in optional.items():
+                        item.setdefault(field, copy.deepcopy(default))
 
 
 def ensure(session: Session, shop_id: int) -> Program:
@@ -192,8 +199,8 @@ def validate(settings: dict[str, Any]) -> None:
     _choice(settings, "tier_window", TIER_WINDOWS)
     _whole(settings, "tier_grace_days", 0, 365)
     prefix = settings["tier_tag_prefix"]
-    if not isinstance(prefix, str) or len(prefix) > 30 or "," in prefix:
-        raise ProgramError("tier_tag_prefix", "must be at most 30 characters without commas")
+    if not isinstance(prefix, str) or len(prefix) > 30 or "," in prefix or not prefix.isprintable():
+        raise ProgramError("tier_tag_prefix", "must be at most 30 printable characters without commas")
     _validate_tiers(settings["tiers"])
     _validate_rewards(settings["rewards"])
     _validate_actions(settings)
@@ -249,8 +256,10 @@ def _validate_tiers(tiers: Any) -> None:
         where = f"tiers[{index}]"
         _fields(tier, where, _TIER_FIELDS, _TIER_OPTIONAL)
         _name(tier["name"], f"{where}.name", 60)
-        if tier["name"].strip().lower() in names or "," in tier["name"]:
-            raise ProgramError(f"{where}.name", "must be unique and without commas")
+        # the name becomes a customer tag in the store: no commas, no line breaks or other controls
+        if tier["name"].strip().lower() in names or "," in tier["name"] or not tier["name"].isprintable() \
+                or tier["name"] != tier["name"].strip():
+            raise ProgramError(f"{where}.name", "must be unique, printable, without commas or surrounding spaces")
         names.add(tier["name"].strip().lower())
         threshold = tier["threshold"]
         if not _is_whole(threshold) or threshold <= previous:

@@ -514,6 +514,8 @@ def _undone(order: Order | None, entries: Sequence[ledger.EntryView], refunds: S
 
 def find(session: Session, shop_id: int, referral_id: int, *, lock: bool = False) -> Referral:
     """The shop's referral with this id; another shop's is unknown (404)."""
+    if not 0 < referral_id < 2**63:
+        raise ledger.LedgerError(f"no referral {referral_id}", status=404)
     statement = select(Referral).where(Referral.shop_id == shop_id, Referral.id == referral_id)
     referral = session.execute(statement.with_for_update() if lock else statement).scalar_one_or_none()
     if referral is None:
@@ -544,7 +546,8 @@ def decide(session: Session, shop_id: int, referral_id: int, *, approve: bool, a
         referral.status = "qualified"
     else:
         referral.status = "invited"
-        if referral.friend_redemption_id is None:
+        # an erased friend (their email replaced) gets no code: there is nobody to give it to
+        if referral.friend_redemption_id is None and not referral.friend_email.startswith("redacted-"):
             _grant_friend(session, referral, programs.ensure(session, shop_id))
     referral.reasons = [*referral.reasons, note]
     referral.decided_by, referral.decided_at = actor[:255], utcnow()

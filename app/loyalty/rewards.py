@@ -185,9 +185,10 @@ def refuse(session: Session, redemption: Redemption, reason: str) -> None:
             taken = lot.left - after[lot_id].left
             if taken > 0:
                 ends = None if lot.expires_at is None else max(lot.expires_at, now + RETURN_GRACE)
+                # not tagged with the lot's order: the order's own entries stay what it earned
                 rows.append(ledger._row(redemption.shop_id, redemption.member_id, taken, "redemption_refund",
                                         f"redemption-refund:{redemption.id}:{lot_id}", program.version, now,
-                                        lot.order_external_id, reason=text, expires_at=ends))
+                                        None, reason=text, expires_at=ends))
                 returned += taken
     if redemption.points > returned:  # what the spend took from no lot (a debt it paid)
         rows.append(ledger._row(redemption.shop_id, redemption.member_id, redemption.points - returned,

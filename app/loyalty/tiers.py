@@ -1,11 +1,13 @@
-"""VIP tiers: who qualifies, upgrades at once, downgrades after a grace period, store write-back.
+"""VIP tiers: who qualifies, upgrades, downgrades after a grace period, store write-back.
 
 A member's qualifying value is either the points earned (earning less its reversals, so a
 refund can lower a tier) or the money spent on orders that earned, over the program's window
-(lifetime, this calendar year, or the last 12 months). Points earned as a guest and claimed
-count from when they were earned. An upgrade happens when the value reaches a higher tier and
-pays that tier's entry points (once per tier, ever); a member below their tier's threshold keeps
-it for ``tier_grace_days``, and the daily evaluation moves them down after that. Every change is
+(lifetime, this calendar year, or the last 12 months). Only what cleared its pending period
+counts: an order that can still be returned lifts no tier (nor its multiplier, nor pays entry
+points). Points claimed from a guest count from the claim. An upgrade happens when the value
+reaches a higher tier and pays that tier's entry points (once per tier position, ever); a
+member below their tier's threshold keeps it for ``tier_grace_days``, and the daily evaluation
+moves them down after that. Every change is
 a ``tier_changed`` event and is written back to the store (a customer tag on Shopify, customer
 meta on WooCommerce) by ``write_back``.
 """
@@ -47,7 +49,7 @@ def qualifying(session: Session, program: programs.Program, member_ids: Sequence
     if program["tier_basis"] == "points_earned":
         query = (select(LedgerEntry.member_id, func.sum(LedgerEntry.points))
                  .where(LedgerEntry.member_id.in_(member_ids), LedgerEntry.cause.in_(ledger.EARNING_CAUSES),
-                        LedgerEntry.created_at <= now)
+                        LedgerEntry.created_at <= now, LedgerEntry.available_at <= now)
                  .group_by(LedgerEntry.member_id))
         if start is not None:
             query = query.where(LedgerEntry.created_at >= start)
@@ -57,7 +59,7 @@ def qualifying(session: Session, program: programs.Program, member_ids: Sequence
     # money spent: the orders whose points a member holds (earned, or claimed from a guest)
     held = session.execute(
         select(LedgerEntry.member_id, LedgerEntry.shop_id, LedgerEntry.order_external_id)
-        .where(LedgerEntry.member_id.in_(member_ids), LedgerEntry.points > 0,
+        .where(LedgerEntry.member_id.in_(member_ids), LedgerEntry.points > 0, LedgerEntry.available_at <= now,
                LedgerEntry.order_external_id.is_not(None), or_(LedgerEntry.cause == "order",
                                                               LedgerEntry.cause_key.like("claim:%:in")))
     ).all()
@@ -140,35 +142,20 @@ def evaluate(session: Session, shop_id: int, member_ids: Sequence[int], *, progr
                 _move(member, tiers[target]["name"], now)
                 notices.append(_notice(shop_id, member, previous, since, values[member.id], "downgrade"))
                 changed += 1
-    ledger.insert_entries(session, _entry_points(session, shop_id, program, entries, now))
+    ledger.insert_entries(session, _entry_points(shop_id, program, entries))
     events.emit(session, notices)
     session.flush()
     return changed
 
 
-def _entry_points(session: Session, shop_id: int, program: programs.Program, reached: list[tuple[int, int]],
-                  now: dt.datetime) -> list[dict[str, Any]]:
-    """Entry points of the tiers members reached: once per member and tier position, ever.
-
-    They wait for the points that earned the tier: spendable when the member's pending points
-    are, so a tier reached on an order still in its returns window pays nothing spendable yet.
-    """
-    if not reached:
-        return []
-    pending_until: dict[int, dt.datetime] = {member_id: until for member_id, until in session.execute(
-        select(LedgerEntry.member_id, func.max(LedgerEntry.available_at))
-        .where(LedgerEntry.member_id.in_([m for m, _ in reached]), LedgerEntry.points > 0,
-               LedgerEntry.available_at > now)
-        .group_by(LedgerEntry.member_id))}
+def _entry_points(shop_id: int, program: programs.Program, reached: list[tuple[int, int]]) -> list[dict[str, Any]]:
+    """Entry points of the tiers members reached: once per member and tier position, ever."""
     rows = []
     for member_id, rank in reached:
         tier = program["tiers"][rank]
-        row = ledger.award_row(shop_id, member_id, tier["entry_points"], cause="tier_entry",
-                               key=f"{member_id}:rank{rank}", program=program, reason=f"welcome to {tier['name']}")
-        if member_id in pending_until:
-            row["available_at"] = pending_until[member_id]
-            row["expires_at"] = ledger.lot_expiry(program, pending_until[member_id])
-        rows.append(row)
+        rows.append(ledger.award_row(shop_id, member_id, tier["entry_points"], cause="tier_entry",
+                                     key=f"{member_id}:rank{rank}", program=program,
+                                     reason=f"welcome to {tier['name']}"))
     return rows
 
 

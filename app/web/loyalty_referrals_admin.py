@@ -62,7 +62,8 @@ def _whole(name: str, default: int | None) -> int | None:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit():
+    # ASCII digits only ("²" is a digit to isdigit), and small enough for the database
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 15:
         raise ledger.LedgerError(f"{name} must be a whole number", status=400)
     return int(raw)
 

@@ -6,6 +6,8 @@ Create Date: 2026-12-02
 """
 from __future__ import annotations
 
+import datetime as dt
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -115,11 +117,44 @@ def upgrade() -> None:
         batch_op.create_unique_constraint(batch_op.f('uq_loyalty_members_shop_id_referral_code'), ['shop_id', 'referral_code'])
         batch_op.create_index('ix_loyalty_members_shop_id_tier', ['shop_id', 'tier'], unique=False)
 
+    _keep_existing_programs_as_they_were()
+
     # "Reward available" is news from here on: members already holding points are not told at once.
     op.execute("UPDATE loyalty_members SET notified_spendable = COALESCE((SELECT SUM(points) FROM ledger_entries "
                "WHERE ledger_entries.member_id = loyalty_members.id), 0)")
     op.execute("UPDATE loyalty_members SET notified_spendable = 0 WHERE notified_spendable < 0")
 
+
+
+# What this revision starts doing that a program stored before it never did: earn nothing for
+# signups, birthdays, reviews, social actions or challenges, apply no tier multiplier, exclude
+# no gift-card payments, let nothing expire. A merchant turns them on with a change.
+_AS_BEFORE = {"signup_points": 0, "birthday_points": 0, "review_points": 0, "social_actions": [],
+              "custom_actions": [], "challenges": [], "exclude_gift_cards": False, "expiry_days": None,
+              "referral_advocate_points": 0}
+
+
+def _keep_existing_programs_as_they_were() -> None:
+    """Give each shop that has a program a new version that prices points as the old one did."""
+    programs = sa.table('loyalty_programs', sa.column('id', sa.BigInteger()), sa.column('shop_id', sa.BigInteger()),
+                        sa.column('version', sa.Integer()), sa.column('settings', sa.JSON()),
+                        sa.column('created_by', sa.String()),
+                        sa.column('created_at', app.store.types.UTCDateTime(timezone=True)))
+    connection = op.get_bind()
+    latest = connection.execute(sa.select(programs.c.shop_id, programs.c.version, programs.c.settings)
+                                .order_by(programs.c.shop_id, programs.c.version.desc())).all()
+    seen: set[int] = set()
+    rows = []
+    for shop_id, version, settings in latest:
+        if shop_id in seen:
+            continue
+        seen.add(shop_id)
+        kept = {**settings, **_AS_BEFORE}
+        kept["tiers"] = [{**tier, "multiplier": "1"} for tier in settings.get("tiers", [])]
+        rows.append({"shop_id": shop_id, "version": version + 1, "settings": kept,
+                     "created_by": "upgrade 0005: as before", "created_at": dt.datetime.now(dt.timezone.utc)})
+    if rows:
+        op.bulk_insert(programs, rows)
 
 
 def downgrade() -> None:

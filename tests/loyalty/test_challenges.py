@@ -49,6 +49,22 @@ def test_three_orders_in_sixty_days_earn_the_badge_and_bonus_once_the_orders_cle
     assert _challenge_bonus(session) == [200]
 
 
+def test_a_guest_s_orders_give_the_challenge_once_to_the_customer_who_claims_them(session, long_running):
+    shop = long_running
+    guest_orders = [order(str(n), total="20.00", subtotal="20.00", customer=None, email="g@example.com",
+                          placed=NOW - 20 * DAY + n * dt.timedelta(minutes=1)) for n in range(3)]
+    apply_records(session, shop, *guest_orders)
+    upkeep.run(session, shop.id, now=NOW)
+    assert _challenge_bonus(session) == []  # a guest has no badges
+    # when the shopper orders with an account and that email, claiming the guest points
+    apply_records(session, shop, order("9", total="5.00", subtotal="5.00", customer="c9", email="g@example.com",
+                                       placed=NOW - 19 * DAY))
+    upkeep.run(session, shop.id, now=NOW + DAY)
+    upkeep.run(session, shop.id, now=NOW + 2 * DAY)
+    assert _challenge_bonus(session) == [200]
+    assert [b["badge"] for b in challenges.badges(session, _member(session, "c9").id)] == ["Regular"]
+
+
 def test_an_order_cancelled_in_its_pending_period_does_not_count(session, long_running):
     shop = long_running
     apply_records(session, shop, order("1", total="20.00", subtotal="20.00", placed=NOW - 20 * DAY),

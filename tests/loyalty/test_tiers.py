@@ -7,10 +7,18 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from app.loyalty import events, tiers
+from app.loyalty import events, tiers, upkeep
 from app.loyalty import program as programs
 from app.store.models import LedgerEntry, LoyaltyEvent, LoyaltyMember, LoyaltyProgram
 from tests.loyalty.support import NOW, apply_records, order, refund
+
+
+@pytest.fixture()
+def instant(session, started):
+    """A program without a pending period: orders count toward tiers as soon as they are read."""
+    programs.update(session, started.id, {"pending_days": 0}, actor="t")
+    session.commit()
+    return started
 
 
 def _member(session, customer_id="c1"):
@@ -29,7 +37,8 @@ def _tier_events(session):
         select(LoyaltyEvent).where(LoyaltyEvent.kind == events.TIER_CHANGED).order_by(LoyaltyEvent.id)).scalars()]
 
 
-def test_an_upgrade_pays_entry_points_once_and_raises_the_multiplier(session, started):
+def test_an_upgrade_pays_entry_points_once_and_raises_the_multiplier(session, instant):
+    started = instant
     # given an order worth 600 points (the Silver threshold is 500 points earned)
     apply_records(session, started, order("1001", total="600.00", subtotal="600.00"))
     member = _member(session)
@@ -43,7 +52,8 @@ def test_an_upgrade_pays_entry_points_once_and_raises_the_multiplier(session, st
     assert _points(session, member.id, "order") == [600, 125]
 
 
-def test_a_refund_lowers_the_tier_after_the_grace_period_and_a_return_pays_no_second_entry(session, started):
+def test_a_refund_lowers_the_tier_after_the_grace_period_and_a_return_pays_no_second_entry(session, instant):
+    started = instant
     apply_records(session, started, order("1001", total="600.00", subtotal="600.00"))
     # when the order is refunded in full: 0 points earned, below Silver
     apply_records(session, started, refund("r1", "1001", amount="600.00"))
@@ -58,18 +68,19 @@ def test_a_refund_lowers_the_tier_after_the_grace_period_and_a_return_pays_no_se
     assert _tier_events(session) == [("Bronze", "Silver", "upgrade"), ("Silver", "Bronze", "downgrade")]
     # when they reach Silver again, no second entry reward
     apply_records(session, started, order("1003", total="700.00", subtotal="700.00",
-                                          placed=NOW + dt.timedelta(minutes=2)))
+                                          placed=NOW - dt.timedelta(minutes=30)))
     member = _member(session)
     assert member.tier == "Silver"
     assert _points(session, member.id, "tier_entry") == [100]
 
 
-def test_a_member_back_above_the_threshold_in_the_grace_period_keeps_the_tier(session, started):
+def test_a_member_back_above_the_threshold_in_the_grace_period_keeps_the_tier(session, instant):
+    started = instant
     apply_records(session, started, order("1001", total="600.00", subtotal="600.00"))
     apply_records(session, started, refund("r1", "1001", amount="300.00"))  # 300 earned: below 500
     assert _member(session).tier_grace_until is not None
     apply_records(session, started, order("1002", total="300.00", subtotal="300.00",
-                                          placed=NOW + dt.timedelta(minutes=1)))  # 300 + 375 earned
+                                          placed=NOW - dt.timedelta(minutes=30)))  # 300 + 375 earned
     member = _member(session)
     assert (member.tier, member.tier_grace_until) == ("Silver", None)
     assert tiers.evaluate(session, started.id, [member.id], now=NOW + dt.timedelta(days=40)) == 0
@@ -80,7 +91,7 @@ def test_money_spent_thresholds_over_the_calendar_year_or_lifetime(session, shop
     programs.ensure(session, shop.id)
     session.execute(LoyaltyProgram.__table__.update().values(created_at=NOW - dt.timedelta(days=800)))
     programs.update(session, shop.id, {"tier_basis": "amount_spent", "tier_window": "calendar_year",
-                                       "tier_grace_days": 0}, actor="t")
+                                       "tier_grace_days": 0, "pending_days": 0}, actor="t")
     session.commit()
     last_year = dt.datetime(NOW.year - 1, 6, 1, tzinfo=dt.timezone.utc)
     apply_records(session, shop, order("1", total="400.00", subtotal="400.00", placed=last_year),
@@ -99,7 +110,8 @@ def test_money_spent_thresholds_over_the_calendar_year_or_lifetime(session, shop
     assert _member(session).tier == "Bronze"
 
 
-def test_the_store_is_told_the_tier_by_tag_and_meta(session, started):
+def test_the_store_is_told_the_tier_by_tag_and_meta(session, instant):
+    started = instant
     apply_records(session, started, order("1001", total="600.00", subtotal="600.00"))
     program = programs.current(session, started.id)
     member = _member(session)
@@ -119,7 +131,28 @@ def test_tier_settings_are_validated(session, shop):
                            ({"tiers": [{"name": "A", "threshold": 0, "multiplier": "1"},
                                        {"name": "a", "threshold": 5, "multiplier": "1"}]}, "tiers[1].name"),
                            ({"tiers": [{"name": "A", "threshold": 0, "multiplier": "1", "perks": "free"}]},
-                            "tiers[0].perks")]:
+                            "tiers[0].perks"),
+                           ({"tiers": [{"name": "Gold\nVIP", "threshold": 0, "multiplier": "1"}]}, "tiers[0].name"),
+                           ({"tier_tag_prefix": "vip\t"}, "tier_tag_prefix")]:
         with pytest.raises(programs.ProgramError) as refused:
             programs.update(session, shop.id, changes, actor="t")
         assert refused.value.field == field
+
+
+def test_an_order_still_returnable_lifts_no_tier_until_it_clears(session, started):
+    # given an order worth 600 points in its 14-day pending period
+    apply_records(session, started, order("1001", total="600.00", subtotal="600.00"))
+    member = _member(session)
+    assert member.tier is None and _points(session, member.id, "tier_entry") == []
+    # when the hourly upkeep runs after it cleared: Silver, with its entry points spendable
+    upkeep.run(session, started.id, now=NOW + dt.timedelta(days=15))
+    member = _member(session)
+    assert member.tier == "Silver" and _points(session, member.id, "tier_entry") == [100]
+
+
+def test_a_stored_version_a_rule_now_refuses_still_reads_with_every_field(session, shop):
+    stored = {**programs.DEFAULTS, "tiers": [{"name": "Silver, VIP", "threshold": 0, "multiplier": "1"},
+                                             {"name": "Gold", "threshold": 10, "multiplier": "2"}]}
+    settings = programs.with_defaults(stored)
+    assert [(t["entry_points"], t["perks"]) for t in settings["tiers"]] == [(0, []), (0, [])]
+    assert all("products" in r for r in settings["rewards"])

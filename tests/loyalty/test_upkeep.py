@@ -33,15 +33,6 @@ def test_rewards_become_available_once_when_pending_points_mature(session, start
     assert len(_events(session, events.REWARD_AVAILABLE)) == 3
 
 
-def test_a_tier_s_entry_points_wait_for_the_points_that_reached_it(session, started):
-    apply_records(session, started, order("1", total="600.00", subtotal="600.00"))
-    member = session.execute(select(LoyaltyMember).where(LoyaltyMember.customer_external_id == "c1")).scalar_one()
-    (entry,) = session.execute(select(LedgerEntry).where(LedgerEntry.cause == "tier_entry")).scalars()
-    award = session.execute(select(LedgerEntry).where(LedgerEntry.cause == "order")).scalar_one()
-    assert member.tier == "Silver" and entry.available_at == award.available_at
-    assert ledger.balance(session, member.id).available == 0
-
-
 def test_a_birthday_on_a_day_no_run_covered_is_paid_by_the_next(session, started):
     member = ledger.member_for(session, started.id, customer_external_id="c1", email="ana@example.com")
     yesterday = (NOW - DAY).date()
@@ -71,3 +62,20 @@ def test_points_of_a_refused_code_go_back_to_the_lots_they_came_from(session, st
     assert (back.points, back.expires_at) == (500, earned + 30 * DAY)
     assert ledger.balance(session, member.id).available == 600
     assert session.get(Redemption, redemption.id).status == "refused"
+
+
+def test_a_refused_code_then_a_cancelled_order_takes_back_only_what_the_order_earned(session, started):
+    programs.update(session, started.id, {"pending_days": 0, "rewards": [
+        {"id": "r", "name": "1 off", "kind": "fixed_amount", "points": 100, "value": "1", "minimum_subtotal": None,
+         "code_days": 30}], "tiers": programs.DEFAULTS["tiers"][:1]}, actor="t")
+    session.commit()
+    apply_records(session, started, order("1", total="100.00", subtotal="100.00", placed=NOW - DAY / 2))
+    member = session.execute(select(LoyaltyMember).where(LoyaltyMember.customer_external_id == "c1")).scalar_one()
+    redemption = rewards.redeem(session, started.id, member.id, "r", key="k")
+    rewards.refuse(session, redemption, "refused")
+    session.commit()
+    assert ledger.balance(session, member.id).available == 100
+    # when the order is cancelled: its 100 points go, the returned points are not counted twice
+    apply_records(session, started, order("1", total="100.00", subtotal="100.00", placed=NOW - DAY / 2,
+                                          updated=NOW, cancelled=NOW))
+    assert ledger.balance(session, member.id).available == 0

@@ -65,7 +65,8 @@ def test_the_list_filters_by_status_and_pages_newest_first(client, installed):
             first["friend_code"]["status"], first["order"]) == (
         "invited", [], "bea@example.org", "ana", "pending", None)
     # and bad filters are refused with a message
-    for bad in ({"status": "nope"}, {"limit": "0"}, {"limit": "x"}, {"limit": "101"}, {"before": "-1"}):
+    for bad in ({"status": "nope"}, {"limit": "0"}, {"limit": "x"}, {"limit": "101"}, {"before": "-1"},
+                {"limit": "\u00b2"}, {"before": "9" * 30}):
         answer = client.get(URL, query_string=bad, headers=bearer(token))
         assert answer.status_code == 400 and answer.get_json()["error"], bad
 
@@ -152,3 +153,8 @@ def test_another_shops_referrals_are_404(client, installed, devstore):
     # and the other shop does
     own = client.get(f"{URL}/{theirs}", headers=bearer(other.session_token(API_KEY)))
     assert own.status_code == 200 and own.get_json()["status"] == "blocked"
+
+
+def test_a_referral_id_beyond_any_row_is_404(client, installed):
+    token = installed.session_token(API_KEY)
+    assert client.get(f"{URL}/{'9' * 25}", headers=bearer(token)).status_code == 404
