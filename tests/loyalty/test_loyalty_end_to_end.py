@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -10,13 +11,37 @@ from app.extensions import db
 from app.loyalty import ledger, rewards
 from app.loyalty import program as programs
 from app.store.models import Customer, LedgerEntry, LoyaltyMember, Redemption, Shop
+from app.store.types import utcnow
 from jobs.loyalty import request_code
 from tests.conftest import API_KEY
 from tests.helpers import bearer, connect_woo, install, run_jobs
 
-CHEAP = {"pending_days": 0, "rewards": [
+# The default 14-day pending period, one reward for a single point, no tiers or challenges to
+# add bonus points to the sums below.
+CHEAP = {"rewards": [
     {"id": "thanks", "name": "5 off", "kind": "fixed_amount", "points": 1, "value": "5.00",
-     "minimum_subtotal": "20.00", "code_days": 30}]}
+     "minimum_subtotal": "20.00", "code_days": 30}],
+    "tiers": [{"name": "Member", "threshold": 0, "multiplier": "1"}], "challenges": []}
+
+
+def _pending_then_spendable(shop: Shop, member: LoyaltyMember) -> ledger.Balance:
+    """The order's points wait out the returns window: shown, not spendable; then the window passes."""
+    session = db.session()
+    waiting = ledger.balance(session, member.id)
+    assert waiting.available == 0 and waiting.pending > 0
+    try:
+        rewards.redeem(session, shop.id, member.id, "thanks", key="too-early")
+        raise AssertionError("pending points were spent")
+    except ledger.LedgerError as refused:
+        assert refused.status == 409 and "not enough points" in str(refused)
+    session.rollback()
+    # fourteen days later (the entries' window is moved, not the clock)
+    session.execute(LedgerEntry.__table__.update().where(LedgerEntry.member_id == member.id)
+                    .values(available_at=utcnow() - dt.timedelta(seconds=1)))
+    session.commit()
+    spendable = ledger.balance(session, member.id)
+    assert (spendable.available, spendable.pending) == (waiting.pending, 0)
+    return spendable
 
 
 
@@ -73,8 +98,7 @@ def test_shopify_order_points_redeem_code_and_refund(client, live_app, store):
     store.drain_deliveries()
     assert run_jobs() == []
     member = _member(shop, customer_id)
-    earned = ledger.balance(db.session(), member.id)
-    assert earned.available > 0 and earned.pending == 0
+    earned = _pending_then_spendable(shop, member)
 
     redemption = _redeem(shop, member, "thanks", "r-1")
     assert (redemption.status, redemption.error) == ("issued", None)
@@ -108,7 +132,7 @@ def test_woocommerce_order_points_redeem_coupon_and_refund(client, live_app, woo
     woo_store.drain_deliveries()
     assert run_jobs() == []
     member = _member(shop, customer_id)
-    earned = ledger.balance(db.session(), member.id).available
+    earned = _pending_then_spendable(shop, member).available
     # Lines after discounts, without tax and shipping: 1 point per unit, rounded down.
     assert earned == int(Decimal(order["total"]) - Decimal(order["total_tax"]) - Decimal(order["shipping_total"]))
 
