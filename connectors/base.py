@@ -348,6 +348,18 @@ class NormalizedEvent:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class StorefrontCaller:
+    """Who a verified storefront request comes from: the store, and the signed-in shopper.
+
+    ``customer_external_id`` is None for a visitor who is not signed in; the platform's proof
+    is the only identity, whatever else the request says.
+    """
+
+    shop_key: str
+    customer_external_id: str | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Credentials:
     """What a connector needs to call a store on a shop's behalf (decrypted, in memory only)."""
 

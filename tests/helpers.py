@@ -196,3 +196,15 @@ def order_payload(order_id: int, updated_at: str, *, financial_status: str = "pa
 def record_call(name: str) -> None:
     """A job that notes that it ran, in order (queue-priority tests)."""
     redis_holder.get().rpush("test:calls", name)
+
+
+def proxy_query(domain: str, customer: str | None = None, *, secret: str, at: float | None = None,
+                **params: str) -> str:
+    """A storefront query string as Shopify's app proxy sends it, signed with the app's secret."""
+    from urllib.parse import urlencode
+
+    from connectors.shopify.app_proxy import signature
+
+    query = urlencode({**params, "shop": domain, "logged_in_customer_id": customer or "",
+                       "path_prefix": "/apps/comeback", "timestamp": str(int(at if at is not None else time.time()))})
+    return f"{query}&signature={signature(query, secret)}"

@@ -6,7 +6,17 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from app.web import admin, auth, errors, health, loyalty_admin, loyalty_referrals_admin, storefront, webhooks
+    from app.web import (
+        admin,
+        auth,
+        errors,
+        health,
+        loyalty_admin,
+        loyalty_referrals_admin,
+        storefront,
+        storefront_api,
+        webhooks,
+    )
 
     errors.register(app)
     app.register_blueprint(health.blueprint)
@@ -14,5 +24,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(webhooks.blueprint)
     app.register_blueprint(admin.blueprint)
     app.register_blueprint(storefront.blueprint)
+    app.register_blueprint(storefront_api.blueprint)
     app.register_blueprint(loyalty_admin.blueprint)
     app.register_blueprint(loyalty_referrals_admin.blueprint)

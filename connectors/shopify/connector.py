@@ -31,10 +31,11 @@ from connectors.base import (
     Page,
     Refetch,
     RetryableError,
+    StorefrontCaller,
     TerminalError,
     WebhookEnvelope,
 )
-from connectors.shopify import bulk, mapping, oauth, queries, session_tokens, webhooks, writeback
+from connectors.shopify import app_proxy, bulk, mapping, oauth, queries, session_tokens, webhooks, writeback
 from connectors.shopify.graphql import GraphQLClient, user_errors
 from connectors.shopify.transport import make_client
 from connectors.shopify.values import to_gid
@@ -258,6 +259,17 @@ class ShopifyConnector:
         """
         return webhooks.verify(headers, body, api_key=self.api_key, api_secret=self._api_secret,
                                old_api_secret=self._old_api_secret)
+
+    def storefront_caller(self, query: str, headers: Mapping[str, str], *, now: float) -> StorefrontCaller | None:
+        """Verify an app proxy request (its ``signature`` query parameter); None when it has none.
+
+        Raises ``InvalidSignatureError`` for a signature that does not match, a stale timestamp
+        or a request naming more than one shop.
+        """
+        if "signature=" not in query:
+            return None
+        verified = app_proxy.verify(query, (self._api_secret, self._old_api_secret or ""), now=now)
+        return StorefrontCaller(shop_key=verified.shop, customer_external_id=verified.logged_in_customer_id)
 
     def parse_event(self, topic: str, body: bytes) -> NormalizedEvent:
         """Return the neutral event a verified delivery carries."""

@@ -1,0 +1,228 @@
+"""The storefront API the widget calls, through the platform's own signed channel.
+
+Every request is verified by the connector of its platform (on Shopify, the app proxy's
+``signature``), which also says who the shopper is: that proof is the only identity, so no
+parameter or body field can name another customer. Anonymous visitors see the program;
+everything about a member needs a signed-in shopper. Requests are rate limited per shop and
+per shopper (or visitor address), and the anonymous program view carries an ETag.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from typing import Any
+
+from flask import Blueprint, Response, g, request
+from redis import RedisError
+from sqlalchemy import select
+
+from app import platforms
+from app.extensions import db, redis_holder
+from app.loyalty import ledger, referrals, storefront
+from app.recommendations import popular
+from app.store.models import Redemption, Shop
+from app.web.errors import error_response
+from connectors import base, registry
+
+log = logging.getLogger(__name__)
+
+blueprint = Blueprint("storefront_api", __name__, url_prefix="/proxy")
+
+# Requests a minute: all of a shop's shoppers together, and one shopper (or visitor address).
+SHOP_LIMIT = 1200
+SHOPPER_LIMIT = 120
+
+
+@blueprint.before_request
+def _verify_caller():
+    query = request.query_string.decode("latin-1")
+    for platform in registry.platforms():
+        connector = platforms.connector(platform)
+        if not hasattr(connector, "storefront_caller"):
+            continue
+        try:
+            caller = connector.storefront_caller(query, request.headers, now=time.time())  # type: ignore[attr-defined]
+        except base.InvalidSignatureError as error:
+            return error_response(401, f"signature invalid: {error}")
+        if caller is None:
+            continue
+        shop = db.session().execute(select(Shop).where(Shop.platform == platform,
+                                                       Shop.domain == caller.shop_key)).scalar_one_or_none()
+        if shop is None or not shop.is_active:
+            return error_response(404, "this store has not installed the app")
+        g.shop, g.customer_id = shop, caller.customer_external_id
+        return _rate_limit(shop.id, caller.customer_external_id or f"ip:{request.remote_addr}")
+    return error_response(401, "the request is not signed by a store")
+
+
+def _rate_limit(shop_id: int, who: str):
+    """A fixed one-minute window per shop and per shopper; a Redis outage lets requests through."""
+    window = int(time.time() // 60)
+    keys = (f"storefront-rate:{shop_id}:{window}", f"storefront-rate:{shop_id}:{who}:{window}")
+    try:
+        pipe = redis_holder.get().pipeline()
+        for key in keys:
+            pipe.incr(key)
+            pipe.expire(key, 120)
+        counts = pipe.execute()[0::2]
+    except RedisError as error:
+        log.warning("shop=%s storefront rate limit not checked: %s", shop_id, type(error).__name__)
+        return None
+    if counts[0] > SHOP_LIMIT or counts[1] > SHOPPER_LIMIT:
+        response = error_response(429, "too many requests; try again in a minute")
+        response.headers["Retry-After"] = str(60 - int(time.time()) % 60)
+        return response
+    return None
+
+
+def _signed_in() -> str:
+    if not g.customer_id:
+        raise ledger.LedgerError("sign in to the store to see and use your points", status=401)
+    return g.customer_id
+
+
+def _body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if body is None and request.form:
+        body = request.form.to_dict()
+    if not isinstance(body, dict):
+        raise ledger.LedgerError("send a JSON object", status=400)
+    return body
+
+
+def _presentment() -> storefront.Presentment:
+    return storefront.Presentment.parse(g.shop, request.args.get("currency"), request.args.get("rate"))
+
+
+def _private(payload: Any, status: int = 200) -> Response:
+    response = Response(json.dumps(payload, separators=(",", ":")), status=status, mimetype="application/json")
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@blueprint.errorhandler(ledger.LedgerError)
+def _refused(error: ledger.LedgerError):
+    db.session().rollback()
+    return error_response(error.status, str(error))
+
+
+@blueprint.get("/program")
+def program():
+    """The program as anyone sees it; the same for everyone, so cacheable and revalidated by ETag."""
+    view = storefront.program_view(db.session(), g.shop, _presentment())
+    db.session().commit()
+    body = json.dumps(view, separators=(",", ":"), sort_keys=True)
+    tag = '"' + hashlib.sha256(body.encode()).hexdigest()[:32] + '"'
+    if tag in [t.strip() for t in (request.headers.get("If-None-Match") or "").split(",")]:
+        response = Response(status=304)
+    else:
+        response = Response(body, mimetype="application/json")
+    response.headers["ETag"] = tag
+    response.headers["Cache-Control"] = "public, max-age=60"
+    return response
+
+
+@blueprint.get("/me")
+def me():
+    view = storefront.member_view(db.session(), g.shop, _signed_in(), _presentment())
+    db.session().commit()
+    return _private(view)
+
+
+@blueprint.post("/redeem")
+def redeem():
+    """Spend points on a reward (``reward``, ``key``: an idempotency key, ``points`` for a variable one)."""
+    from jobs.loyalty import request_code
+
+    body = _body()
+    session = db.session()
+    known = session.execute(select(Redemption.id).where(Redemption.shop_id == g.shop.id,
+                                                        Redemption.idempotency_key == body.get("key"))).first()
+    redemption = storefront.redeem(session, g.shop.id, _signed_in(), body.get("reward"), key=body.get("key"),
+                                   points=body.get("points"))
+    fresh = known is None
+    session.commit()
+    if fresh:
+        try:
+            request_code(redemption.id)
+        except RedisError as error:  # the periodic sweep queues it
+            log.warning("shop=%s redemption=%s code not queued: %s", g.shop.id, redemption.id, type(error).__name__)
+    return _private({"code": redemption.code, "status": redemption.status, "error": redemption.error,
+                     "points": redemption.points, "expires_at": redemption.expires_at.isoformat()},
+                    status=201 if fresh else 200)
+
+
+@blueprint.post("/claim")
+def claim():
+    """Claim the points earned as a guest with the email the store holds for the shopper."""
+    moved = storefront.claim(db.session(), g.shop.id, _signed_in())
+    db.session().commit()
+    return _private({"claimed": moved})
+
+
+@blueprint.post("/birthday")
+def birthday():
+    body = _body()
+    storefront.set_birthday(db.session(), g.shop.id, _signed_in(), body.get("month"), body.get("day"))
+    db.session().commit()
+    return _private({"month": body["month"], "day": body["day"]})
+
+
+@blueprint.post("/review")
+def review():
+    added = storefront.review(db.session(), g.shop.id, _signed_in(), _body().get("product"))
+    db.session().commit()
+    return _private({"added": added}, status=201 if added else 200)
+
+
+@blueprint.post("/social")
+def social():
+    added = storefront.social(db.session(), g.shop.id, _signed_in(), _body().get("action"))
+    db.session().commit()
+    return _private({"added": added}, status=201 if added else 200)
+
+
+@blueprint.route("/leaderboard", methods=["GET", "POST"])
+def leaderboard():
+    """The opt-in leaderboard; a POST (signed in) opts in with ``name`` or out."""
+    if request.method == "POST":
+        body = _body()
+        board = storefront.leaderboard(db.session(), g.shop.id, _signed_in(), opt_in=body.get("opt_in"),
+                                       name=body.get("name"))
+    else:
+        board = storefront.leaderboard(db.session(), g.shop.id, g.customer_id)
+    db.session().commit()
+    return _private({"leaders": board})
+
+
+@blueprint.post("/referral")
+def referral():
+    """A friend who came with a referral link gives an email: ``code`` and ``email``."""
+    from jobs.loyalty import request_code
+
+    body = _body()
+    session = db.session()
+    made = referrals.invite(session, g.shop.id, body.get("code"), body.get("email"), ip=request.remote_addr)
+    session.commit()
+    if made.friend_redemption_id is not None:
+        try:
+            request_code(made.friend_redemption_id)
+        except RedisError as error:
+            log.warning("shop=%s referral=%s code not queued: %s", g.shop.id, made.id, type(error).__name__)
+    # the friend learns whether a welcome code comes, never why a referral was held back
+    return _private({"status": "invited" if made.status == "invited" else "received"}, status=202)
+
+
+@blueprint.get("/recommendations")
+def recommendations():
+    """Products to show: the shop's most ordered lately (personal picks come with segments)."""
+    try:
+        limit = int(request.args.get("limit", 4))
+    except ValueError:
+        return error_response(400, "limit must be a whole number")
+    if not 1 <= limit <= 12:
+        return error_response(400, "limit must be from 1 to 12")
+    return _private({"products": popular.popular(db.session(), g.shop.id, limit)})
