@@ -1,7 +1,8 @@
 """The storefront API the widget calls, through the platform's own signed channel.
 
 Every request is verified by the connector of its platform (on Shopify, the app proxy's
-``signature``), which also says who the shopper is: that proof is the only identity, so no
+``signature``; on WooCommerce, the store the widget names and the plugin's customer token),
+which also says who the shopper is: that proof is the only identity, so no
 parameter or body field can name another customer. Anonymous visitors see the program;
 everything about a member needs a signed-in shopper. Requests are rate limited per shop and
 per shopper (or visitor address), and the anonymous program view carries an ETag.
@@ -9,6 +10,7 @@ per shopper (or visitor address), and the anonymous program view carries an ETag
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -44,7 +46,8 @@ def _verify_caller():
         if not hasattr(connector, "storefront_caller"):
             continue
         try:
-            caller = connector.storefront_caller(query, request.headers, now=time.time())  # type: ignore[attr-defined]
+            caller = connector.storefront_caller(  # type: ignore[attr-defined]
+                query, request.headers, now=time.time(), store_of=functools.partial(_store, platform))
         except base.InvalidSignatureError as error:
             return error_response(401, f"signature invalid: {error}")
         if caller is None:
@@ -56,6 +59,14 @@ def _verify_caller():
         g.shop, g.customer_id = shop, caller.customer_external_id
         return _rate_limit(shop.id, caller.customer_external_id or f"ip:{request.remote_addr}")
     return error_response(401, "the request is not signed by a store")
+
+
+def _store(platform: str, shop_id: int) -> tuple[str, str | None] | None:
+    """The key and storefront secret of a store that signs its own requests (by our id)."""
+    shop = db.session().get(Shop, shop_id)
+    if shop is None or shop.platform != platform or not shop.is_active:
+        return None
+    return shop.domain, shop.storefront_secret
 
 
 def _rate_limit(shop_id: int, who: str):

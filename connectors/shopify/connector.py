@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, NoReturn
 
 import httpx
@@ -260,8 +260,12 @@ class ShopifyConnector:
         return webhooks.verify(headers, body, api_key=self.api_key, api_secret=self._api_secret,
                                old_api_secret=self._old_api_secret)
 
-    def storefront_caller(self, query: str, headers: Mapping[str, str], *, now: float) -> StorefrontCaller | None:
+    def storefront_caller(self, query: str, headers: Mapping[str, str], *, now: float,
+                          store_of: Callable[[int], tuple[str, str | None] | None] | None = None
+                          ) -> StorefrontCaller | None:
         """Verify an app proxy request (its ``signature`` query parameter); None when it has none.
+
+        ``store_of`` is not needed: the app's own secret signs every shop's requests.
 
         Raises ``InvalidSignatureError`` for a signature that does not match, a stale timestamp
         or a request naming more than one shop.

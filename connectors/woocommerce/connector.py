@@ -7,7 +7,7 @@ import json
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, ClassVar
 from urllib.parse import urlencode
@@ -250,6 +250,11 @@ class WooCommerceConnector:
     def storefront_shop_id(self, headers: Mapping[str, str]) -> int | None:
         """Return the store id a signed plugin request names."""
         return storefront.shop_id_of(headers)
+
+    def storefront_caller(self, query: str, headers: Mapping[str, str], *, now: float,
+                          store_of: Callable[[int], tuple[str, str | None] | None]) -> base.StorefrontCaller | None:
+        """Verify a widget request (the store it names, the plugin's customer token); None if not one."""
+        return storefront.storefront_caller(headers, now=now, store_of=store_of)
 
     def verify_storefront_event(self, headers: Mapping[str, str], body: bytes, *, shop_key: str,
                                 secret: str | None) -> WebhookEnvelope:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -31,6 +31,33 @@ def shop_id_of(headers: Mapping[str, str]) -> int | None:
     """Return the store id a signed storefront request names, or ``None``."""
     raw = (headers.get(HEADER_STORE) or "").strip()
     return int(raw) if raw.isdigit() else None
+
+
+HEADER_CUSTOMER = "X-Comeback-Customer"
+
+
+def storefront_caller(headers: Mapping[str, str], *, now: float,
+                      store_of: Callable[[int], tuple[str, str | None] | None]) -> base.StorefrontCaller | None:
+    """Who a widget request comes from: the store it names, and the shopper its customer token proves.
+
+    ``store_of`` gives the store key and shared secret of a store id (None when unknown). A
+    request without a token is a visitor's; a token that does not verify is refused. None when
+    the request names no store (it is not a WooCommerce widget's).
+    """
+    store_id = shop_id_of(headers)
+    if store_id is None:
+        return None
+    store = store_of(store_id)
+    if store is None:
+        raise InvalidSignatureError(f"no connected store {store_id}")
+    shop_key, secret = store
+    token = (headers.get(HEADER_CUSTOMER) or "").strip()
+    if not token:
+        return base.StorefrontCaller(shop_key=shop_key, customer_external_id=None)
+    if not secret:
+        raise InvalidSignatureError("the store has no storefront secret yet: reconnect it")
+    identity = plugin_signing.verify_customer_token(secret, str(store_id), token, now=now)
+    return base.StorefrontCaller(shop_key=shop_key, customer_external_id=identity.customer_id)
 
 
 def verify_cart_event(headers: Mapping[str, str], body: bytes, *, shop_key: str, secret: str | None,

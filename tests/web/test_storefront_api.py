@@ -126,3 +126,35 @@ def test_a_shopper_who_hammers_the_api_gets_429(client, installed, monkeypatch):
     assert answers[:3] == [200, 200, 200] and answers[3:] == [429, 429]
     limited = _get(client, installed, "program")
     assert int(limited.headers["Retry-After"]) <= 60
+
+
+def test_woocommerce_widget_requests_are_proved_by_the_plugin_s_customer_token(client, live_app, woo_store):
+    from connectors.woocommerce import plugin_signing
+    from tests.helpers import connect_woo
+
+    woo_store.generate(seed=3, customers=3, products=2, orders=2)
+    assert connect_woo(client, woo_store).status_code == 200
+    assert run_jobs() == []
+    woo_store.drain_deliveries()
+    shop = db.session().execute(select(Shop).where(Shop.platform == "woocommerce")).scalar_one()
+    ana, bo = db.session().execute(select(Customer.external_id, Customer.email).where(Customer.shop_id == shop.id)
+                                   .order_by(Customer.id).limit(2)).all()
+    _give(shop.domain, ana[0], 300)
+
+    def token(customer, store_id=shop.id, secret=shop.storefront_secret, expires=None):
+        return plugin_signing.sign_customer_token(secret, str(store_id), customer[0], customer[1] or "",
+                                                  expires or int(time.time()) + 600)
+
+    store = {"X-Comeback-Store": str(shop.id)}
+    # a visitor sees the program; a shopper their own points, proved by the token alone
+    assert client.get("/proxy/program", headers=store).status_code == 200
+    assert client.get("/proxy/me", headers=store).status_code == 401
+    mine = client.get("/proxy/me", headers={**store, "X-Comeback-Customer": token(ana)})
+    assert mine.status_code == 200 and mine.get_json()["points"]["available"] == 300
+    theirs = client.get(f"/proxy/me?customer_id={ana[0]}", headers={**store, "X-Comeback-Customer": token(bo)})
+    assert theirs.get_json()["points"]["available"] == 0
+    # forged, expired, or another store's tokens are refused; an unknown store too
+    for bad in (token(ana, secret="wrong"), token(ana, expires=int(time.time()) - 5), token(ana, store_id=shop.id + 1),
+                "junk"):
+        assert client.get("/proxy/me", headers={**store, "X-Comeback-Customer": bad}).status_code == 401, bad
+    assert client.get("/proxy/program", headers={"X-Comeback-Store": str(shop.id + 99)}).status_code == 401
