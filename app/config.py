@@ -85,6 +85,8 @@ class Settings:
     woocommerce_allow_private_stores: bool = True
     woocommerce_ca_bundle: str | None = None
     woocommerce_full_pass_hours: int = 6
+    storefront_shop_rate: int = 1200  # storefront API requests a minute, all of a shop's shoppers
+    storefront_shopper_rate: int = 120  # ... and one shopper (or visitor address)
 
     @property
     def is_production(self) -> bool:
@@ -225,4 +227,6 @@ def load_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[s
         woocommerce_allow_private_stores=_bool(env_map, "WOOCOMMERCE_ALLOW_PRIVATE_STORES", env != "production"),
         woocommerce_ca_bundle=value("WOOCOMMERCE_CA_BUNDLE") or None,
         woocommerce_full_pass_hours=_int(env_map, "WOOCOMMERCE_FULL_PASS_HOURS", 6),
+        storefront_shop_rate=_int(env_map, "STOREFRONT_SHOP_RATE", 1200),
+        storefront_shopper_rate=_int(env_map, "STOREFRONT_SHOPPER_RATE", 120),
     )

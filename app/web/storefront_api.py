@@ -33,11 +33,6 @@ log = logging.getLogger(__name__)
 
 blueprint = Blueprint("storefront_api", __name__, url_prefix="/proxy")
 
-# Requests a minute: all of a shop's shoppers together, and one shopper (or visitor address).
-SHOP_LIMIT = 1200
-SHOPPER_LIMIT = 120
-
-
 @blueprint.before_request
 def _verify_caller():
     query = request.query_string.decode("latin-1")
@@ -82,7 +77,8 @@ def _rate_limit(shop_id: int, who: str):
     except RedisError as error:
         log.warning("shop=%s storefront rate limit not checked: %s", shop_id, type(error).__name__)
         return None
-    if counts[0] > SHOP_LIMIT or counts[1] > SHOPPER_LIMIT:
+    settings = platforms.settings()  # requests a minute: the shop's shoppers together, and one shopper
+    if counts[0] > settings.storefront_shop_rate or counts[1] > settings.storefront_shopper_rate:
         response = error_response(429, "too many requests; try again in a minute")
         response.headers["Retry-After"] = str(60 - int(time.time()) % 60)
         return response

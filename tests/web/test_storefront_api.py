@@ -10,7 +10,6 @@ from app.extensions import db
 from app.loyalty import ledger
 from app.loyalty import program as programs
 from app.store.models import Customer, LoyaltyMember, Redemption, Shop
-from app.web import storefront_api
 from tests.conftest import API_SECRET
 from tests.helpers import proxy_query, run_jobs
 
@@ -120,8 +119,12 @@ def test_recommendations_are_the_shop_s_popular_products(client, installed):
     assert _get(client, installed, "recommendations", limit="99").status_code == 400
 
 
-def test_a_shopper_who_hammers_the_api_gets_429(client, installed, monkeypatch):
-    monkeypatch.setattr(storefront_api, "SHOPPER_LIMIT", 3)
+def test_a_shopper_who_hammers_the_api_gets_429(client, installed, monkeypatch, settings):
+    import dataclasses
+
+    from app import platforms
+
+    monkeypatch.setattr(platforms, "settings", lambda: dataclasses.replace(settings, storefront_shopper_rate=3))
     answers = [_get(client, installed, "program").status_code for _ in range(5)]
     assert answers[:3] == [200, 200, 200] and answers[3:] == [429, 429]
     limited = _get(client, installed, "program")
