@@ -120,11 +120,7 @@ def remind(session: Session, shop_id: int, now: dt.datetime | None = None) -> in
         for part in _slices(members, 500):
             notices = []
             for member_id, entries in _member_entries(session, part).items():
-                by_day: dict[dt.date, int] = defaultdict(int)
-                for lot in remaining(entries).values():
-                    if lot.expires_at is not None and now < lot.expires_at <= horizon and lot.left > 0:
-                        by_day[lot.expires_at.date()] += lot.left
-                for day, points in sorted(by_day.items()):
+                for day, points in _ending(entries, now, horizon):
                     notices.append(events.event(shop_id, events.POINTS_EXPIRING, f"{member_id}:{day}:{days}",
                                                 member_id, points=points, expires_on=day.isoformat(),
                                                 days_before=days))
@@ -133,14 +129,19 @@ def remind(session: Session, shop_id: int, now: dt.datetime | None = None) -> in
     return emitted
 
 
-def expiring(entries: Iterable[LedgerEntry], now: dt.datetime, within_days: int = 90) -> list[dict]:
-    """A member's points that will expire soon, by date (for the shopper's view)."""
-    horizon = now + dt.timedelta(days=within_days)
+def _ending(entries: Iterable[LedgerEntry], now: dt.datetime, horizon: dt.datetime) -> list[tuple[dt.date, int]]:
+    """The points left in lots ending in (now, horizon], by day, earliest first."""
     by_day: dict[dt.date, int] = defaultdict(int)
     for lot in remaining(entries).values():
         if lot.expires_at is not None and now < lot.expires_at <= horizon and lot.left > 0:
             by_day[lot.expires_at.date()] += lot.left
-    return [{"expires_on": day.isoformat(), "points": points} for day, points in sorted(by_day.items())]
+    return sorted(by_day.items())
+
+
+def expiring(entries: Iterable[LedgerEntry], now: dt.datetime, within_days: int = 90) -> list[dict]:
+    """A member's points that will expire soon, by date (for the shopper's view)."""
+    return [{"expires_on": day.isoformat(), "points": points}
+            for day, points in _ending(entries, now, now + dt.timedelta(days=within_days))]
 
 
 def _slices(items: Sequence[int], size: int) -> Iterable[Sequence[int]]:

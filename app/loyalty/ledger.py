@@ -118,14 +118,7 @@ def balances(session: Session, member_ids: Sequence[int], at: dt.datetime | None
 
 def balance(session: Session, member_id: int, at: dt.datetime | None = None) -> Balance:
     """Sum a member's entries: spendable ones and those still in their pending period."""
-    at = at or utcnow()
-    available, pending = session.execute(
-        select(
-            func.coalesce(func.sum(LedgerEntry.points).filter(LedgerEntry.available_at <= at), 0),
-            func.coalesce(func.sum(LedgerEntry.points).filter(LedgerEntry.available_at > at), 0),
-        ).where(LedgerEntry.member_id == member_id, LedgerEntry.created_at <= at)
-    ).one()
-    return Balance(int(available), int(pending))
+    return balances(session, [member_id], at)[member_id]
 
 
 def history(session: Session, member_id: int, limit: int = 100) -> Sequence[LedgerEntry]:
@@ -438,9 +431,9 @@ def lock_members(session: Session, member_ids: Sequence[int]) -> None:
 def _lock_member(session: Session, member_id: int) -> LoyaltyMember:
     """Hold the member row for this transaction: concurrent spends of one member queue here.
 
-    PostgreSQL locks the row (``FOR UPDATE``). SQLite has no row locks and its driver begins a
-    transaction only at the first write, so a write comes first: it takes the database's write
-    lock, and the balance read after it cannot be overtaken by another writer.
+    PostgreSQL locks the row (``FOR UPDATE``). SQLite has no row locks: the database's write lock
+    is taken first (``_sqlite_write_lock``), so the balance read after it cannot be overtaken by
+    another writer.
     """
     if session.get_bind().dialect.name == "sqlite":
         _sqlite_write_lock(session)

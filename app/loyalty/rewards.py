@@ -38,6 +38,13 @@ def new_code() -> str:
     return "CB-" + "".join(secrets.choice(_CODE_ALPHABET) for _ in range(10))
 
 
+def by_key(session: Session, shop_id: int, key: str) -> Redemption | None:
+    """The shop's redemption (or granted code) made with this idempotency key."""
+    return session.execute(
+        select(Redemption).where(Redemption.shop_id == shop_id, Redemption.idempotency_key == key)
+    ).scalar_one_or_none()
+
+
 def redeem(session: Session, shop_id: int, member_id: int, reward_id: str, *, key: str,
            points: int | None = None) -> Redemption:
     """Spend a member's points on a reward once per ``key``; the caller commits, then queues the code.
@@ -46,9 +53,7 @@ def redeem(session: Session, shop_id: int, member_id: int, reward_id: str, *, ke
     """
     if not key or len(key) > 120:
         raise ledger.LedgerError("an idempotency key of 1 to 120 characters is required", status=400)
-    existing = session.execute(
-        select(Redemption).where(Redemption.shop_id == shop_id, Redemption.idempotency_key == key)
-    ).scalar_one_or_none()
+    existing = by_key(session, shop_id, key)
     if existing is not None:
         if existing.member_id != member_id or existing.reward_id != reward_id:
             raise ledger.LedgerError("this idempotency key was used for another redemption", status=409)
@@ -108,9 +113,7 @@ def grant(session: Session, shop_id: int, member_id: int, reward: dict, *, key: 
 
     The same outbox as a redemption: the caller commits, then queues the code (``request_code``).
     """
-    existing = session.execute(
-        select(Redemption).where(Redemption.shop_id == shop_id, Redemption.idempotency_key == key)
-    ).scalar_one_or_none()
+    existing = by_key(session, shop_id, key)
     if existing is not None:
         return existing
     redemption = Redemption(

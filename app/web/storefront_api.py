@@ -23,9 +23,9 @@ from sqlalchemy import select
 
 from app import platforms
 from app.extensions import db, redis_holder
-from app.loyalty import ledger, referrals, storefront
+from app.loyalty import ledger, referrals, rewards, storefront
 from app.recommendations import popular
-from app.store.models import Redemption, Shop
+from app.store.models import Shop
 from app.web.errors import error_response
 from connectors import base, registry
 
@@ -146,11 +146,10 @@ def redeem():
 
     body = _body()
     session = db.session()
-    known = session.execute(select(Redemption.id).where(Redemption.shop_id == g.shop.id,
-                                                        Redemption.idempotency_key == body.get("key"))).first()
+    known = isinstance(body.get("key"), str) and rewards.by_key(session, g.shop.id, body["key"]) is not None
     redemption = storefront.redeem(session, g.shop.id, _signed_in(), body.get("reward"), key=body.get("key"),
                                    points=body.get("points"))
-    fresh = known is None
+    fresh = not known
     session.commit()
     if fresh:
         try:
