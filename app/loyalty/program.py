@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.loyalty import widget
 from app.store.models import LoyaltyProgram
 
 REFUND_POLICIES = ("negative_balance", "deduct_from_future")
@@ -78,6 +79,8 @@ DEFAULTS: dict[str, Any] = {
          "points": 50, "badge": "Critic"},
     ],
     "leaderboard": True,  # members who opt in appear under a name they chose
+    # The storefront widget's look (app/loyalty/widget.py): colours, position, texts.
+    "widget": copy.deepcopy(widget.DEFAULTS),
 }
 
 REWARD_KINDS = ("fixed_amount", "percentage", "free_shipping", "free_product", "variable")
@@ -131,6 +134,7 @@ def with_defaults(settings: dict[str, Any]) -> dict[str, Any]:
 
 def _fill_optional(settings: dict[str, Any]) -> None:
     """Give tiers, rewards and actions the optional fields they leave out (never fails)."""
+    settings["widget"] = widget.with_defaults(settings.get("widget"))
     for name, optional in (("tiers", _TIER_OPTIONAL), ("rewards", _REWARD_OPTIONAL),
                            ("social_actions", {"url": None})):
         items = settings.get(name)
@@ -161,6 +165,8 @@ def update(session: Session, shop_id: int, changes: Any, actor: str) -> Program:
     if unknown:
         raise ProgramError(unknown[0], f"unknown setting (known: {', '.join(sorted(DEFAULTS))})")
     settings = {**copy.deepcopy(base.settings), **copy.deepcopy(changes)}
+    if isinstance(changes.get("widget"), dict):  # the widget's look can be changed a field at a time
+        settings["widget"] = {**base.settings["widget"], **copy.deepcopy(changes["widget"])}
     validate(settings)
     if settings == base.settings:
         return base  # nothing changed: no new version
@@ -206,6 +212,10 @@ def validate(settings: dict[str, Any]) -> None:
     _validate_actions(settings)
     _validate_referrals(settings)
     _validate_challenges(settings["challenges"])
+    try:
+        settings["widget"] = widget.validate(settings["widget"])
+    except widget.WidgetError as error:
+        raise ProgramError(error.field, error.message) from error
 
 
 def _is_whole(value: Any) -> bool:

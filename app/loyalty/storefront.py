@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.loyalty import actions, challenges, expiry, ledger, rewards, tiers
+from app.loyalty import actions, challenges, expiry, ledger, rewards, tiers, widget
 from app.loyalty import program as programs
 from app.store.models import Customer, LedgerEntry, LoyaltyMember, Redemption, Shop
 from app.store.types import utcnow
@@ -96,6 +96,7 @@ def program_view(session: Session, shop: Shop, present: Presentment) -> dict[str
         "challenges": [{"id": c["id"], "name": c["name"], "points": c["points"], "badge": c["badge"]}
                        for c in program["challenges"]],
         "expiry_days": program["expiry_days"],
+        "widget": widget.view(program["widget"]),
     }
 
 
