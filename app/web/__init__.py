@@ -16,6 +16,7 @@ def register_blueprints(app: Flask) -> None:
         storefront,
         storefront_api,
         webhooks,
+        widget_assets,
     )
 
     errors.register(app)
@@ -25,5 +26,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin.blueprint)
     app.register_blueprint(storefront.blueprint)
     app.register_blueprint(storefront_api.blueprint)
+    app.register_blueprint(widget_assets.blueprint)
     app.register_blueprint(loyalty_admin.blueprint)
     app.register_blueprint(loyalty_referrals_admin.blueprint)

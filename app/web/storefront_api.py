@@ -26,6 +26,7 @@ from app.extensions import db, redis_holder
 from app.loyalty import ledger, referrals, rewards, storefront
 from app.recommendations import popular
 from app.store.models import Shop
+from app.web import widget_assets
 from app.web.errors import error_response
 from connectors import base, registry
 
@@ -35,6 +36,8 @@ blueprint = Blueprint("storefront_api", __name__, url_prefix="/proxy")
 
 @blueprint.before_request
 def _verify_caller():
+    if request.method == "OPTIONS":
+        return _preflight()
     query = request.query_string.decode("latin-1")
     for platform in registry.platforms():
         connector = platforms.connector(platform)
@@ -52,8 +55,41 @@ def _verify_caller():
         if shop is None or not shop.is_active:
             return error_response(404, "this store has not installed the app")
         g.shop, g.customer_id = shop, caller.customer_external_id
+        # answers differ by the headers that name the store and the shopper: caches must key on them
+        g.vary = getattr(connector, "storefront_request_headers", ())
+        g.origin = connector.storefront_origin(shop.domain) if hasattr(connector, "storefront_origin") else None
+        sent_from = request.headers.get("Origin")
+        if g.origin is not None and sent_from is not None and sent_from != g.origin:
+            return error_response(403, f"pages on {sent_from} may not call this store's storefront API")
         return _rate_limit(shop.id, caller.customer_external_id or f"ip:{request.remote_addr}")
     return error_response(401, "the request is not signed by a store")
+
+
+def _preflight() -> Response:
+    """Let a widget on a store's own pages send its headers; who may read the answer is decided per store."""
+    headers = {"Content-Type", "Accept"}
+    for platform in registry.platforms():
+        headers.update(getattr(platforms.connector(platform), "storefront_request_headers", ()))
+    response = Response(status=204)
+    response.headers.update({"Access-Control-Allow-Origin": request.headers.get("Origin") or "*",
+                             "Access-Control-Allow-Methods": "GET, POST",
+                             "Access-Control-Allow-Headers": ", ".join(sorted(headers)),
+                             "Access-Control-Max-Age": "600", "Vary": "Origin"})
+    return response
+
+
+@blueprint.after_request
+def _cross_origin(response: Response) -> Response:
+    """The store's own pages (another origin than the app on some platforms) may read the answer."""
+    if request.endpoint == "storefront_api.widget_file":
+        return response  # the same public files for every page
+    origin = g.get("origin")
+    if origin is not None and request.headers.get("Origin") == origin:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Expose-Headers"] = "ETag, Retry-After"
+    if request.method != "OPTIONS":
+        response.vary.update(("Origin", *g.get("vary", ())))
+    return response
 
 
 def _store(platform: str, shop_id: int) -> tuple[str, str | None] | None:
@@ -114,6 +150,12 @@ def _private(payload: Any, status: int = 200) -> Response:
 def _refused(error: ledger.LedgerError):
     db.session().rollback()
     return error_response(error.status, str(error))
+
+
+@blueprint.get("/widget/<name>")
+def widget_file(name: str):
+    """The widget's scripts, for pages that reach the app through the platform's proxy."""
+    return widget_assets.serve(name)
 
 
 @blueprint.get("/program")

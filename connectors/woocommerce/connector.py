@@ -256,6 +256,14 @@ class WooCommerceConnector:
         """Verify a widget request (the store it names, the plugin's customer token); None if not one."""
         return storefront.storefront_caller(headers, now=now, store_of=store_of)
 
+    # The widget runs on the store's own pages and calls the app on another origin, naming the
+    # store and carrying the shopper's token in these headers (a cross-origin request).
+    storefront_request_headers = (storefront.HEADER_STORE, storefront.HEADER_CUSTOMER)
+
+    def storefront_origin(self, shop_key: str) -> str:
+        """The origin whose pages may read the storefront API's answers for this store."""
+        return storefront.storefront_origin(shop_key)
+
     def verify_storefront_event(self, headers: Mapping[str, str], body: bytes, *, shop_key: str,
                                 secret: str | None) -> WebhookEnvelope:
         """Check a cart event the plugin signed and return it as an inbox envelope."""

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 from connectors import base
 from connectors.base import InvalidSignatureError, NormalizedEvent, TerminalError, WebhookEnvelope
@@ -58,6 +59,12 @@ def storefront_caller(headers: Mapping[str, str], *, now: float,
         raise InvalidSignatureError("the store has no storefront secret yet: reconnect it")
     identity = plugin_signing.verify_customer_token(secret, str(store_id), token, now=now)
     return base.StorefrontCaller(shop_key=shop_key, customer_external_id=identity.customer_id)
+
+
+def storefront_origin(shop_key: str) -> str:
+    """The web origin the store's pages (and so its widget) run on: the store URL without its path."""
+    parts = urlsplit(shop_key)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def verify_cart_event(headers: Mapping[str, str], body: bytes, *, shop_key: str, secret: str | None,
