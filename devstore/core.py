@@ -10,8 +10,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from .cookies import new_key
 from .errors import BadRequest, NotFound
 from .shopstate import ID_BASES, ShopState, Subscription
+from .storefront.proxy import DEFAULT_TIMEOUT, parse_app_proxy
+from .storefront.themes import check_extension
 from .tokens import App, TokenStore
 from .webhooks import DEFAULT_BACKOFF, Dispatcher
 
@@ -19,6 +22,7 @@ log = logging.getLogger(__name__)
 
 API_VERSION = "2026-10"
 SHOP_DOMAIN_RE = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
+LOCALE_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 COMPLIANCE_TOPICS = ("customers/data_request", "customers/redact", "shop/redact")
 
 
@@ -30,6 +34,16 @@ def normalize_domain(value: str) -> str:
     if not SHOP_DOMAIN_RE.match(domain):
         raise BadRequest(f"invalid shop domain: {value!r}")
     return domain
+
+
+def app_from_config(body: dict[str, Any]) -> App:
+    """Build an App from its registration fields, checking the app proxy and extensions."""
+    extensions = body.get("extensions") or []
+    if not isinstance(extensions, list):
+        raise BadRequest("extensions must be a list of absolute directory paths")
+    return App(body["client_id"], body["client_secret"], body.get("compliance_uri"),
+               body.get("scopes"), parse_app_proxy(body.get("app_proxy")),
+               tuple(check_extension(path) for path in extensions))
 
 
 @dataclass
@@ -70,6 +84,9 @@ class DevStore:
     bulk_dir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="devstore-bulk-"))
     lock: threading.RLock = field(default_factory=threading.RLock)
     trickles: dict[str, Any] = field(default_factory=dict)
+    # Signs the storefront's shopper cookies; a new key per server.
+    cookie_key: bytes = field(default_factory=new_key)
+    proxy_timeout: float = DEFAULT_TIMEOUT
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "DevStore":
@@ -84,22 +101,24 @@ class DevStore:
                           ("refresh_token_ttl", "refresh_ttl")):
             if key in config:
                 setattr(store.tokens, attr, config[key])
+        store.proxy_timeout = float(config.get("app_proxy_timeout", DEFAULT_TIMEOUT))
         for app in config.get("apps", ()):
-            store.tokens.register_app(App(app["client_id"], app["client_secret"],
-                                          app.get("compliance_uri")))
+            store.tokens.register_app(app_from_config(app))
         for shop in config.get("shops", ()):
             if isinstance(shop, str):
                 store.ensure_shop(shop)
             else:
                 store.ensure_shop(shop["domain"], shop.get("name"), shop.get("currency"),
-                                  shop.get("timezone"))
+                                  shop.get("timezone"), shop.get("locale"))
         return store
 
     def ensure_shop(self, domain: str, name: Optional[str] = None,
-                    currency: Optional[str] = None,
-                    timezone: Optional[str] = None) -> tuple[ShopState, bool]:
+                    currency: Optional[str] = None, timezone: Optional[str] = None,
+                    locale: Optional[str] = None) -> tuple[ShopState, bool]:
         """Return the shop for a domain, creating it if needed; also whether it is new."""
         domain = normalize_domain(domain)
+        if locale is not None and not LOCALE_RE.match(locale):
+            raise BadRequest(f"invalid locale {locale!r} (e.g. en, pt-BR)")
         with self.lock:
             shop = self.shops.get(domain)
             created = shop is None
@@ -117,6 +136,8 @@ class DevStore:
                 shop.currency = currency.upper()
             if timezone:
                 shop.timezone = timezone
+            if locale:
+                shop.locale = locale
             return shop, created
 
     def shop(self, domain: str) -> ShopState:

@@ -153,7 +153,7 @@ def shop_payload(shop: ShopState) -> dict[str, Any]:
     """Return the shop payload (app/uninstalled)."""
     return {"id": shop.id, "name": shop.name, "email": shop.email, "domain": shop.domain,
             "myshopify_domain": shop.domain, "currency": shop.currency,
-            "iana_timezone": shop.timezone,
+            "iana_timezone": shop.timezone, "primary_locale": shop.locale,
             "created_at": iso_local(shop.created_at, shop.timezone)}
 
 

@@ -14,7 +14,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from .core import DevStore
 from .errors import DevstoreError
-from .http import admin, control
+from .http import admin, control, embeds, storefront
 from .http.common import error_response
 from .woo.context import registry_of
 from .woo.install import install as install_woo
@@ -26,10 +26,12 @@ def create_app(config: Optional[dict[str, Any]] = None) -> Flask:
     """Create the devstore Flask app.
 
     Config keys (all optional): public_url, api_version, apps [{client_id, client_secret,
-    compliance_uri, scopes}], shops [domain | {domain, name, currency, timezone}],
-    retry_backoff, delivery_timeout, bulk_dir, code_ttl, access_token_ttl, refresh_token_ttl;
-    WooCommerce: woo_stores [handle | {handle, name, currency, timezone}], woo_https_origin,
-    woo_coalesce_seconds, woo_delivery_timeout, woo_require_https_callback.
+    compliance_uri, scopes, app_proxy {url, prefix, subpath}, extensions [abs paths]}],
+    shops [domain | {domain, name, currency, timezone, locale}], retry_backoff,
+    delivery_timeout, bulk_dir, code_ttl, access_token_ttl, refresh_token_ttl,
+    app_proxy_timeout;
+    WooCommerce: woo_stores [handle | {handle, name, currency, timezone, locale}],
+    woo_https_origin, woo_coalesce_seconds, woo_delivery_timeout, woo_require_https_callback.
     """
     config = dict(config or {})
     app = Flask("devstore")
@@ -39,6 +41,8 @@ def create_app(config: Optional[dict[str, Any]] = None) -> Flask:
     app.extensions["devstore_listeners"] = 0
     app.register_blueprint(admin.bp)
     app.register_blueprint(control.bp)
+    app.register_blueprint(embeds.bp)
+    app.register_blueprint(storefront.bp)
     install_woo(app, devstore, config)
 
     @app.errorhandler(DevstoreError)

@@ -104,6 +104,16 @@ class Subscription:
 
 
 @dataclass
+class AppEmbed:
+    """An app embed block switched on or off in the shop's theme, with its merchant settings."""
+
+    client_id: str
+    block: str
+    enabled: bool
+    settings: dict[str, Any]
+
+
+@dataclass
 class ThrottleSettings:
     """Leaky-bucket parameters for the shop's GraphQL clients."""
 
@@ -120,6 +130,8 @@ class ShopState:
     name: str
     currency: str = "USD"
     timezone: str = "America/New_York"
+    # The storefront's language (`request.locale.iso_code` in Liquid).
+    locale: str = "en"
     email: str = ""
     created_at: int = 0
     id: int = 0
@@ -144,6 +156,8 @@ class ShopState:
     metafields: dict[int, Metafield] = field(default_factory=dict)
     # (owner type, owner id, namespace, key) -> metafield.
     metafield_keys: dict[tuple[str, int, str, str], Metafield] = field(default_factory=dict)
+    # (client id, block name) -> app embed, in activation order.
+    app_embeds: dict[tuple[str, str], AppEmbed] = field(default_factory=dict)
 
     def next_id(self, type_name: str) -> int:
         """Allocate the next numeric id for a GraphQL type."""

@@ -13,14 +13,29 @@ ACCESS_TTL = 3600
 REFRESH_TTL = 7_776_000
 
 
+@dataclass(frozen=True)
+class AppProxy:
+    """An app proxy: `https://<shop>/<prefix>/<subpath>/...` is forwarded to `<url>/...`."""
+
+    url: str
+    prefix: str = "apps"
+    subpath: str = ""
+
+
 @dataclass
 class App:
-    """A registered Shopify app (client)."""
+    """A registered Shopify app (client), with its app proxy and theme app extensions.
+
+    `extensions` are absolute paths of theme app extension directories (each holding a
+    `shopify.extension.toml` and `blocks/`).
+    """
 
     client_id: str
     client_secret: str
     compliance_uri: Optional[str] = None
     scopes: Optional[str] = None
+    app_proxy: Optional[AppProxy] = None
+    extensions: tuple[str, ...] = ()
 
 
 @dataclass
@@ -133,6 +148,15 @@ class TokenStore:
                     grant.revoked = True
                     count += 1
             return count
+
+    def is_installed(self, shop: str, client_id: str) -> bool:
+        """Tell whether the app holds a token on the shop that was not revoked (uninstalled).
+
+        An access token that merely expired still counts: the app stays installed.
+        """
+        with self.lock:
+            return any(g.shop == shop and g.client_id == client_id and not g.revoked
+                       for g in list(self.access.values()) + list(self.refresh.values()))
 
     def installed_clients(self, shop: str) -> set[str]:
         """Return client ids holding a live access token on the shop."""

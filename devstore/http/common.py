@@ -16,8 +16,13 @@ def store() -> DevStore:
 
 
 def host_shop() -> Optional[str]:
-    """Return the shop domain named by the Host header, if it is a myshopify domain."""
-    host = (request.host or "").split(":", 1)[0].lower()
+    """Return the shop domain named by the Host header, if it is a myshopify domain.
+
+    ``<shop>.myshopify.com.localhost`` names the same shop: browsers resolve every
+    ``*.localhost`` name to the loopback address, so a person can open a shop's storefront
+    on devstore without editing their hosts file.
+    """
+    host = (request.host or "").split(":", 1)[0].lower().removesuffix(".localhost")
     if not host.endswith(".myshopify.com"):
         return None
     try:

@@ -11,12 +11,13 @@ import jwt
 from flask import Blueprint, jsonify, request, send_file
 
 from .. import events, payloads
+from ..core import app_from_config
 from ..errors import BadRequest, NotFound
 from ..formats import gid, iso_utc, money
 from ..generator import generate
 from ..graph import throttle
 from ..models import Discount, Metafield
-from ..tokens import App
+from ..storefront.proxy import proxy_json
 from ..trickle import Trickle
 from .common import generate_spec, json_body, number, store
 
@@ -48,11 +49,15 @@ def health() -> Any:
 def register_app() -> Any:
     """Register or update an app."""
     body = json_body(required=True)
-    app = App(_text(body, "client_id", True), _text(body, "client_secret", True),
-              _text(body, "compliance_uri"), _text(body, "scopes"))
+    app = app_from_config({"client_id": _text(body, "client_id", True),
+                           "client_secret": _text(body, "client_secret", True),
+                           "compliance_uri": _text(body, "compliance_uri"),
+                           "scopes": _text(body, "scopes"), "app_proxy": body.get("app_proxy"),
+                           "extensions": body.get("extensions")})
     created = store().tokens.register_app(app)
-    return jsonify({"client_id": app.client_id, "compliance_uri": app.compliance_uri}), \
-        201 if created else 200
+    return jsonify({"client_id": app.client_id, "compliance_uri": app.compliance_uri,
+                    "app_proxy": proxy_json(app.app_proxy),
+                    "extensions": list(app.extensions)}), 201 if created else 200
 
 
 @bp.post("/shops")
@@ -60,7 +65,8 @@ def create_shop() -> Any:
     """Create or update a shop."""
     body = json_body(required=True)
     shop, created = store().ensure_shop(_text(body, "domain", True), _text(body, "name"),
-                                        _text(body, "currency"), _text(body, "timezone"))
+                                        _text(body, "currency"), _text(body, "timezone"),
+                                        _text(body, "locale"))
     return jsonify(payloads.shop_payload(shop)), 201 if created else 200
 
 

@@ -8,10 +8,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+from ..cookies import new_key
 from ..errors import BadRequest, NotFound
 from .errors import WooError
 from .hookshot import Hookshot
-from .state import HANDLE_RE, WooShopState, WooStore
+from .state import HANDLE_RE, LOCALE_RE, WooShopState, WooStore
 
 log = logging.getLogger(__name__)
 DEFAULT_CURRENCY = "EUR"
@@ -28,6 +29,8 @@ class WooRegistry:
     hookshot: Hookshot = field(default_factory=Hookshot)
     stores: dict[str, WooStore] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
+    # Signs the storefront session cookies (login, cart, notices); a new key per server.
+    cookie_key: bytes = field(default_factory=new_key)
 
     @classmethod
     def from_config(cls, config: dict[str, Any],
@@ -42,14 +45,17 @@ class WooRegistry:
                 registry.ensure(item)
             else:
                 registry.ensure(item["handle"], item.get("name"), item.get("currency"),
-                                item.get("timezone"))
+                                item.get("timezone"), item.get("locale"))
         return registry
 
     def ensure(self, handle: str, name: Optional[str] = None, currency: Optional[str] = None,
-               timezone: Optional[str] = None) -> tuple[WooStore, bool]:
+               timezone: Optional[str] = None,
+               locale: Optional[str] = None) -> tuple[WooStore, bool]:
         """Return the store for a handle, creating it if needed; also whether it is new."""
         if not isinstance(handle, str) or not HANDLE_RE.match(handle):
             raise BadRequest("handle must match [a-z0-9-]+")
+        if locale is not None and not LOCALE_RE.match(locale):
+            raise BadRequest(f"invalid locale {locale!r} (a WordPress locale, e.g. en_US)")
         with self.lock:
             store = self.stores.get(handle)
             created = store is None
@@ -68,6 +74,8 @@ class WooRegistry:
                 store.shop.currency = currency.upper()
             if timezone:
                 store.shop.timezone = timezone
+            if locale:
+                store.locale = locale
             self.refresh_url(store)
             return store, created
 

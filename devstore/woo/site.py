@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from html import escape
-from typing import Any
+from typing import Any, Optional
 
 from flask import Blueprint, Response, redirect, request
+from werkzeug.wrappers import Response as BaseResponse
 
-from . import storefront, wcauth, wpjson
+from ..models import Customer
+from . import session, storefront, wcauth, wpjson
 from .context import load_store, registry, store
 from .errors import WooError
+from .state import WooStore
 
 bp = Blueprint("woo_site", __name__, url_prefix="/woo/<handle>")
 bp.url_value_preprocessor(load_store)
@@ -29,12 +32,86 @@ def woo_error(exc: WooError) -> Any:
     return wpjson.response(exc.body(), exc.status)
 
 
+def _html(text: str, status: int = 200) -> Response:
+    return Response(text, status, content_type="text/html; charset=UTF-8")
+
+
+def _shopper(woo: WooStore) -> tuple[Optional[Customer], bool]:
+    """Return the logged-in shopper and whether `?customer=<id>` just logged them in."""
+    key = registry().cookie_key
+    wanted = request.args.get("customer", "")
+    if wanted.isdigit():
+        with woo.lock:
+            customer = woo.shop.customers.get(int(wanted))
+        if customer is not None:
+            return customer, True
+    return session.logged_in(key, request, woo), False
+
+
+def _finish(woo: WooStore, response: BaseResponse, customer: Optional[Customer],
+            log_in: bool) -> BaseResponse:
+    """Set the login cookie when `?customer=` logged a shopper in."""
+    if log_in and customer is not None:
+        session.log_in(registry().cookie_key, response, woo, customer, request.is_secure)
+    return response
+
+
 @bp.get("/")
 def home() -> Any:
-    """Render the storefront; `?customer=<id>` is a logged-in shopper."""
-    customer = request.args.get("customer", "")
-    html = storefront.page(store(), int(customer) if customer.isdigit() else None)
-    return Response(html, content_type="text/html; charset=UTF-8")
+    """Render the storefront; `?customer=<id>` logs a shopper in (a cookie keeps them).
+
+    With the plugin, `?comeback_apply_coupon=<code>` applies a coupon to the session cart
+    and redirects to the cart page, where WooCommerce shows its notice.
+    """
+    woo = store()
+    customer, log_in = _shopper(woo)
+    key = registry().cookie_key
+    if woo.plugin_installed and storefront.APPLY_PARAM in request.args:
+        codes, kind, notice = storefront.apply_coupon(
+            woo, session.cart_coupons(key, request, woo), request.args[storefront.APPLY_PARAM])
+        with woo.lock:
+            target = storefront.page_url(woo, "cart/")
+        response = redirect(target, 302)
+        session.set_cart_coupons(key, response, woo, codes, request.is_secure)
+        session.set_notices(key, response, woo,
+                            session.notices(key, request, woo) + [(kind, notice)],
+                            request.is_secure)
+        return _finish(woo, response, customer, log_in)
+    response = _html(storefront.page(woo, customer))
+    return _finish(woo, response, customer, log_in)
+
+
+@bp.get("/cart/")
+def cart() -> Any:
+    """Render the cart page: applied coupons and the notices left for it."""
+    woo = store()
+    customer, log_in = _shopper(woo)
+    key = registry().cookie_key
+    notices = session.notices(key, request, woo)
+    response = _html(storefront.cart_page(woo, customer, session.cart_coupons(key, request, woo),
+                                          notices))
+    if notices:  # shown once
+        session.set_notices(key, response, woo, [], request.is_secure)
+    return _finish(woo, response, customer, log_in)
+
+
+@bp.get("/my-account/")
+def my_account() -> Any:
+    """Render My Account (login form for a guest)."""
+    woo = store()
+    customer, log_in = _shopper(woo)
+    return _finish(woo, _html(storefront.account_page(woo, customer)), customer, log_in)
+
+
+@bp.get("/my-account/customer-logout/")
+def logout() -> Any:
+    """Log the shopper out and go back to My Account."""
+    woo = store()
+    with woo.lock:
+        target = storefront.page_url(woo, "my-account/")
+    response = redirect(target, 302)
+    session.log_out(response, woo)
+    return response
 
 
 @bp.get("/wc-auth/v1/authorize")

@@ -11,6 +11,7 @@ from typing import Any, Optional
 from ..shopstate import ShopState
 
 HANDLE_RE = re.compile(r"^[a-z0-9-]+$")
+LOCALE_RE = re.compile(r"^[a-z]{2,3}(_[A-Z]{2})?(_[a-z]+)?$")
 SEQUENCE_OF = {
     "Order": "post", "Refund": "post", "Product": "post", "ProductVariant": "post",
     "AbandonedCheckout": "post", "Coupon": "post",
@@ -141,6 +142,8 @@ class WooStore:
     refunds_endpoint: bool = True
     deny_auth: bool = False
     home_url: Optional[str] = None
+    # WordPress's site language (`determine_locale()`), printed as `en-US` in the widget config.
+    locale: str = "en_US"
     url: str = ""
     salt: str = field(default_factory=lambda: secrets.token_hex(16))
     _seq: dict[str, int] = field(default_factory=dict)

@@ -33,7 +33,8 @@ def create_store() -> Any:
     body = json_body(required=True)
     reg = registry()
     store, created = reg.ensure(_text(body, "handle") or "", _text(body, "name"),
-                                _text(body, "currency"), _text(body, "timezone"))
+                                _text(body, "currency"), _text(body, "timezone"),
+                                _text(body, "locale"))
     return jsonify(summary(reg, store)), 201 if created else 200
 
 
@@ -55,7 +56,7 @@ def get_store(handle: str) -> Any:
 
 @bp.post("/stores/<handle>")
 def set_flags(handle: str) -> Any:
-    """Set flags, comeback settings, home_url, name, currency or timezone."""
+    """Set flags, comeback settings, home_url, name, currency, timezone or locale."""
     reg = registry()
     store = reg.get(handle)
     body = json_body(required=True)
@@ -65,7 +66,8 @@ def set_flags(handle: str) -> Any:
     settings = body.get("settings") or {}
     if not isinstance(settings, dict) or set(settings) - set(SETTING_IDS):
         raise BadRequest(f"settings keys must be among {list(SETTING_IDS)}")
-    reg.ensure(handle, _text(body, "name"), _text(body, "currency"), _text(body, "timezone"))
+    reg.ensure(handle, _text(body, "name"), _text(body, "currency"), _text(body, "timezone"),
+               _text(body, "locale"))
     with store.lock:
         for flag in FLAGS:
             if flag in body:

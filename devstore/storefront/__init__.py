@@ -1,0 +1,1 @@
+"""The Shopify storefront: pages, shopper sessions, app embeds and the app proxy."""
