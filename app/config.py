@@ -47,7 +47,7 @@ SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
     ("SHOPIFY_API_KEY", "generated demo key", "The app's client id."),
     ("SHOPIFY_API_SECRET", "generated demo secret", "The app's client secret (verifies webhooks, OAuth and session tokens)."),
     ("SHOPIFY_OLD_API_SECRET", "unset", "Previous client secret, accepted while a secret rotation rolls out."),
-    ("SHOPIFY_SCOPES", "`read_customers,write_customers,read_orders,read_products,write_discounts`", "Scopes asked for at install."),
+    ("SHOPIFY_SCOPES", "`read_customers,write_customers,read_orders,read_products,write_discounts,write_app_proxy`", "Scopes asked for at install."),
     ("SHOPIFY_API_ORIGIN", "unset", "Send Admin API and OAuth requests to this origin instead of the shop's own host (e.g. a local devstore)."),
     ("WOOCOMMERCE_ALLOW_PRIVATE_STORES", "`true` (embedded), `false` (production)", "Allow WooCommerce store URLs on private, loopback or link-local addresses (local stores, devstore). Off in production: no server-side request forgery."),
     ("WOOCOMMERCE_CA_BUNDLE", "unset", "CA bundle file to trust for WooCommerce stores with a private certificate authority."),
@@ -57,7 +57,7 @@ SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
     ("DEVSTORE_PORT", "`8100`", "Port of the local devstore started by the demo command."),
 )
 
-_DEFAULT_SCOPES = "read_customers,write_customers,read_orders,read_products,write_discounts"
+_DEFAULT_SCOPES = "read_customers,write_customers,read_orders,read_products,write_discounts,write_app_proxy"
 
 
 class ConfigurationError(RuntimeError):
