@@ -269,17 +269,20 @@ def test_the_storefront_carries_a_customer_token_our_verifier_accepts(client, li
     page = httpx.get(f"{woo_store.url}/", params={"customer": customer.external_id}, timeout=10)
     config = json.loads(re.search(r'<script id="comeback-config" type="application/json">(.*?)</script>',
                                   page.text, re.S).group(1))
-    assert (config["appUrl"], config["storeId"]) == (live_app, str(shop.id))
+    assert (config["api"], config["headers"]["X-Comeback-Store"]) == (f"{live_app}/proxy", str(shop.id))
+    assert config["signedIn"] is True
     assert f'src="{live_app}/widget/comeback.js"' in page.text
-    identity = plugin_signing.verify_customer_token(shop.storefront_secret, str(shop.id), config["customerToken"],
-                                                    now=time.time())
+    token = config["headers"]["X-Comeback-Customer"]
+    identity = plugin_signing.verify_customer_token(shop.storefront_secret, str(shop.id), token, now=time.time())
     assert (identity.customer_id, identity.email) == (customer.external_id, customer.email)
     assert 0 < identity.expires_at - time.time() <= 900
     # A guest gets the anonymous view; another store's secret does not verify the token.
     guest = httpx.get(f"{woo_store.url}/", timeout=10).text
-    assert '"customerToken": null' in guest or '"customerToken":null' in guest
+    guest_config = json.loads(re.search(r'<script id="comeback-config" type="application/json">(.*?)</script>',
+                                        guest, re.S).group(1))
+    assert guest_config["headers"] == {"X-Comeback-Store": str(shop.id)} and guest_config["signedIn"] is False
     with pytest.raises(base.InvalidSignatureError):
-        plugin_signing.verify_customer_token("another-secret", str(shop.id), config["customerToken"], now=time.time())
+        plugin_signing.verify_customer_token("another-secret", str(shop.id), token, now=time.time())
 
 
 def test_a_full_customer_pass_rewrites_only_what_changed(client, live_app, woo_store):
