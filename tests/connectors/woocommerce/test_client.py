@@ -321,6 +321,8 @@ def test_root_is_fetched_without_credentials(store, client):
 
 def test_secrets_never_reach_the_log(tls_store, tls_files, sleeps, caplog):
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="httpx")  # the app quiets httpx once it has been created
+    caplog.set_level(logging.DEBUG, logger="httpcore")
     tls_store.script(Reply(500), Reply(502))
     with WooClient(tls_store.url(), CK, CS, auth="query", verify=tls_files[0], sleep=sleeps,
                    max_attempts=2) as woo, pytest.raises(RetryableError) as caught:
