@@ -80,9 +80,13 @@ def main() -> None:
         start(PYTHON, "-m", "devstore", "--host", "127.0.0.1", "--port", str(devstore_port))
         wait_for(f"{devstore_url}/_devstore/shops/{args.shop}/stats")
         control = httpx.Client(base_url=devstore_url, timeout=120)
-        control.post("/_devstore/apps", json={"client_id": settings.shopify_api_key,
-                                               "client_secret": settings.shopify_api_secret,
-                                               "compliance_uri": f"{app_url}/webhooks/shopify"}).raise_for_status()
+        # The app as shopify.app.toml declares it: its app proxy, and the theme app extension
+        # whose app embed puts the storefront widget on the shop's pages.
+        control.post("/_devstore/apps", json={
+            "client_id": settings.shopify_api_key, "client_secret": settings.shopify_api_secret,
+            "compliance_uri": f"{app_url}/webhooks/shopify",
+            "app_proxy": {"url": f"{app_url}/proxy", "prefix": "apps", "subpath": "comeback"},
+            "extensions": [str(ROOT / "extensions" / "comeback-widget")]}).raise_for_status()
         control.post("/_devstore/shops", json={"domain": args.shop}).raise_for_status()
         stats = control.get(f"/_devstore/shops/{args.shop}/stats").json()
         if not stats.get("orders"):
@@ -115,6 +119,9 @@ def main() -> None:
             if urlsplit(location).path == "/admin":
                 break
             step = browser.get(location)
+        # The merchant switches the widget's app embed on in the theme editor.
+        control.post(f"/_devstore/shops/{args.shop}/app-embeds",
+                     json={"client_id": settings.shopify_api_key, "block": "app-embed"}).raise_for_status()
         print("installed; backfilling…", flush=True)
         subprocess.run([PYTHON, "-m", "flask", "--app", "wsgi", "sync-progress", args.shop], cwd=ROOT, env=env,
                        check=False, timeout=900)
@@ -145,8 +152,10 @@ Comeback is running on the embedded default.
   app:           {app_url}   (health: {app_url}/healthz)
   admin page:    {app_url}/admin?shop={args.shop}
   devstore:      {devstore_url}   (stats: {devstore_url}/_devstore/shops/{args.shop}/stats)
+  Shopify store: http://{args.shop}.localhost:{devstore_port}/   (the storefront with the widget's app embed;
+                 sign in as a customer: …/account/login?customer=<id>)
   sync progress: .venv/bin/flask --app wsgi sync-progress {args.shop}
-  WooCommerce:   {woo_url}/   (storefront with the plugin's widget snippet; stats:
+  WooCommerce:   {woo_url}/   (storefront with the plugin's widget; ?customer=<id> signs in; stats:
                  {devstore_url}/_devstore/woo/stores/{args.woo_store}/stats; a live order:
                  curl -X POST {devstore_url}/_devstore/woo/stores/{args.woo_store}/orders -H 'Content-Type: application/json' -d '{{}}')
   sync progress: .venv/bin/flask --app wsgi sync-progress {woo_url}
