@@ -240,3 +240,13 @@ def test_home_lists_products_and_a_foreign_host_is_404(http, shopper):
     assert http.get("/").status_code == 404
     with storefront(str(http.base_url), "nowhere.myshopify.com") as nowhere:
         assert nowhere.get("/").status_code == 404
+
+
+def test_the_shop_answers_on_its_localhost_alias_and_nowhere_else(widget, server):
+    # <shop>.localhost resolves to the loopback address in browsers: the demo's storefront address
+    with storefront(server.url, f"{SHOP}.localhost") as alias, storefront(server.url) as own:
+        page, same = alias.get("/"), own.get("/")
+        assert page.status_code == 200 and LOADER in page.text
+        assert config_of(page.text) == config_of(same.text)
+    with storefront(server.url, "other.localhost") as stranger:
+        assert stranger.get("/").status_code == 404
