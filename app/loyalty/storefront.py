@@ -153,7 +153,7 @@ def member_view(session: Session, shop: Shop, customer_external_id: str, present
         "tier": tiers.progress(program, who.tier, value),
         "rewards": [dict(_reward_view(r, present, currency), affordable=r in affordable)
                     for r in affordable + others],
-        "codes": [{"code": r.code, "reward": r.reward_id, "status": r.status, "error": r.error,
+        "codes": [{"code": r.code, "reward": r.reward_id, "status": r.status,
                    "expires_at": r.expires_at.isoformat()} for r in codes],
         "history": history_view(list(reversed(all_entries))[:50]),
         "expiring": expiry.expiring(all_entries, now),

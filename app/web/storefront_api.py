@@ -47,6 +47,8 @@ def _verify_caller():
             caller = connector.storefront_caller(  # type: ignore[attr-defined]
                 query, request.headers, now=time.time(), store_of=functools.partial(_store, platform))
         except base.InvalidSignatureError as error:
+            # the store's own pages must be able to read the refusal (an expired token, say)
+            _cross_origin_of(connector, _named_store(platform, connector))
             return error_response(401, f"signature invalid: {error}")
         if caller is None:
             continue
@@ -55,14 +57,32 @@ def _verify_caller():
         if shop is None or not shop.is_active:
             return error_response(404, "this store has not installed the app")
         g.shop, g.customer_id = shop, caller.customer_external_id
-        # answers differ by the headers that name the store and the shopper: caches must key on them
-        g.vary = getattr(connector, "storefront_request_headers", ())
-        g.origin = connector.storefront_origin(shop.domain) if hasattr(connector, "storefront_origin") else None
+        _cross_origin_of(connector, shop)
         sent_from = request.headers.get("Origin")
-        if g.origin is not None and sent_from is not None and sent_from != g.origin:
+        if g.origins and sent_from is not None and sent_from not in g.origins:
             return error_response(403, f"pages on {sent_from} may not call this store's storefront API")
-        return _rate_limit(shop.id, caller.customer_external_id or f"ip:{request.remote_addr}")
+        if request.endpoint == "storefront_api.widget_file":
+            return None  # the same public files for every page, cached by the browser: not counted
+        # Behind a platform's proxy every visitor comes from the proxy's address: visitors there
+        # count toward the shop's budget only.
+        proxied = getattr(connector, "storefront_proxied", False)
+        who = caller.customer_external_id or (None if proxied else f"ip:{request.remote_addr}")
+        return _rate_limit(shop.id, who)
     return error_response(401, "the request is not signed by a store")
+
+
+def _named_store(platform: str, connector: Any) -> Shop | None:
+    """The store a refused request names, when it names one by our id (not proven, only named)."""
+    shop_id = connector.storefront_shop_id(request.headers) if hasattr(connector, "storefront_shop_id") else None
+    shop = db.session().get(Shop, shop_id) if shop_id is not None else None
+    return shop if shop is not None and shop.platform == platform else None
+
+
+def _cross_origin_of(connector: Any, shop: Shop | None) -> None:
+    """Remember which pages may read this answer, and which headers caches must key it on."""
+    g.vary = getattr(connector, "storefront_request_headers", ())
+    g.origins = tuple(connector.storefront_origins(shop.domain)) if shop is not None and hasattr(
+        connector, "storefront_origins") else ()
 
 
 def _preflight() -> Response:
@@ -83,8 +103,8 @@ def _cross_origin(response: Response) -> Response:
     """The store's own pages (another origin than the app on some platforms) may read the answer."""
     if request.endpoint == "storefront_api.widget_file":
         return response  # the same public files for every page
-    origin = g.get("origin")
-    if origin is not None and request.headers.get("Origin") == origin:
+    origin = request.headers.get("Origin")
+    if origin is not None and origin in g.get("origins", ()):
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Expose-Headers"] = "ETag, Retry-After"
     if request.method != "OPTIONS":
@@ -100,10 +120,10 @@ def _store(platform: str, shop_id: int) -> tuple[str, str | None] | None:
     return shop.domain, shop.storefront_secret
 
 
-def _rate_limit(shop_id: int, who: str):
-    """A fixed one-minute window per shop and per shopper; a Redis outage lets requests through."""
+def _rate_limit(shop_id: int, who: str | None):
+    """A fixed one-minute window per shop and per shopper (``who``, if known); a Redis outage lets requests through."""
     window = int(time.time() // 60)
-    keys = (f"storefront-rate:{shop_id}:{window}", f"storefront-rate:{shop_id}:{who}:{window}")
+    keys = [f"storefront-rate:{shop_id}:{window}"] + ([f"storefront-rate:{shop_id}:{who}:{window}"] if who else [])
     try:
         pipe = redis_holder.get().pipeline()
         for key in keys:
@@ -114,7 +134,8 @@ def _rate_limit(shop_id: int, who: str):
         log.warning("shop=%s storefront rate limit not checked: %s", shop_id, type(error).__name__)
         return None
     settings = platforms.settings()  # requests a minute: the shop's shoppers together, and one shopper
-    if counts[0] > settings.storefront_shop_rate or counts[1] > settings.storefront_shopper_rate:
+    limits = (settings.storefront_shop_rate, settings.storefront_shopper_rate)
+    if any(count > limit for count, limit in zip(counts, limits, strict=False)):  # no shopper: one count
         response = error_response(429, "too many requests; try again in a minute")
         response.headers["Retry-After"] = str(60 - int(time.time()) % 60)
         return response
@@ -128,9 +149,10 @@ def _signed_in() -> str:
 
 
 def _body() -> dict[str, Any]:
+    # JSON only: a form another site posts in a shopper's browser cannot send it without a preflight
+    if not request.is_json:
+        raise ledger.LedgerError("send a JSON object (Content-Type: application/json)", status=415)
     body = request.get_json(silent=True)
-    if body is None and request.form:
-        body = request.form.to_dict()
     if not isinstance(body, dict):
         raise ledger.LedgerError("send a JSON object", status=400)
     return body
@@ -170,7 +192,9 @@ def program():
     else:
         response = Response(body, mimetype="application/json")
     response.headers["ETag"] = tag
-    response.headers["Cache-Control"] = "public, max-age=60"
+    # Named by a request header (not the address), the answer is kept out of shared caches: some
+    # ignore Vary and would hand one store's program to another's pages.
+    response.headers["Cache-Control"] = "private, max-age=60" if g.get("vary") else "public, max-age=60"
     return response
 
 
@@ -198,7 +222,8 @@ def redeem():
             request_code(redemption.id)
         except RedisError as error:  # the periodic sweep queues it
             log.warning("shop=%s redemption=%s code not queued: %s", g.shop.id, redemption.id, type(error).__name__)
-    return _private({"code": redemption.code, "status": redemption.status, "error": redemption.error,
+    # why a store refused a code is the merchant's to read (admin API), not the shopper's
+    return _private({"code": redemption.code, "status": redemption.status,
                      "points": redemption.points, "expires_at": redemption.expires_at.isoformat()},
                     status=201 if fresh else 200)
 

@@ -70,14 +70,16 @@ def serve(name: str) -> Response:
         cache = f"public, max-age={YEAR}, immutable"
     else:
         cache = f"public, max-age={LOADER_MAX_AGE}"
-    if found.etag in [tag.strip() for tag in (request.headers.get("If-None-Match") or "").split(",")]:
+    packed = "gzip" in (request.headers.get("Accept-Encoding") or "")
+    etag = found.etag[:-1] + '-gz"' if packed else found.etag  # one tag per encoding of the same file
+    if etag in [tag.strip() for tag in (request.headers.get("If-None-Match") or "").split(",")]:
         response = Response(status=304)
-    elif "gzip" in (request.headers.get("Accept-Encoding") or ""):
+    elif packed:
         response = Response(found.gzipped, mimetype="text/javascript")
         response.headers["Content-Encoding"] = "gzip"
     else:
         response = Response(found.body, mimetype="text/javascript")
-    response.headers.update({"ETag": found.etag, "Cache-Control": cache, "Vary": "Accept-Encoding",
+    response.headers.update({"ETag": etag, "Cache-Control": cache, "Vary": "Accept-Encoding",
                              "Access-Control-Allow-Origin": "*", "X-Content-Type-Options": "nosniff",
                              "Cross-Origin-Resource-Policy": "cross-origin"})
     return response

@@ -260,6 +260,9 @@ class ShopifyConnector:
         return webhooks.verify(headers, body, api_key=self.api_key, api_secret=self._api_secret,
                                old_api_secret=self._old_api_secret)
 
+    # Storefront requests come through the shop's app proxy: every visitor has the proxy's address.
+    storefront_proxied = True
+
     def storefront_caller(self, query: str, headers: Mapping[str, str], *, now: float,
                           store_of: Callable[[int], tuple[str, str | None] | None] | None = None
                           ) -> StorefrontCaller | None:

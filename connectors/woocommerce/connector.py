@@ -260,9 +260,9 @@ class WooCommerceConnector:
     # store and carrying the shopper's token in these headers (a cross-origin request).
     storefront_request_headers = (storefront.HEADER_STORE, storefront.HEADER_CUSTOMER)
 
-    def storefront_origin(self, shop_key: str) -> str:
-        """The origin whose pages may read the storefront API's answers for this store."""
-        return storefront.storefront_origin(shop_key)
+    def storefront_origins(self, shop_key: str) -> tuple[str, ...]:
+        """The origins whose pages may call the storefront API for this store."""
+        return storefront.storefront_origins(shop_key)
 
     def verify_storefront_event(self, headers: Mapping[str, str], body: bytes, *, shop_key: str,
                                 secret: str | None) -> WebhookEnvelope:

@@ -61,10 +61,13 @@ def storefront_caller(headers: Mapping[str, str], *, now: float,
     return base.StorefrontCaller(shop_key=shop_key, customer_external_id=identity.customer_id)
 
 
-def storefront_origin(shop_key: str) -> str:
-    """The web origin the store's pages (and so its widget) run on: the store URL without its path."""
+def storefront_origins(shop_key: str) -> tuple[str, str]:
+    """The web origins the store's pages (and so its widget) run on: the store URL without its
+    path, and its twin with or without ``www.`` (sites commonly answer on both)."""
     parts = urlsplit(shop_key)
-    return f"{parts.scheme}://{parts.netloc}"
+    host = parts.netloc
+    twin = host[4:] if host.startswith("www.") else f"www.{host}"
+    return f"{parts.scheme}://{host}", f"{parts.scheme}://{twin}"
 
 
 def verify_cart_event(headers: Mapping[str, str], body: bytes, *, shop_key: str, secret: str | None,

@@ -181,6 +181,9 @@ def test_the_merchant_s_colours_and_position_and_no_layout_shift_or_cookies(tab,
 
 def test_a_merchant_who_switches_the_widget_off_shows_nothing(tab, storefront):
     storefront.program(widget={"enabled": False})
-    tab.page.goto(storefront.home)
-    tab.page.wait_for_load_state("networkidle")
-    assert tab.page.locator(LAUNCHER).count() == 0
+    page = tab.page
+    with page.expect_response(lambda answer: "/program" in answer.url, timeout=15_000) as answered:
+        page.goto(storefront.home)
+    assert answered.value.ok and answered.value.json()["widget"]["enabled"] is False
+    page.wait_for_timeout(300)  # the loader has had the answer: it drew nothing
+    assert page.locator("comeback-widget").count() == 0 and page.locator(LAUNCHER).count() == 0

@@ -110,6 +110,10 @@ def test_actions_and_their_bad_input(client, installed):
     assert _post(client, installed, "social", None, {"action": "instagram-follow"}).status_code == 401
     assert client.post(f"/proxy/social?{proxy_query(installed.domain, ana, secret=API_SECRET)}", data="x",
                        content_type="application/json").status_code == 400
+    # a form (what another site can make a shopper's browser post without asking) is refused
+    form = client.post(f"/proxy/social?{proxy_query(installed.domain, ana, secret=API_SECRET)}",
+                       data={"action": "facebook-share"})
+    assert form.status_code == 415 and "application/json" in form.get_json()["error"]
 
 
 def test_recommendations_are_the_shop_s_popular_products(client, installed):
@@ -124,11 +128,18 @@ def test_a_shopper_who_hammers_the_api_gets_429(client, installed, monkeypatch, 
 
     from app import platforms
 
+    ana = _customers(installed.domain)[0]
     monkeypatch.setattr(platforms, "settings", lambda: dataclasses.replace(settings, storefront_shopper_rate=3))
-    answers = [_get(client, installed, "program").status_code for _ in range(5)]
+    answers = [_get(client, installed, "me", ana).status_code for _ in range(5)]
     assert answers[:3] == [200, 200, 200] and answers[3:] == [429, 429]
-    limited = _get(client, installed, "program")
+    limited = _get(client, installed, "me", ana)
     assert int(limited.headers["Retry-After"]) <= 60
+    # visitors through the app proxy all come from the proxy's address: they share the shop's
+    # budget only, and the widget's scripts (cached by browsers) count toward nothing
+    assert [_get(client, installed, "program").status_code for _ in range(5)] == [200] * 5
+    monkeypatch.setattr(platforms, "settings", lambda: dataclasses.replace(settings, storefront_shop_rate=11))  # 11 counted so far
+    assert [_get(client, installed, "widget/comeback.js").status_code for _ in range(20)] == [200] * 20
+    assert _get(client, installed, "program").status_code == 429
 
 
 def test_woocommerce_widget_requests_are_proved_by_the_plugin_s_customer_token(client, live_app, woo_store):

@@ -32,6 +32,10 @@ def test_the_loader_names_the_panel_it_goes_with_and_is_revalidated(client):
     assert client.get("/widget/comeback.js", headers={"If-None-Match": loader.headers["ETag"]}).status_code == 304
     packed = client.get("/widget/comeback.js", headers={"Accept-Encoding": "gzip, br"})
     assert packed.headers["Content-Encoding"] == "gzip" and gzip.decompress(packed.get_data()).decode() == body
+    # each encoding has its own tag, as a cache between needs
+    assert packed.headers["ETag"] != loader.headers["ETag"]
+    assert client.get("/widget/comeback.js", headers={"Accept-Encoding": "gzip",
+                                                      "If-None-Match": packed.headers["ETag"]}).status_code == 304
     missing = client.get("/widget/other.js")
     assert missing.status_code == 404 and "comeback.js" in missing.get_json()["error"]
 
@@ -97,6 +101,16 @@ def test_only_the_store_s_own_pages_may_call_its_api_across_origins(client, live
     own = client.get("/proxy/program", headers={**store, "Origin": origin})
     assert own.status_code == 200 and own.headers["Access-Control-Allow-Origin"] == origin
     assert {"Origin", "X-Comeback-Store"} <= set(own.headers["Vary"].replace(" ", "").split(","))
+    # named by a header, the program stays out of shared caches (some ignore Vary)
+    assert own.headers["Cache-Control"] == "private, max-age=60"
+    # the same site with or without www
+    scheme, host = origin.split("://")
+    twin = f"{scheme}://www.{host}"
+    assert client.get("/proxy/program", headers={**store, "Origin": twin}).headers[
+        "Access-Control-Allow-Origin"] == twin
+    # a refused token is still readable by the store's own page (so the widget can show the visitor view)
+    expired = client.get("/proxy/me", headers={**store, "Origin": origin, "X-Comeback-Customer": "junk"})
+    assert expired.status_code == 401 and expired.headers["Access-Control-Allow-Origin"] == origin
     other = client.get("/proxy/program", headers={**store, "Origin": "https://elsewhere.example"})
     assert other.status_code == 403 and "elsewhere.example" in other.get_json()["error"]
     assert "Access-Control-Allow-Origin" not in other.headers

@@ -67,13 +67,17 @@ box-shadow:0 4px 14px rgba(0,0,0,.25);cursor:pointer;transition:transform .15s}
     const extra = config.headers && typeof config.headers === "object" ? config.headers : {};
     return async (path, body, presented) => {
       const url = new URL(`${root}/${path}`, location.href);
-      if (presented) {
-        for (const key of ["currency", "rate"]) {
-          if (config[key] != null && config[key] !== "") url.searchParams.set(key, config[key]);
-        }
+      // A currency other than the shop's needs its rate: the configured one, else the rate the
+      // storefront itself publishes (Shopify themes: Shopify.currency). Without one, amounts stay
+      // in the shop's currency.
+      const shown = window.Shopify && Shopify.currency && Shopify.currency.active === config.currency;
+      const rate = config.rate != null && config.rate !== "" ? config.rate : shown ? Shopify.currency.rate : null;
+      if (presented && config.currency && rate != null) {
+        url.searchParams.set("currency", config.currency);
+        url.searchParams.set("rate", rate);
       }
       const init = {method: body ? "POST" : "GET", credentials: "same-origin",
-                    headers: {...extra, "Accept": "application/json"}};
+                    headers: {...extra, "Accept": "application/json"}, signal: AbortSignal.timeout(15000)};
       if (body) {
         init.headers["Content-Type"] = "application/json";
         init.body = JSON.stringify(body);

@@ -253,8 +253,8 @@ function newKey() {
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const isReady = (code) => READY.includes(code.status) && !code.error;
-const isFailed = (code) => Boolean(code.error) || FAILED.includes(code.status);
+const isReady = (code) => READY.includes(code.status);
+const isFailed = (code) => FAILED.includes(code.status);
 
 export function mount(widget) {
   const {config, program, locale, lang, call, launcher, panel} = widget;
@@ -387,6 +387,9 @@ export function mount(widget) {
     const active = root.activeElement;
     const key = focusKey(active) || (active === title ? wanted : null);
     const scroll = panel.scrollTop;
+    // a field being typed in keeps what was typed and where the caret was
+    const typing = active && active.tagName === "INPUT" && active.type !== "button" ?
+      {value: active.value, start: active.selectionStart, end: active.selectionEnd} : null;
     sequence = 0;
     body.replaceChildren(...view());
     panel.scrollTop = scroll;
@@ -400,6 +403,14 @@ export function mount(widget) {
     wanted = same && !same.disabled ? null : key;
     const target = wanted ? (reward && reward.querySelector("[data-cb=code]")) || title : same;
     target.focus({preventScroll: true});
+    if (typing && target === same && target.tagName === "INPUT") {
+      target.value = typing.value;
+      try {
+        target.setSelectionRange(typing.start, typing.end);
+      } catch (ignored) {
+        // number inputs have no selection
+      }
+    }
   }
 
   function focusKey(element) {
@@ -448,9 +459,9 @@ export function mount(widget) {
       if (result.status !== "pending") continue;
       const found = (me.codes || []).find((code) => code.code === result.code);
       if (!found) continue;
-      Object.assign(result, {status: found.status, error: found.error, expires_at: found.expires_at || result.expires_at});
+      Object.assign(result, {status: found.status, expires_at: found.expires_at || result.expires_at});
       if (isReady(result)) announce(t("ready"));
-      else if (isFailed(result)) announce(`${result.error ? `${result.error}. ` : ""}${t("failed")}`);
+      else if (isFailed(result)) announce(t("failed"));
     }
   }
 
@@ -482,8 +493,11 @@ export function mount(widget) {
       }
     }
     // the same key again after a network or server failure, so a retried click cannot spend twice
+    // (and the same amount: the first attempt may have gone through, with that amount)
     let attempt = state.keys[id];
-    if (!attempt || attempt.points !== points) attempt = state.keys[id] = {key: newKey(), points};
+    if (!attempt) attempt = state.keys[id] = {key: newKey(), points};
+    points = attempt.points;
+    if (input && points != null) input.value = String(points);
     state.busy[id] = true;
     state.errors[id] = null;
     update();
@@ -492,7 +506,7 @@ export function mount(widget) {
       if (points != null) payload.points = points;
       const answer = await call("redeem", payload);
       delete state.keys[id];
-      state.results[id] = {code: answer.code, status: answer.status || "pending", error: answer.error,
+      state.results[id] = {code: answer.code, status: answer.status || "pending",
         expires_at: answer.expires_at, until: Date.now() + POLL_FOR_MS};
       announce(t("created"));
     } catch (error) {
@@ -683,7 +697,7 @@ export function mount(widget) {
 
   function resultBox(result) {
     if (isFailed(result)) {
-      return h("div", {class: "result"}, h("p", {class: "error", "data-cb": "error"}, result.error || t("error")),
+      return h("div", {class: "result"}, h("p", {class: "error", "data-cb": "error"}, t("error")),
         h("p", null, t("failed")));
     }
     const code = h("code", {"data-cb": "code", "data-code": result.code, tabindex: "-1"}, result.code);
