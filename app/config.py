@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -55,6 +56,14 @@ SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
     ("WEBHOOK_BATCH_SIZE", "`500`", "Inbox events applied per transaction."),
     ("CATCH_UP_INTERVAL_MINUTES", "`15`", "How often the incremental catch-up runs per shop."),
     ("DEVSTORE_PORT", "`8100`", "Port of the local devstore started by the demo command."),
+    ("SMTP_HOST", "`127.0.0.1`", "SMTP server that delivers the app's email."),
+    ("SMTP_PORT", "`1025` (embedded), `587` (production)", "Port of the SMTP server."),
+    ("SMTP_USERNAME", "unset", "SMTP login (with `SMTP_PASSWORD`); unset: no authentication."),
+    ("SMTP_PASSWORD", "unset", "SMTP password."),
+    ("SMTP_STARTTLS", "`false` (embedded), `true` (production)", "Upgrade the SMTP connection with STARTTLS before logging in and sending."),
+    ("SMTP_FROM", "`Comeback <no-reply@localhost>`", "Sender address of every email; the shop's name replaces the display name."),
+    ("MESSAGING_CONTACT_BUDGET_HOURS", "`16`", "At most one marketing email per customer within this many hours (transactional mail does not count)."),
+    ("MESSAGING_QUIET_HOURS", "`21:00-08:00`", "Local hours (shop time zone) in which marketing email waits; `off` to send at any hour."),
 )
 
 _DEFAULT_SCOPES = "read_customers,write_customers,read_orders,read_products,write_discounts,write_app_proxy"
@@ -87,6 +96,14 @@ class Settings:
     woocommerce_full_pass_hours: int = 6
     storefront_shop_rate: int = 1200  # storefront API requests a minute, all of a shop's shoppers
     storefront_shopper_rate: int = 120  # ... and one shopper (or visitor address)
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_username: str | None = None
+    smtp_password: str | None = dataclasses.field(default=None, repr=False)
+    smtp_starttls: bool = False
+    smtp_from: str = "Comeback <no-reply@localhost>"
+    messaging_contact_budget_hours: int = 16
+    messaging_quiet_hours: str = "21:00-08:00"  # "HH:MM-HH:MM" in the shop's time zone; "" for none
 
     @property
     def is_production(self) -> bool:
@@ -136,6 +153,28 @@ def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
     if raw in ("0", "false", "no", "off"):
         return False
     raise ConfigurationError(f"{name} must be true or false, got {raw!r}")
+
+
+def _quiet_hours(environ: Mapping[str, str], name: str, default: str) -> str:
+    raw = str(environ.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("off", "none", "0"):
+        return ""
+    match = re.fullmatch(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)", raw)
+    if match is None or raw[:5] == raw[6:]:
+        raise ConfigurationError(f"{name} must be HH:MM-HH:MM (e.g. 21:00-08:00) or off, got {raw!r}")
+    return raw
+
+
+def _sender(environ: Mapping[str, str], name: str, default: str) -> str:
+    from email.utils import parseaddr
+
+    raw = str(environ.get(name) or "").strip() or default
+    _display, address = parseaddr(raw)
+    if "@" not in address or any(c.isspace() for c in address):
+        raise ConfigurationError(f"{name} must be an email address, e.g. 'Comeback <no-reply@example.com>', got {raw!r}")
+    return raw
 
 
 def _generated_secrets(instance_path: Path) -> dict[str, str]:
@@ -229,4 +268,12 @@ def load_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[s
         woocommerce_full_pass_hours=_int(env_map, "WOOCOMMERCE_FULL_PASS_HOURS", 6),
         storefront_shop_rate=_int(env_map, "STOREFRONT_SHOP_RATE", 1200),
         storefront_shopper_rate=_int(env_map, "STOREFRONT_SHOPPER_RATE", 120),
+        smtp_host=value("SMTP_HOST") or "127.0.0.1",
+        smtp_port=_int(env_map, "SMTP_PORT", 587 if env == "production" else 1025),
+        smtp_username=value("SMTP_USERNAME") or None,
+        smtp_password=value("SMTP_PASSWORD") or None,
+        smtp_starttls=_bool(env_map, "SMTP_STARTTLS", env == "production"),
+        smtp_from=_sender(env_map, "SMTP_FROM", "Comeback <no-reply@localhost>"),
+        messaging_contact_budget_hours=_int(env_map, "MESSAGING_CONTACT_BUDGET_HOURS", 16),
+        messaging_quiet_hours=_quiet_hours(env_map, "MESSAGING_QUIET_HOURS", "21:00-08:00"),
     )
