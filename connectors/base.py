@@ -492,6 +492,10 @@ CAP_WEBHOOK_REPAIR = "webhook_repair"
 CAP_KEY_CALLBACK = "key_callback"
 # Each shop signs its webhooks with its own secret (chosen by us), not the app's.
 CAP_SHOP_WEBHOOK_SECRET = "shop_webhook_secret"
+# The store answers "which orders did this address or customer place since a moment?" now
+# (``orders_since``): a cart reminder asks it just before sending, so an order whose webhook
+# has not arrived yet cannot be followed by a reminder.
+CAP_ORDER_LOOKUP = "order_lookup"
 
 RESOURCES = ("customers", "products", "orders", "carts")
 # The record type a resource's progress is counted in (a page may carry others along).
@@ -534,3 +538,10 @@ class Connector(Protocol):
                          specs: Sequence[DiscountSpec]) -> list[DiscountResult]: ...
     def set_customer_attributes(self, credentials: Credentials,
                                 updates: Sequence[CustomerAttributes]) -> int: ...
+
+    # With CAP_ORDER_LOOKUP:
+    # def orders_since(self, credentials: Credentials, *, email: str | None,
+    #                  customer_external_id: str | None, since: dt.datetime) -> tuple[str, ...]
+    # The ids of up to five orders (placed, not carts or drafts) the address or the customer
+    # placed at or after ``since``, newest first; empty when there are none. Raises the neutral
+    # errors (RetryableError when the store cannot answer now).

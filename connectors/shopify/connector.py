@@ -14,6 +14,7 @@ from shopify_app import AppConfig, refresh_access_token, token_exchange
 from connectors.base import (
     CAP_BULK_EXPORT,
     CAP_EXPIRING_TOKENS,
+    CAP_ORDER_LOOKUP,
     CAP_SESSION_TOKENS,
     CAP_WEBHOOK_SUBSCRIPTIONS,
     REFETCH_ORDER,
@@ -38,7 +39,7 @@ from connectors.base import (
 from connectors.shopify import app_proxy, bulk, mapping, oauth, queries, session_tokens, webhooks, writeback
 from connectors.shopify.graphql import GraphQLClient, user_errors
 from connectors.shopify.transport import make_client
-from connectors.shopify.values import to_gid
+from connectors.shopify.values import external_id, to_gid
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ class ShopifyConnector:
 
     platform: ClassVar[str] = "shopify"
     capabilities: ClassVar[frozenset[str]] = frozenset(
-        {CAP_BULK_EXPORT, CAP_EXPIRING_TOKENS, CAP_SESSION_TOKENS, CAP_WEBHOOK_SUBSCRIPTIONS})
+        {CAP_BULK_EXPORT, CAP_EXPIRING_TOKENS, CAP_ORDER_LOOKUP, CAP_SESSION_TOKENS, CAP_WEBHOOK_SUBSCRIPTIONS})
 
     def __init__(self, *, api_key: str, api_secret: str, scopes: str, api_origin: str | None = None,
                  api_version: str = "2026-10", redis: Any = None, timeout: float = 10.0,
@@ -342,6 +343,35 @@ class ShopifyConnector:
         logger.info("shopify refetch shop=%s resource=%s id=%s records=%d", shop,
                     refetch.resource, refetch.external_id, len(records))
         return records
+
+    def orders_since(self, credentials: Credentials, *, email: str | None, customer_external_id: str | None,
+                     since: dt.datetime) -> tuple[str, ...]:
+        """Ids of up to five orders the address or the customer placed at or after ``since``, newest first.
+
+        One ``orders(query:)`` search per identity (the search's ``OR`` is not relied on), each
+        ``created_at:>='<since>' -status:cancelled`` and ``email:"<address>"`` or ``customer_id:<id>``.
+        """
+        terms = []
+        if email:
+            if any(c in email for c in '"\\') or any(c.isspace() for c in email):
+                raise TerminalError("email: cannot be searched for")
+            terms.append(f'email:"{email}"')
+        if customer_external_id:
+            terms.append(f"customer_id:{external_id(customer_external_id)}")
+        if not terms:
+            return ()
+        if since.tzinfo is None:
+            raise TerminalError("since must be timezone-aware")
+        moment = f"created_at:>='{since.astimezone(dt.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')}'"
+        found: dict[str, str] = {}
+        for term in terms:
+            data = self.graphql().execute(credentials, queries.ORDERS_SINCE,
+                                          {"query": f"{moment} -status:cancelled {term}"})
+            for node in mapping.nodes(data.get("orders")):
+                found.setdefault(external_id(node.get("id")), str(node.get("createdAt") or ""))
+        ordered = sorted(found, key=lambda order_id: found[order_id], reverse=True)[:5]
+        logger.info("shopify orders lookup shop=%s found=%d", credentials.shop_key, len(ordered))
+        return tuple(ordered)
 
     # --- writing back --------------------------------------------------------------------
 

@@ -188,6 +188,15 @@ query Order($id: ID!) {{
 }}
 """
 
+# Orders by one address or customer since a moment (the cart reminder's re-check): few, newest first.
+ORDERS_SINCE = """
+query OrdersSince($query: String!) {
+  orders(first: 5, query: $query, sortKey: CREATED_AT, reverse: true) {
+    nodes { id name createdAt }
+  }
+}
+"""
+
 # --- write-back ---------------------------------------------------------------------------
 
 _DISCOUNT_PAYLOAD = "codeDiscountNode { id } userErrors { field message code }"

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from connectors import base
 from connectors.base import (
     CAP_KEY_CALLBACK,
+    CAP_ORDER_LOOKUP,
     CAP_SHOP_WEBHOOK_SECRET,
     CAP_WEBHOOK_REPAIR,
     CAP_WEBHOOK_SUBSCRIPTIONS,
@@ -40,6 +41,8 @@ _ALREADY_EXISTS = "woocommerce_rest_coupon_code_already_exists"
 _DISCOUNT_TYPES = {base.DISCOUNT_PERCENTAGE: "percent", base.DISCOUNT_FIXED_AMOUNT: "fixed_cart",
                    base.DISCOUNT_FREE_SHIPPING: "fixed_cart", base.DISCOUNT_FREE_PRODUCT: "percent"}
 _CLIENT_CACHE_SIZE = 256
+# Orders a shopper placed (pending and draft orders are carts to us; cancelled and failed, unpaid).
+_PLACED_STATUSES = ("processing", "on-hold", "completed", "refunded")
 
 
 class WooCommerceConnector:
@@ -47,7 +50,7 @@ class WooCommerceConnector:
 
     platform: ClassVar[str] = "woocommerce"
     capabilities: ClassVar[frozenset[str]] = frozenset(
-        {CAP_KEY_CALLBACK, CAP_SHOP_WEBHOOK_SECRET, CAP_WEBHOOK_REPAIR, CAP_WEBHOOK_SUBSCRIPTIONS})
+        {CAP_KEY_CALLBACK, CAP_ORDER_LOOKUP, CAP_SHOP_WEBHOOK_SECRET, CAP_WEBHOOK_REPAIR, CAP_WEBHOOK_SUBSCRIPTIONS})
     # Resources the platform cannot filter by modification time: read in full, less often.
     full_pass_resources: ClassVar[frozenset[str]] = frozenset({"customers"})
 
@@ -396,6 +399,36 @@ class WooCommerceConnector:
         except NotFoundError:
             return ()
         raise TerminalError(f"unknown refetch resource {refetch.resource!r}")
+
+    def orders_since(self, credentials: Credentials, *, email: str | None, customer_external_id: str | None,
+                     since: dt.datetime) -> tuple[str, ...]:
+        """Ids of up to five orders the address or the customer placed at or after ``since``, newest first.
+
+        ``/orders?customer=<id>`` and ``/orders?search=<address>`` (the billing address is
+        searched; the answer is checked for it), created ``after`` a second before ``since``
+        (the bound is exclusive) and in a placed status: a pending order is still a cart, a
+        cancelled or failed one was never paid.
+        """
+        if since.tzinfo is None:
+            raise TerminalError("since must be timezone-aware")
+        params = {"after": _gmt(since - dt.timedelta(seconds=1)), "dates_are_gmt": "true",
+                  "status": ",".join(_PLACED_STATUSES), "orderby": "date", "order": "desc", "per_page": 5}
+        client = self.client(credentials)
+        found: dict[str, str] = {}
+        searches: list[dict[str, Any]] = []
+        if customer_external_id:
+            searches.append({"customer": mapping.external_id(customer_external_id)})
+        if email:
+            searches.append({"search": email})
+        for search in searches:
+            for item in _items(client.get("/orders", {**params, **search}).data, "/orders"):
+                billing = item.get("billing") if isinstance(item.get("billing"), dict) else {}
+                if "search" in search and str(billing.get("email") or "").lower() != email.lower():  # type: ignore[union-attr]
+                    continue  # the search also matches names and addresses
+                found.setdefault(mapping.external_id(item.get("id")), str(item.get("date_created_gmt") or ""))
+        ordered = sorted(found, key=lambda order_id: found[order_id], reverse=True)[:5]
+        logger.info("woocommerce orders lookup store=%s found=%d", credentials.shop_key, len(ordered))
+        return tuple(ordered)
 
     def start_backfill(self, credentials: Credentials, resource: str) -> BackfillJob:
         raise TerminalError("WooCommerce has no bulk export: the backfill reads pages")

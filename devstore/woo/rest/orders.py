@@ -44,6 +44,7 @@ def list_orders() -> Any:
     include, exclude = params.ids("include"), params.ids("exclude")
     customer = params.integer("customer", None, minimum=0)
     product = params.integer("product", None, minimum=1)
+    search = (request.args.get("search") or "").strip().lower()
     params.check()
     keys = {"date": lambda o: (o.created_at, o.id), "modified": lambda o: (o.updated_at, o.id),
             "id": lambda o: o.id, "title": lambda o: o.id, "slug": lambda o: o.id}
@@ -66,10 +67,18 @@ def list_orders() -> Any:
                            and dates.accepts(o.created_at, o.updated_at)
                            and (customer is None or (o.customer.id if o.customer else 0) == customer)
                            and (product is None or any(li.variant.product.id == product
-                                                       for li in o.line_items))),
+                                                       for li in o.line_items))
+                           and (not search or _matches(woo, o, search))),
                           key=keys.get(orderby, keys["date"]), reverse=window.order == "desc")
             _listing_cache["orders"] = (signature, rows)
         return paged(rows, window, lambda o: shapes.order(woo, o))
+
+
+def _matches(woo: Any, order: Any, search: str) -> bool:
+    """`search`, as WooCommerce's order search: a part of the billing email or name, or the number."""
+    address = shapes.billing(woo, order)
+    haystack = " ".join(str(address.get(field) or "") for field in ("email", "first_name", "last_name"))
+    return search in haystack.lower() or search == str(order.id)
 
 
 _NOT_FILTERS = frozenset({"page", "offset", "per_page", "consumer_key", "consumer_secret"})

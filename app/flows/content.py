@@ -1,0 +1,150 @@
+"""What a step's message says: the template context, built from the mirror at send time.
+
+The context is what the messaging room's templates render (``app.messaging.render``): a cart's
+lines and recovery link, an order's points and recommendations, a member's points and tier.
+It is built when the step goes, so a cart changed since the reminder was scheduled shows what
+it holds now. A step's ``subject`` and ``intro`` texts travel as ``subject_override`` and
+``intro``; the templates show them once the messaging room reads them (asked for).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.flows import conditions, definitions
+from app.messaging import render
+from app.store.models import Customer, FlowRun, LedgerEntry, LineItem, LoyaltyMember, Shop
+
+SAMPLE: dict[str, dict[str, Any]] = {
+    "cart_reminder": {"items": [{"name": "Sample product", "quantity": 1, "price": "25.00"}], "total": "25.00",
+                      "recovery_url": "https://example.com/cart"},
+    "thank_you": {"order_number": "#1001", "points_earned": 25,
+                  "recommendations": [{"name": "Another product", "price": "18.00"}]},
+    "review_request": {"review_url": "https://example.com/", "products": [{"name": "Sample product"}]},
+    "win_back": {"coupon": {"code": "CB-SAMPLE", "description": "15% off"}},
+    "birthday": {"points": 100},
+    "points_earned": {"points": 120, "balance": 480},
+    "reward_available": {"reward_name": "5 off your order", "points": 500, "balance": 520},
+    "points_expiring": {"points": 300, "expires_on": "2027-01-31"},
+    "tier_upgrade": {"tier": "Gold", "perks": ["1.5 points per unit spent"]},
+}
+
+
+def amount(value: Any) -> str:
+    """An amount as text with two places (``40.0000`` is ``40.00``), more only when it has them."""
+    number = Decimal(str(value))
+    cents = number.quantize(Decimal("0.01"))
+    return format(cents if cents == number else number.normalize(), "f")
+
+
+def _first_name(session: Session, shop_id: int, customer_external_id: str | None) -> str | None:
+    if not customer_external_id:
+        return None
+    return session.execute(select(Customer.first_name).where(
+        Customer.shop_id == shop_id, Customer.external_id == customer_external_id)).scalar_one_or_none()
+
+
+def build(session: Session, shop: Shop, run: FlowRun, flow: definitions.FlowVersion,
+          step: dict[str, Any], coupon: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The context of ``step``'s template for this run, as it stands now."""
+    template = step["template"]
+    _, customer_id = conditions.recipient(session, run)
+    shop_url = render.shop_url(shop)
+    context: dict[str, Any] = {}
+    name = _first_name(session, shop.id, customer_id)
+    if name:
+        context["first_name"] = name
+    if template == "cart_reminder":
+        cart = conditions.cart_of(session, run)
+        if cart is not None:
+            context.update(
+                items=[{"name": line.get("title") or "Item", "quantity": int(line.get("quantity") or 1),
+                        "price": amount(line.get("unit_price") or "0")} for line in (cart.lines or [])][:50],
+                total=amount(cart.total_price), currency=cart.currency, recovery_url=cart.recovery_url)
+    elif template in ("thank_you", "review_request"):
+        order = conditions.order_of(session, run)
+        lines = list(session.execute(select(LineItem.title, LineItem.product_external_id)
+                                     .where(LineItem.order_id == order.id)).all()) if order else []
+        if order is not None:
+            context.update(order_number=order.number, currency=order.currency)
+        if template == "thank_you":
+            points = _order_points(session, shop.id, order.external_id) if order else 0
+            if points:
+                context["points_earned"] = points
+            from app.recommendations.popular import popular
+
+            bought = tuple(product for _, product in lines if product)
+            context["recommendations"] = [
+                {"name": pick["title"], **({"price": amount(pick["price"])} if pick["price"] else {})}
+                for pick in popular(session, shop.id, limit=3, exclude=bought)]
+            context["rewards_url"] = shop_url
+        else:
+            context["review_url"] = flow["trigger"].get("review_url") or shop_url
+            context["products"] = [{"name": title} for title in dict.fromkeys(title for title, _ in lines)][:10]
+            points = _program_value(session, shop.id, "review_points")
+            if points:
+                context["points"] = points
+    else:
+        context.update(_loyalty_context(session, shop, run, template))
+    if coupon is not None:
+        context["coupon"] = coupon
+    if step.get("subject"):
+        context["subject_override"] = step["subject"]
+    if step.get("intro"):
+        context["intro"] = step["intro"]
+    return context
+
+
+def _order_points(session: Session, shop_id: int, order_external_id: str) -> int:
+    return int(session.execute(select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
+        LedgerEntry.shop_id == shop_id, LedgerEntry.order_external_id == order_external_id,
+        LedgerEntry.cause == "order")).scalar_one())
+
+
+def _program_value(session: Session, shop_id: int, name: str) -> Any:
+    from app.loyalty import program as programs
+
+    program = programs.current(session, shop_id)
+    return program[name] if program else None
+
+
+def _loyalty_context(session: Session, shop: Shop, run: FlowRun, template: str) -> dict[str, Any]:
+    data = run.data or {}
+    shop_url = render.shop_url(shop)
+    context: dict[str, Any] = {"rewards_url": shop_url}
+    member_id = data.get("member_id")
+    balance = None
+    if member_id is not None and session.get(LoyaltyMember, member_id) is not None:
+        from app.loyalty import ledger
+
+        balance = ledger.balance(session, member_id).spendable
+    points = data.get("points")
+    if template in ("points_earned", "birthday") and isinstance(points, int):
+        context["points"] = points
+        if template == "points_earned":
+            if balance is not None:
+                context["balance"] = balance
+            if data.get("reason"):
+                context["reason"] = str(data["reason"])[:200]
+            elif data.get("order"):
+                context["reason"] = f"for your order {data['order']}"
+    elif template == "reward_available":
+        context["reward_name"] = data.get("name") or data.get("reward") or "a reward"
+        if isinstance(points, int):
+            context["points"] = points
+        spendable = data.get("spendable")
+        context["balance"] = balance if balance is not None else spendable if isinstance(spendable, int) else None
+        if context["balance"] is None:
+            del context["balance"]
+    elif template == "points_expiring":
+        context.update(points=points if isinstance(points, int) else 0, expires_on=data.get("expires_on"))
+    elif template == "tier_upgrade":
+        context["tier"] = data.get("tier")
+        for tier in _program_value(session, shop.id, "tiers") or []:
+            if tier.get("name") == data.get("tier") and tier.get("perks"):
+                context["perks"] = [str(perk) for perk in tier["perks"]]
+    return context

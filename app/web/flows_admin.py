@@ -1,0 +1,194 @@
+"""The merchant's flows API: the built-in flows, their settings, their runs, a step's email preview.
+
+Every call carries the embedded admin's session token and sees only its own shop: another
+shop's run is a 404.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, abort, g, jsonify, request
+from jinja2 import TemplateError
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.flows import content, definitions, incentives, reports, triggers
+from app.messaging import render
+from app.store.models import FlowRun
+from app.store.models.flows import RUN_STATES
+from app.store.types import utcnow
+from app.web.admin import AdminAuthError, authenticate
+from app.web.errors import error_response
+
+log = logging.getLogger(__name__)
+
+blueprint = Blueprint("flows_admin", __name__, url_prefix="/api/admin/flows")
+
+
+@blueprint.before_request
+def _require_session_token():
+    try:
+        g.shop = authenticate(request.headers.get("Authorization"))
+    except AdminAuthError as error:
+        return error_response(error.status, str(error))
+    return None
+
+
+def _flows() -> dict[str, definitions.FlowVersion]:
+    session = db.session()
+    flows = definitions.ensure_all(session, g.shop.id, triggers.installed_at(g.shop, utcnow()))
+    session.commit()
+    return flows
+
+
+def _flow(key: str) -> definitions.FlowVersion:
+    if key not in definitions.BUILT_INS:
+        abort(404, description=f"no flow {key!r} (known: {', '.join(definitions.KEYS)})")
+    return _flows()[key]
+
+
+@blueprint.get("")
+def list_flows():
+    """Every built-in flow with its settings and how many runs it has in each state."""
+    flows = _flows()
+    counts: dict[str, dict[str, int]] = {key: dict.fromkeys(RUN_STATES, 0) for key in flows}
+    for key, state, count in db.session().execute(
+            select(FlowRun.flow_key, FlowRun.state, func.count()).where(FlowRun.shop_id == g.shop.id)
+            .group_by(FlowRun.flow_key, FlowRun.state)):
+        if key in counts and state in counts[key]:
+            counts[key][state] = count
+    return jsonify([{**definitions.describe(flow), "runs": counts[key]} for key, flow in flows.items()])
+
+
+@blueprint.get("/<key>")
+def get_flow(key: str):
+    return jsonify(definitions.describe(_flow(key)))
+
+
+@blueprint.put("/<key>")
+def update_flow(key: str):
+    """Change settings (delays, incentive, texts, holdout share, enabled); the answer is the new version."""
+    _flow(key)
+    changes = request.get_json(silent=True)
+    if changes is None:
+        return error_response(400, "send a JSON body (Content-Type: application/json)")
+    session = db.session()
+    try:
+        flow = definitions.update(session, g.shop.id, key, changes, actor=f"admin:{g.shop.domain}")
+        session.commit()
+    except definitions.FlowError as error:
+        session.rollback()
+        return error_response(422, str(error), field=error.field)
+    except IntegrityError:  # another change took the same version number first
+        session.rollback()
+        return error_response(409, "the flow was changed at the same moment; load it again and retry")
+    log.info("shop=%s flow %s changed: version %s", g.shop.id, key, flow.version)
+    return jsonify(definitions.describe(flow))
+
+
+def _run(run: FlowRun) -> dict[str, Any]:
+    def moment(value):
+        return value.isoformat() if value else None
+
+    return {"id": run.id, "flow": run.flow_key, "flow_version": run.flow_version, "trigger": run.trigger_key,
+            "subject": {"kind": run.subject_kind, "id": run.subject_id}, "customer_id": run.customer_external_id,
+            "email": run.email, "state": run.state, "is_holdout": run.is_holdout, "next_step": run.next_step,
+            "next_at": moment(run.next_at), "reference_at": moment(run.reference_at),
+            "started_at": moment(run.started_at), "finished_at": moment(run.finished_at),
+            "exit_reason": run.exit_reason, "steps": run.steps or []}
+
+
+def _whole(name: str, default: int | None, low: int, high: int) -> int | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        abort(400, description=f"{name} must be a whole number from {low} to {high}")
+    return int(raw)
+
+
+@blueprint.get("/<key>/runs")
+def list_runs(key: str):
+    """The flow's runs, newest first, ``limit`` (1-200, default 50) at a time; ``before`` pages on."""
+    _flow(key)
+    limit = _whole("limit", 50, 1, 200)
+    before = _whole("before", None, 1, 2**62)
+    state = request.args.get("state")
+    if state is not None and state not in RUN_STATES:
+        return error_response(400, f"state must be one of {', '.join(RUN_STATES)}")
+    holdout = request.args.get("holdout")
+    if holdout is not None and holdout not in ("true", "false"):
+        return error_response(400, "holdout must be true or false")
+    query = select(FlowRun).where(FlowRun.shop_id == g.shop.id, FlowRun.flow_key == key)
+    if state:
+        query = query.where(FlowRun.state == state)
+    if holdout is not None:
+        query = query.where(FlowRun.is_holdout.is_(holdout == "true"))
+    if before:
+        query = query.where(FlowRun.id < before)
+    assert limit is not None
+    found = db.session().execute(query.order_by(FlowRun.id.desc()).limit(limit + 1)
+                                 .execution_options(populate_existing=True)).scalars().all()
+    page = list(found[:limit])
+    return jsonify({"runs": [_run(run) for run in page],
+                    "next_before": page[-1].id if len(found) > limit and page else None})
+
+
+def _own_run(key: str, run_id: int) -> FlowRun:
+    run = db.session().execute(select(FlowRun).where(FlowRun.id == run_id, FlowRun.shop_id == g.shop.id,
+                                                     FlowRun.flow_key == key)).scalar_one_or_none()
+    if run is None:
+        abort(404, description=f"no run {run_id} of the {key} flow")
+    return run
+
+
+@blueprint.get("/<key>/runs/<int:run_id>")
+def get_run(key: str, run_id: int):
+    _flow(key)
+    return jsonify(_run(_own_run(key, run_id)))
+
+
+@blueprint.get("/<key>/steps/<int:position>/preview")
+def preview_step(key: str, position: int):
+    """The step's email as a shopper would see it: from a run (``?run=<id>``), else from a sample."""
+    flow = _flow(key)
+    if position >= len(flow.steps):
+        abort(404, description=f"the {key} flow has {len(flow.steps)} steps (0 to {len(flow.steps) - 1})")
+    step = flow.steps[position]
+    run_id = _whole("run", None, 1, 2**62)
+    session = db.session()
+    incentive = step.get("incentive")
+    coupon = None
+    if incentive:
+        coupon = {"code": "CB-PREVIEW00", "description": incentives.describe(incentive),
+                  "expires_at": utcnow().isoformat()}
+    if run_id is not None:
+        run = _own_run(key, run_id)
+        context = content.build(session, g.shop, run, flow, step, coupon)
+        source = "run"
+    else:
+        context = {**content.SAMPLE[step["template"]], **({"coupon": coupon} if coupon else {})}
+        for name in ("subject", "intro"):
+            if step.get(name):
+                context["subject_override" if name == "subject" else "intro"] = step[name]
+        source = "sample"
+    try:
+        rendered = render.preview(g.shop, step["template"], context, session=session)
+    except render.ContextError as error:
+        return error_response(422, f"this run cannot show the step any more: {error}", field=error.field)
+    except (ValueError, TemplateError) as error:
+        return error_response(422, f"the step cannot be shown: {error}")
+    return jsonify({"template": step["template"], "source": source, "context": context,
+                    "subject": rendered.subject, "html": rendered.html, "text": rendered.text})
+
+
+@blueprint.get("/<key>/report")
+def get_report(key: str):
+    """Sent, opened, clicked, attributed orders and revenue, and lift against the holdout (with its 95 % interval)."""
+    _flow(key)
+    days = _whole("attribution_days", reports.ATTRIBUTION_DAYS, 1, 60)
+    assert days is not None
+    return jsonify(reports.report(db.session(), g.shop.id, key, attribution_days=days))

@@ -1,0 +1,154 @@
+"""The other built-ins on the same engine: post-purchase, win-back, birthday and the loyalty notices."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from app.flows import definitions, steps, triggers
+from app.loyalty import events
+from app.store.models import Flow, LedgerEntry, LoyaltyMember, Message
+from app.store.types import utcnow
+from tests.flows import support
+from tests.flows.support import HOUR
+
+DAY = 24 * HOUR
+
+
+def _member(session, shop, customer="cust-1", email="ana@example.com"):
+    member = LoyaltyMember(shop_id=shop.id, customer_external_id=customer, email=email)
+    session.add(member)
+    session.commit()
+    return member
+
+
+def test_an_order_gets_a_thank_you_with_its_points_then_a_review_request_two_weeks_later(
+        session, flow_shop, subscriber, t0, settings, fake_store):
+    support.write(session, flow_shop, support.order(at=t0))
+    member = _member(session, flow_shop)
+    session.add(LedgerEntry(shop_id=flow_shop.id, member_id=member.id, points=40, cause="order",
+                            cause_key="order:1001", order_external_id="1001", program_version=1, available_at=t0))
+    session.commit()
+    result = support.evaluate(session, flow_shop, t0 + dt.timedelta(minutes=1))
+    run = support.only(session, flow_shop, definitions.POST_PURCHASE)
+    assert [(s.step, s.at) for s in result.started] == [(0, t0 + HOUR)]
+    assert (run.subject_kind, run.subject_id, run.reference_at) == ("order", "1001", t0)
+    services = fake_store.services(settings)
+    thanks = steps.execute(session, run.id, 0, services, now=t0 + HOUR)
+    assert (thanks.status, thanks.scheduled.at) == ("sent", t0 + 14 * DAY)
+    message = session.get(Message, thanks.message_id)
+    assert (message.template, message.context["order_number"], message.context["points_earned"]) == (
+        "thank_you", "#1001", 40)
+    review = steps.execute(session, run.id, 1, services, now=t0 + 14 * DAY)
+    assert review.status == "sent" and review.scheduled is None  # the cross-sell step is off by default
+    message = session.get(Message, review.message_id)
+    assert (message.template, message.context["review_url"], message.context["products"]) == (
+        "review_request", "https://" + flow_shop.domain, [{"name": "Mug"}])
+    assert support.only(session, flow_shop, definitions.POST_PURCHASE).state == "completed"
+    assert fake_store.lookups == []  # only cart reminders ask the store
+
+
+def test_a_cancelled_order_ends_its_post_purchase_run(session, flow_shop, subscriber, t0):
+    support.write(session, flow_shop, support.order(at=t0))
+    support.evaluate(session, flow_shop, t0)
+    support.write(session, flow_shop, support.order(at=t0 + HOUR, cancelled=t0 + HOUR))
+    support.evaluate(session, flow_shop, t0 + HOUR)
+    run = support.only(session, flow_shop, definitions.POST_PURCHASE)
+    assert (run.state, run.exit_reason) == ("exited", "the order was cancelled")
+
+
+def test_a_customer_who_lapses_gets_we_miss_you_with_a_code_and_an_order_ends_it(
+        session, flow_shop, subscriber, t0, settings, fake_store):
+    support.set_flow(session, flow_shop, definitions.WIN_BACK, trigger={"lapsed_days": 30})
+    # the last order, 30 days and an hour ago (placed after the flow was on: moved back with the install)
+    flow_shop.installed_at = t0 - 60 * DAY
+    session.execute(Flow.__table__.update().values(enabled_since=t0 - 60 * DAY))
+    session.commit()
+    last = t0 - 30 * DAY - HOUR
+    support.write(session, flow_shop, support.order(at=last))
+    support.evaluate(session, flow_shop, t0)  # the order is old news: its post-purchase steps are all too late
+    started = triggers.scan_lapsed(session, flow_shop.id, t0)
+    run = support.only(session, flow_shop, definitions.WIN_BACK)
+    assert [(s.run_id, s.step, s.at) for s in started] == [(run.id, 0, last + 30 * DAY)]
+    assert (run.subject_kind, run.subject_id, run.trigger_key) == ("customer", "cust-1",
+                                                                   f"lapse:cust-1:{last.isoformat()}")
+    # scanning again finds no new lapse
+    assert triggers.scan_lapsed(session, flow_shop.id, t0 + HOUR) == []
+    sent = steps.execute(session, run.id, 0, fake_store.services(settings), now=t0)
+    assert sent.status == "sent"
+    (code,) = fake_store.codes
+    assert (code.kind, code.value, code.expires_at) == ("percentage", 15, t0 + 14 * DAY)
+    message = session.get(Message, sent.message_id)
+    assert (message.template, message.context["coupon"]["code"], message.context["coupon"]["description"]) == (
+        "win_back", code.code, "15% off")
+
+
+def test_a_win_back_run_ends_when_the_customer_orders(session, flow_shop, subscriber, t0):
+    support.set_flow(session, flow_shop, definitions.WIN_BACK, trigger={"lapsed_days": 30}, steps=[
+        {"id": "a", "delay_hours": 0, "template": "win_back", "incentive": {
+            "kind": "fixed_amount", "value": "5", "expires_hours": 72}},
+        {"id": "b", "delay_hours": 72, "template": "win_back", "incentive": {
+            "kind": "fixed_amount", "value": "10", "expires_hours": 72}}])
+    session.execute(Flow.__table__.update().values(enabled_since=t0 - 60 * DAY))
+    session.commit()
+    support.write(session, flow_shop, support.order("900", at=t0 - 31 * DAY))
+    triggers.scan_lapsed(session, flow_shop.id, t0)
+    support.write(session, flow_shop, support.order("901", at=t0 + DAY))
+    support.evaluate(session, flow_shop, t0 + DAY)
+    run = support.only(session, flow_shop, definitions.WIN_BACK)
+    assert (run.state, run.exit_reason) == ("exited", "purchased: order #901")
+
+
+def _event(session, shop, member, kind, key, **payload):
+    events.emit(session, [events.event(shop.id, kind, key, member.id, **payload)])
+    session.commit()
+
+
+def test_loyalty_events_start_their_notices_and_a_birthday_its_own_flow(session, flow_shop, subscriber, t0, settings,
+                                                                      fake_store):
+    member = _member(session, flow_shop)
+    _event(session, flow_shop, member, events.POINTS_EARNED, "order:1", points=40, cause="order", order="#1001")
+    _event(session, flow_shop, member, events.POINTS_EARNED, "birthday:1:2026", points=100, cause="birthday")
+    _event(session, flow_shop, member, events.REWARD_AVAILABLE, "r", reward="5-off", name="5 off your order",
+           points=500, spendable=520)
+    _event(session, flow_shop, member, events.POINTS_EXPIRING, "e", points=300, expires_on="2027-01-31",
+           days_before=30)
+    _event(session, flow_shop, member, events.TIER_CHANGED, "up", previous="Bronze", tier="Gold",
+           direction="upgrade")
+    _event(session, flow_shop, member, events.TIER_CHANGED, "down", previous="Gold", tier="Bronze",
+           direction="downgrade")
+    _event(session, flow_shop, member, events.BADGE_EARNED, "b", badge="Regular")
+    now = utcnow()  # the events were written just now
+    result = support.evaluate(session, flow_shop, now)
+    assert len(result.started) == 5
+    services = fake_store.services(settings)
+    for run in support.runs_of(session, flow_shop):
+        assert steps.execute(session, run.id, 0, services, now=now).status == "sent"
+    sent = {m.template: (m.category, m.context) for m in support.messages_of(session, flow_shop)}
+    assert sent["points_earned"] == ("transactional", {"first_name": "Ana", "rewards_url": "https://" + flow_shop.domain,
+                                                       "points": 40, "balance": 0, "reason": "for your order #1001"})
+    assert sent["birthday"][0] == "marketing" and sent["birthday"][1]["points"] == 100
+    assert (sent["reward_available"][1]["reward_name"], sent["reward_available"][1]["points"]) == (
+        "5 off your order", 500)
+    assert (sent["points_expiring"][1]["points"], sent["points_expiring"][1]["expires_on"]) == (300, "2027-01-31")
+    assert sent["tier_upgrade"][1]["tier"] == "Gold"
+    assert sorted(sent) == ["birthday", "points_earned", "points_expiring", "reward_available", "tier_upgrade"]
+    # evaluated again: nothing new
+    assert support.evaluate(session, flow_shop, now + HOUR).started == []
+
+
+def test_a_transactional_notice_ignores_marketing_consent_but_not_a_suppression(session, flow_shop, t0, settings,
+                                                                                fake_store):
+    from app.messaging import consent
+
+    support.write(session, flow_shop, support.customer(state="not_subscribed", at=t0 - HOUR))
+    member = _member(session, flow_shop)
+    _event(session, flow_shop, member, events.POINTS_EARNED, "order:1", points=40, cause="order")
+    _event(session, flow_shop, member, events.POINTS_EARNED, "order:2", points=10, cause="order")
+    now = utcnow()
+    support.evaluate(session, flow_shop, now)
+    first, second = support.runs_of(session, flow_shop)
+    assert steps.execute(session, first.id, 0, fake_store.services(settings), now=now).status == "sent"
+    consent.suppress(session, flow_shop.id, "ana@example.com", "complaint")
+    session.commit()
+    outcome = steps.execute(session, second.id, 0, fake_store.services(settings), now=now)
+    assert (outcome.status, outcome.detail) == ("exited", "address suppressed: complaint")
