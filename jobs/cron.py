@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from rq.cron import CronScheduler
 
+from jobs.flows import flow_upkeep_all_shops, sweep_flows
 from jobs.inbox import sweep_inbox
 from jobs.loyalty import loyalty_upkeep_all_shops, resume_pending_redemptions
+from jobs.messaging import sweep_messages
 from jobs.shops import refresh_expiring_tokens, repair_webhooks_all_shops, resume_unfinished_set_ups
 from jobs.sync import catch_up_all_shops, resume_stalled_backfills
 
@@ -22,6 +24,12 @@ PERIODIC_JOBS = (
     (resume_pending_redemptions, "events", 300),
     # Expiry, reminders, birthdays, matured points, tier reviews (once a day), referrals.
     (loyalty_upkeep_all_shops, "default", 3600),
+    # Messages deferred (quiet hours, contact budget, SMTP retries) whose delayed job was lost.
+    (sweep_messages, "default", 60),
+    # Flow steps whose scheduled job was lost, and shops with loyalty events not evaluated yet.
+    (sweep_flows, "default", 60),
+    # Customers who just lapsed (win-back).
+    (flow_upkeep_all_shops, "default", 3600),
 )
 
 

@@ -88,6 +88,9 @@ def drain_inbox(shop_id: int) -> dict[str, int]:
             from jobs.loyalty import request_accrual
 
             request_accrual(shop_id)  # orders, cancellations and refunds move points
+            from jobs.flows import request_evaluation
+
+            request_evaluation(shop_id)  # carts and orders start and end reminders
         if result.uninstalled:
             from jobs.shops import stop_shop_jobs
 

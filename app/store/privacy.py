@@ -16,7 +16,12 @@ from sqlalchemy.orm import Session
 
 from app.store.models import (
     Cart,
+    ConsentWriteback,
     Customer,
+    EmailSuppression,
+    Flow,
+    FlowCursor,
+    FlowRun,
     LedgerEntry,
     LineItem,
     LoyaltyCursor,
@@ -24,6 +29,8 @@ from app.store.models import (
     LoyaltyMember,
     LoyaltyProgram,
     MemberBadge,
+    Message,
+    MessageClick,
     Order,
     PrivacyRequest,
     Product,
@@ -68,6 +75,14 @@ def export_customer_data(session: Session, shop_id: int, request: base.PrivacyRe
     carts = session.execute(
         select(Cart).where(Cart.shop_id == shop_id, Cart.customer_external_id == request.customer_external_id)
     ).scalars().all() if request.customer_external_id else []
+    messages = session.execute(
+        select(Message).where(Message.shop_id == shop_id, Message.customer_external_id == request.customer_external_id)
+        .order_by(Message.id)
+    ).scalars().all() if request.customer_external_id else []
+    flow_runs = session.execute(
+        select(FlowRun).where(FlowRun.shop_id == shop_id, FlowRun.customer_external_id == request.customer_external_id)
+        .order_by(FlowRun.id)
+    ).scalars().all() if request.customer_external_id else []
     export = {
         "customer": _row(customer, ("external_id", "email", "first_name", "last_name", "phone", "state",
                                     "email_marketing_state", "consent_updated_at", "order_count",
@@ -80,6 +95,10 @@ def export_customer_data(session: Session, shop_id: int, request: base.PrivacyRe
         ],
         "carts": [_row(cart, ("external_id", "email", "currency", "total_price", "lines", "source_created_at",
                               "completed_at")) for cart in carts],
+        "messages": [_row(message, ("email", "category", "template", "status", "created_at", "sent_at",
+                                    "opened_at", "clicked_at")) for message in messages],
+        "flow_runs": [_row(run, ("flow_key", "subject_kind", "email", "state", "started_at", "finished_at",
+                                 "exit_reason", "is_holdout", "steps")) for run in flow_runs],
     }
     record = PrivacyRequest(
         shop_id=shop_id, webhook_event_id=event_id, kind="data_request",
@@ -152,6 +171,8 @@ def redact_customer(session: Session, shop_id: int, customer_external_id: str | 
                                                                      or_(*referral_match))).scalars().all():
             session.execute(update(Referral).where(Referral.id == referral_id)
                             .values(friend_email=f"redacted-{referral_id}", ip=None))
+    counts.update(_erase_messages(session, shop_id, customer_external_id, email))
+    counts["flow_runs"] = _erase_flow_runs(session, shop_id, customer_external_id, email)
     counts["webhook_payloads"] = _scrub_payloads(session, shop_id, customer_external_id, email)
     # Exports we assembled earlier hold the same data: they go too.
     if customer_external_id:
@@ -167,6 +188,67 @@ def redact_customer(session: Session, shop_id: int, customer_external_id: str | 
     session.add(record)
     log.info("shop=%s customer redacted: %s", shop_id, counts)
     return record
+
+
+def _erase_messages(session: Session, shop_id: int, customer_external_id: str | None,
+                    email: str | None) -> dict[str, int]:
+    """Anonymise the customer's messages and forget their address's suppression and write-back.
+
+    A message keeps its outcome (sent, opened, clicked: the shop's reports stay whole); who it
+    went to, what it said and where it was clicked go, and one not sent yet never will be.
+    """
+    match = []
+    if customer_external_id:
+        match.append(Message.customer_external_id == customer_external_id)
+    if email:
+        match.append(Message.email == email.strip().lower())
+    if not match:
+        return {}
+    rows = session.execute(select(Message.id, Message.email).where(Message.shop_id == shop_id, or_(*match))).all()
+    ids = [row.id for row in rows]
+    emails = {row.email for row in rows if row.email} | ({email.strip().lower()} if email else set())
+    if ids:
+        session.execute(delete(MessageClick).where(MessageClick.shop_id == shop_id, MessageClick.message_id.in_(ids)))
+        session.execute(update(Message).where(Message.id.in_(ids), Message.status.in_(("queued", "deferred")))
+                        .values(status="skipped", reason="the customer was erased"))
+        session.execute(update(Message).where(Message.id.in_(ids))
+                        .values(email=None, customer_external_id=None, context={}, last_error=None))
+    counts = {"messages": len(ids), "email_suppressions": 0, "consent_writebacks": 0}
+    if emails:
+        counts["email_suppressions"] = session.execute(delete(EmailSuppression).where(
+            EmailSuppression.shop_id == shop_id, EmailSuppression.email.in_(sorted(emails)))).rowcount or 0
+        counts["consent_writebacks"] = session.execute(delete(ConsentWriteback).where(
+            ConsentWriteback.shop_id == shop_id, ConsentWriteback.email.in_(sorted(emails)))).rowcount or 0
+    return counts
+
+
+def _erase_flow_runs(session: Session, shop_id: int, customer_external_id: str | None, email: str | None) -> int:
+    """End the customer's flow runs and forget who they were about; their outcomes stay for the reports.
+
+    A run about the customer themself (a win-back) also loses the customer id its subject and
+    trigger named.
+    """
+    match = []
+    if customer_external_id:
+        match.append(FlowRun.customer_external_id == customer_external_id)
+    if email:
+        match.append(FlowRun.email == email.strip().lower())
+    if not match:
+        return 0
+    now = utcnow()
+    runs = session.execute(select(FlowRun.id, FlowRun.subject_kind).where(FlowRun.shop_id == shop_id, or_(*match))).all()
+    ids = [run.id for run in runs]
+    if ids:
+        session.execute(update(FlowRun).where(FlowRun.id.in_(ids), FlowRun.state == "active")
+                        .values(state="exited", exit_reason="the customer was erased", finished_at=now,
+                                next_at=None, job_id=None))
+        session.execute(update(FlowRun).where(FlowRun.id.in_(ids))
+                        .values(email=None, customer_external_id=None, data={}, updated_at=now))
+        for run in runs:
+            if run.subject_kind == "customer":
+                session.execute(update(FlowRun).where(FlowRun.id == run.id)
+                                .values(subject_id="erased", trigger_key=f"erased:{run.id}"))
+    return len(ids)
 
 
 def _scrub_payloads(session: Session, shop_id: int, customer_external_id: str | None, email: str | None) -> int:
@@ -193,6 +275,10 @@ def redact_shop(session: Session, shop: Shop, *, keep_event_id: int | None) -> P
     """Erase everything we hold for a shop; keep the shop row (status ``redacted``) and a record."""
     counts: dict[str, int] = {}
     for model in (LineItem, Variant):
+        counts[model.__tablename__] = session.execute(delete(model).where(model.shop_id == shop.id)).rowcount or 0
+    for model in (FlowRun, FlowCursor, Flow):
+        counts[model.__tablename__] = session.execute(delete(model).where(model.shop_id == shop.id)).rowcount or 0
+    for model in (MessageClick, Message, EmailSuppression, ConsentWriteback):
         counts[model.__tablename__] = session.execute(delete(model).where(model.shop_id == shop.id)).rowcount or 0
     for model in (LoyaltyEvent, MemberBadge, Referral, Redemption, LedgerEntry, LoyaltyMember, LoyaltyCursor,
                   LoyaltyProgram):

@@ -10,11 +10,14 @@ def register_blueprints(app: Flask) -> None:
         admin,
         auth,
         errors,
+        flows_admin,
         health,
         loyalty_admin,
         loyalty_referrals_admin,
+        message_tracking,
         storefront,
         storefront_api,
+        unsubscribe,
         webhooks,
         widget_assets,
     )
@@ -29,3 +32,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(widget_assets.blueprint)
     app.register_blueprint(loyalty_admin.blueprint)
     app.register_blueprint(loyalty_referrals_admin.blueprint)
+    app.register_blueprint(unsubscribe.blueprint)
+    app.register_blueprint(message_tracking.blueprint)
+    app.register_blueprint(flows_admin.blueprint)

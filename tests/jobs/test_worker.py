@@ -46,6 +46,9 @@ def test_periodic_jobs_are_registered_with_rq_cron(app_context):
         ("repair_webhooks_all_shops", "default", 1800),
         ("resume_pending_redemptions", "events", 300),
         ("loyalty_upkeep_all_shops", "default", 3600),
+        ("sweep_messages", "default", 60),
+        ("sweep_flows", "default", 60),
+        ("flow_upkeep_all_shops", "default", 3600),
     }
 
 

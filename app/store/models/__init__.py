@@ -3,6 +3,7 @@
 from app.store.models.base import Base
 from app.store.models.carts import Cart
 from app.store.models.customers import Customer
+from app.store.models.flows import Flow, FlowCursor, FlowRun
 from app.store.models.inbox import WebhookEvent
 from app.store.models.loyalty import (
     LedgerEntry,
@@ -14,6 +15,7 @@ from app.store.models.loyalty import (
     Redemption,
     Referral,
 )
+from app.store.models.messaging import ConsentWriteback, EmailSuppression, Message, MessageClick
 from app.store.models.orders import LineItem, Order, Refund, RefundLineItem
 from app.store.models.privacy import PrivacyRequest
 from app.store.models.products import Product, Variant
@@ -21,7 +23,8 @@ from app.store.models.shops import OAuthState, Shop
 from app.store.models.sync import SyncRun
 
 __all__ = [
-    "Base", "Cart", "Customer", "LedgerEntry", "LineItem", "LoyaltyCursor", "LoyaltyEvent", "LoyaltyMember",
-    "LoyaltyProgram", "MemberBadge", "OAuthState", "Order", "PrivacyRequest", "Product",
-    "Redemption", "Referral", "Refund", "RefundLineItem", "Shop", "SyncRun", "Variant", "WebhookEvent",
+    "Base", "Cart", "ConsentWriteback", "Customer", "EmailSuppression", "Flow", "FlowCursor", "FlowRun",
+    "LedgerEntry", "LineItem", "LoyaltyCursor", "LoyaltyEvent", "LoyaltyMember", "LoyaltyProgram", "MemberBadge",
+    "Message", "MessageClick", "OAuthState", "Order", "PrivacyRequest", "Product", "Redemption", "Referral",
+    "Refund", "RefundLineItem", "Shop", "SyncRun", "Variant", "WebhookEvent",
 ]
