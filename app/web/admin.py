@@ -86,15 +86,20 @@ def _frame_policy(response: Response, shop_key: str, platform: str) -> Response:
     return response
 
 
-@blueprint.before_request
-def _require_session_token():
-    if request.endpoint in ("admin.home",):
-        return None
+def require_session_token():
+    """Before every admin API call: the shop of the embedded admin's session token, or its refusal."""
     try:
         g.shop = authenticate(request.headers.get("Authorization"))
     except AdminAuthError as error:
         return error_response(error.status, str(error))
     return None
+
+
+@blueprint.before_request
+def _require_session_token():
+    if request.endpoint in ("admin.home",):
+        return None
+    return require_session_token()
 
 
 _HOME = """<!doctype html>

@@ -20,7 +20,7 @@ from app.messaging import render
 from app.store.models import FlowRun
 from app.store.models.flows import RUN_STATES
 from app.store.types import utcnow
-from app.web.admin import AdminAuthError, authenticate
+from app.web.admin import require_session_token
 from app.web.errors import error_response
 
 log = logging.getLogger(__name__)
@@ -28,13 +28,7 @@ log = logging.getLogger(__name__)
 blueprint = Blueprint("flows_admin", __name__, url_prefix="/api/admin/flows")
 
 
-@blueprint.before_request
-def _require_session_token():
-    try:
-        g.shop = authenticate(request.headers.get("Authorization"))
-    except AdminAuthError as error:
-        return error_response(error.status, str(error))
-    return None
+blueprint.before_request(require_session_token)
 
 
 def _flows() -> dict[str, definitions.FlowVersion]:

@@ -19,7 +19,7 @@ from app.loyalty import actions, challenges, events, expiry, ledger, tiers
 from app.loyalty import program as programs
 from app.store.models import Customer, LedgerEntry, LoyaltyMember, Redemption
 from app.store.types import utcnow
-from app.web.admin import AdminAuthError, authenticate
+from app.web.admin import require_session_token
 from app.web.errors import error_response
 
 log = logging.getLogger(__name__)
@@ -27,13 +27,7 @@ log = logging.getLogger(__name__)
 blueprint = Blueprint("loyalty_admin", __name__, url_prefix="/api/admin/loyalty")
 
 
-@blueprint.before_request
-def _require_session_token():
-    try:
-        g.shop = authenticate(request.headers.get("Authorization"))
-    except AdminAuthError as error:
-        return error_response(error.status, str(error))
-    return None
+blueprint.before_request(require_session_token)
 
 
 def _json_body() -> Any:

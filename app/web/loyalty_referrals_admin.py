@@ -17,13 +17,14 @@ from sqlalchemy import select
 from app.extensions import db
 from app.loyalty import ledger, referrals
 from app.store.models import LoyaltyMember, Redemption, Referral
+from app.web.admin import require_session_token
 from app.web.errors import error_response
-from app.web.loyalty_admin import _json_body, _require_session_token
+from app.web.loyalty_admin import _json_body
 
 log = logging.getLogger(__name__)
 
 blueprint = Blueprint("loyalty_referrals_admin", __name__, url_prefix="/api/admin/loyalty/referrals")
-blueprint.before_request(_require_session_token)
+blueprint.before_request(require_session_token)
 
 
 def _iso(value: Any) -> str | None:
