@@ -22,7 +22,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from app.flows import definitions
-from app.messaging import consent
+from app.messaging import consent, preferences
 from app.store.models import Cart, Customer, FlowRun, Message, Order, Refund
 
 
@@ -91,7 +91,8 @@ def exit_reason(session: Session, run: FlowRun, flow: definitions.FlowVersion) -
     if not email:
         return "no email address (none given, or erased)"
     verdict = consent.check(session, run.shop_id, email=email, category=flow.built_in.category,
-                            customer_external_id=customer_id, transactional_allowed=True)
+                            customer_external_id=customer_id,
+                            transactional=preferences.transactional_email(session, run.shop_id))
     return None if verdict.allowed else verdict.reason
 
 

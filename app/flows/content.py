@@ -25,6 +25,9 @@ SAMPLE: dict[str, dict[str, Any]] = {
     "thank_you": {"order_number": "#1001", "points_earned": 25,
                   "recommendations": [{"name": "Another product", "price": "18.00"}]},
     "review_request": {"review_url": "https://example.com/", "products": [{"name": "Sample product"}]},
+    "cross_sell": {"bought": ["Sample product"],
+                   "recommendations": [{"name": "Another product", "price": "18.00"},
+                                       {"name": "A third product", "price": "9.50"}]},
     "win_back": {"coupon": {"code": "CB-SAMPLE", "description": "15% off"}},
     "birthday": {"points": 100},
     "points_earned": {"points": 120, "balance": 480},
@@ -65,23 +68,26 @@ def build(session: Session, shop: Shop, run: FlowRun, flow: definitions.FlowVers
                 items=[{"name": line.get("title") or "Item", "quantity": int(line.get("quantity") or 1),
                         "price": amount(line.get("unit_price") or "0")} for line in (cart.lines or [])][:50],
                 total=amount(cart.total_price), currency=cart.currency, recovery_url=cart.recovery_url)
-    elif template in ("thank_you", "review_request"):
+    elif template in ("thank_you", "review_request", "cross_sell"):
         order = conditions.order_of(session, run)
         lines = list(session.execute(select(LineItem.title, LineItem.product_external_id)
                                      .where(LineItem.order_id == order.id)).all()) if order else []
         if order is not None:
             context.update(order_number=order.number, currency=order.currency)
-        if template == "thank_you":
-            points = _order_points(session, shop.id, order.external_id) if order else 0
-            if points:
-                context["points_earned"] = points
+        if template in ("thank_you", "cross_sell"):
+            if template == "thank_you":
+                points = _order_points(session, shop.id, order.external_id) if order else 0
+                if points:
+                    context["points_earned"] = points
+                context["rewards_url"] = shop_url
+            else:
+                context["bought"] = list(dict.fromkeys(title for title, _ in lines))[:3]
             from app.recommendations.popular import popular
 
             bought = tuple(product for _, product in lines if product)
             context["recommendations"] = [
                 {"name": pick["title"], **({"price": amount(pick["price"])} if pick["price"] else {})}
-                for pick in popular(session, shop.id, limit=3, exclude=bought)]
-            context["rewards_url"] = shop_url
+                for pick in popular(session, shop.id, limit=3 if template == "thank_you" else 4, exclude=bought)]
         else:
             context["review_url"] = flow["trigger"].get("review_url") or shop_url
             context["products"] = [{"name": title} for title in dict.fromkeys(title for title, _ in lines)][:10]

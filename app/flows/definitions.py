@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.messaging import render
 from app.store.models import Flow
 from app.store.types import utcnow
 from app.store.upsert import insert_ignore
@@ -76,12 +77,11 @@ BUILT_INS: dict[str, BuiltIn] = {flow.key: flow for flow in (
                                  _step("reminder-3", 72, "cart_reminder")]),
             incentive="last"),
     BuiltIn(POST_PURCHASE, "After a purchase", "an order is placed",
-            "order", "marketing", ("thank_you", "review_request"),
+            "order", "marketing", ("thank_you", "review_request", "cross_sell"),
             # The mirror holds no fulfilment time: delays count from the order's time.
             _defaults(20, 0.10, [_step("thank-you", 1, "thank_you"),
                                  _step("review-request", 14 * 24, "review_request"),
-                                 # No cross-sell template yet: a thank-you with recommendations, off.
-                                 _step("cross-sell", 30 * 24, "thank_you", enabled=False)],
+                                 _step("cross-sell", 30 * 24, "cross_sell", enabled=False)],
                       review_url=None),
             incentive="any"),
     BuiltIn(WIN_BACK, "Win-back", "a customer has not ordered for lapsed_days",
@@ -335,8 +335,14 @@ def validate(key: str, settings: dict[str, Any]) -> None:
         previous = step["delay_hours"]
         if step.get("template") not in flow.templates:
             raise FlowError(f"{where}.template", f"must be one of {', '.join(flow.templates)}")
-        _text(step.get("subject"), f"{where}.subject", 150)
-        _text(step.get("intro"), f"{where}.intro", 2000)
+        for name, limit in (("subject", render.MAX_SUBJECT), ("intro", render.MAX_INTRO)):
+            _text(step.get(name), f"{where}.{name}", limit)
+            if name == "subject" and step.get("subject") and ("\n" in step["subject"] or "\r" in step["subject"]):
+                raise FlowError(f"{where}.subject", "must be one line")
+            try:
+                render.check_placeholders(step.get(name) or "")
+            except ValueError as error:
+                raise FlowError(f"{where}.{name}", str(error)) from None
         _conditions(step.get("conditions"), f"{where}.conditions")
         _incentive(flow, step.get("incentive"), f"{where}.incentive", is_last=n == len(steps) - 1)
     if not any(step["enabled"] for step in steps):

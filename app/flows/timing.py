@@ -15,7 +15,7 @@ import datetime as dt
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.messaging import budget, render
+from app.messaging import budget, preferences, render
 from app.messaging.delivery import DeliveryConfig
 from app.store.models import Message, Shop
 
@@ -23,6 +23,7 @@ from app.store.models import Message, Shop
 def send_wait(session: Session, shop: Shop, email: str, config: DeliveryConfig,
               now: dt.datetime) -> tuple[dt.datetime, str] | None:
     """When a marketing email to ``email`` may go at the earliest and why it waits; None: now."""
+    config = preferences.apply(session, shop.id, config)
     same = (Message.shop_id == shop.id, Message.email == email, Message.category == "marketing")
     last = session.execute(select(func.max(Message.sent_at)).where(*same, Message.status == "sent")).scalar_one()
     if session.execute(select(Message.id).where(*same, Message.status == "sending").limit(1)).first():

@@ -3,8 +3,10 @@
 * Marketing mail goes only to a customer of the mirror whose ``email_marketing_state`` is
   ``subscribed`` (the connectors store ``subscribed | not_subscribed | unsubscribed | pending``;
   anything else, an unknown customer included, is no consent).
-* Transactional mail (loyalty notices) goes where the shop allows it: ``transactional_allowed``
-  is the shop's setting, passed in until the shop has a place to keep it.
+* Transactional mail (loyalty notices) follows the shop's ``transactional_email`` setting
+  (``app.messaging.preferences``): ``all`` addresses, only ``subscribed`` ones, or ``off``.
+* A merchant's test send (category ``test``) goes to the address the merchant typed, unless it
+  is suppressed.
 * A suppressed address (hard bounce, complaint, unsubscribed, manual) gets nothing, whatever the
   consent says: an unsubscribe here is final until the suppression is removed on purpose (the
   store may still report the customer as subscribed until the consent is written back to it).
@@ -26,6 +28,7 @@ from app.store.types import utcnow
 from app.store.upsert import insert_ignore, upsert
 
 SUBSCRIBED = "subscribed"
+TRANSACTIONAL_CHOICES = ("all", "subscribed", "off")
 _UNSUBSCRIBE_SALT = "comeback.messaging.unsubscribe"
 
 
@@ -84,13 +87,15 @@ def customer_for(session: Session, shop_id: int, customer_external_id: str | Non
 
 
 def check(session: Session, shop_id: int, *, email: str | None, category: str,
-          customer_external_id: str | None, transactional_allowed: bool) -> Verdict:
+          customer_external_id: str | None, transactional: str = "all") -> Verdict:
     """Decide whether a message may be sent now (called at creation and again just before sending)."""
     if not email:
         return Verdict(False, "skipped", "no email address (erased)")
     suppression = suppression_of(session, shop_id, email)
     if suppression is not None:
         return Verdict(False, "suppressed", f"address suppressed: {suppression.reason}")
+    if category == "test":
+        return ALLOWED
     customer = customer_for(session, shop_id, customer_external_id, email)
     if customer is not None and (customer.redacted_at is not None or customer.deleted_at is not None):
         return Verdict(False, "skipped", "the customer was erased or deleted")
@@ -101,8 +106,11 @@ def check(session: Session, shop_id: int, *, email: str | None, category: str,
             return Verdict(False, "skipped",
                            f"no marketing consent (state: {customer.email_marketing_state or 'unknown'})")
         return ALLOWED
-    if not transactional_allowed:
-        return Verdict(False, "skipped", "the shop does not send transactional email")
+    if transactional == "off":
+        return Verdict(False, "skipped", "the shop sends no loyalty notices (transactional_email: off)")
+    if transactional == "subscribed" and (customer is None or customer.email_marketing_state != SUBSCRIBED):
+        return Verdict(False, "skipped", "the shop sends loyalty notices only to subscribed customers "
+                                         f"(state: {customer.email_marketing_state if customer else 'unknown'})")
     return ALLOWED
 
 

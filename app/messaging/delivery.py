@@ -31,7 +31,7 @@ from jinja2 import TemplateError
 from sqlalchemy import CursorResult, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from app.messaging import budget, consent, render
+from app.messaging import budget, consent, preferences, render
 from app.messaging.channels import Channel, DeliveryResult, OutgoingMessage
 from app.messaging.tracking import LinkTracker
 from app.store.models import Message, Shop
@@ -56,6 +56,10 @@ class DeliveryConfig:
     sender: str  # SMTP_FROM: its address sends every shop's mail, with the shop's name
     contact_budget: dt.timedelta = budget.DEFAULT_WINDOW
     quiet_hours: budget.QuietHours | None = dataclasses.field(default_factory=budget.QuietHours)
+    # A shop's own settings replace the four below (``preferences.apply``).
+    transactional: str = "all"
+    sender_name: str | None = None  # None: the shop's name
+    reply_to: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Any) -> DeliveryConfig:
@@ -73,7 +77,7 @@ class Outcome:
 
 
 def deliver(session: Session, message_id: int, channel: Channel, config: DeliveryConfig, *,
-            transactional_allowed: bool = True, now: dt.datetime | None = None) -> Outcome:
+            now: dt.datetime | None = None) -> Outcome:
     """Send the message if it may go now; commits. Safe to call twice, or from two workers at once."""
     now = now or utcnow()
     session.commit()  # the decision below must run in a transaction of its own
@@ -90,9 +94,9 @@ def deliver(session: Session, message_id: int, channel: Channel, config: Deliver
     shop = session.get(Shop, message.shop_id)
     if shop is None or shop.status in ("uninstalled", "redacted"):
         return _conclude(session, message, "skipped", "the store is no longer connected")
+    config = preferences.apply(session, shop.id, config)
     verdict = consent.check(session, shop.id, email=message.email, category=message.category,
-                            customer_external_id=message.customer_external_id,
-                            transactional_allowed=transactional_allowed)
+                            customer_external_id=message.customer_external_id, transactional=config.transactional)
     if not verdict.allowed:
         return _conclude(session, message, verdict.status, verdict.reason)
     if message.category == "marketing":
@@ -179,6 +183,10 @@ def compose(session: Session, message: Message, shop: Shop, config: DeliveryConf
         "Date": format_datetime(now),
         "Message-ID": message.message_id or f"<{message.token}.{message.id}@{sender_address.rpartition('@')[2]}>",
     }
+    if config.reply_to:
+        headers["Reply-To"] = config.reply_to
+    if message.category == "test":
+        return _compose_test(session, message, shop, config, branding, headers)
     unsubscribe_url = None
     if message.category == "marketing":
         token = consent.unsubscribe_token(config.secret_key, shop.id, message.email, message.id)
@@ -192,9 +200,30 @@ def compose(session: Session, message: Message, shop: Shop, config: DeliveryConf
             context["first_name"] = customer.first_name
     rendered = render.render(message.template, context, branding, category=message.category,
                              unsubscribe_url=unsubscribe_url, tracker=tracker)
-    return OutgoingMessage(recipient=message.email, sender=formataddr((branding.shop_name, sender_address)),
+    return OutgoingMessage(recipient=message.email, sender=formataddr((config.sender_name or branding.shop_name,
+                                                                       sender_address)),
                            subject=rendered.subject, text=rendered.text, html=rendered.html, headers=headers,
                            reference=str(message.id))
+
+
+TEST_PREFIX = "[Test] "
+
+
+def _compose_test(session: Session, message: Message, shop: Shop, config: DeliveryConfig,
+                  branding: render.Branding, headers: dict[str, str]) -> OutgoingMessage:
+    """A merchant's test send: the template as its customers get it, marked as a test.
+
+    Links are not tracked and the unsubscribe link goes nowhere (``#unsubscribe``), so that the
+    merchant's clicks count for nothing and cannot unsubscribe their own address.
+    """
+    assert message.email is not None
+    category = render.category_of(message.template)
+    rendered = render.render(message.template, dict(message.context or {}), branding, category=category,
+                             unsubscribe_url="#unsubscribe" if category == "marketing" else None)
+    return OutgoingMessage(recipient=message.email,
+                           sender=formataddr((config.sender_name or branding.shop_name, parseaddr(config.sender)[1])),
+                           subject=TEST_PREFIX + rendered.subject, text=rendered.text, html=rendered.html,
+                           headers=headers, reference=str(message.id))
 
 
 def _conclude(session: Session, message: Message, status: str, reason: str | None, *,

@@ -70,7 +70,7 @@ def create_message(session: Session, shop_id: int, *, template: str, dedupe_key:
     category = category or default_category
     if category not in CATEGORIES:
         raise MessageError(f"category must be one of {', '.join(CATEGORIES)}, got {category!r}")
-    if default_category == "marketing" and category != "marketing":
+    if default_category == "marketing" and category not in ("marketing", "test"):
         raise MessageError(f"{template} is marketing mail: it cannot be sent as {category}")
     if isinstance(priority, bool) or not isinstance(priority, int) or not -1000 <= priority <= 1000:
         raise MessageError("priority must be a whole number from -1000 to 1000")
@@ -105,6 +105,11 @@ def create_message(session: Session, shop_id: int, *, template: str, dedupe_key:
     message = _by_key(session, shop_id, dedupe_key)
     assert message is not None
     return Created(message, bool(inserted))
+
+
+def existing(session: Session, shop_id: int, dedupe_key: str) -> Message | None:
+    """The message a dedupe key already made, if any."""
+    return _by_key(session, shop_id, dedupe_key)
 
 
 def _by_key(session: Session, shop_id: int, dedupe_key: str) -> Message | None:

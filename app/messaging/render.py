@@ -33,6 +33,7 @@ TEMPLATES: dict[str, tuple[str, tuple[str, ...]]] = {
     "cart_reminder": ("marketing", ("items", "recovery_url")),
     "thank_you": ("marketing", ()),
     "review_request": ("marketing", ("review_url",)),
+    "cross_sell": ("marketing", ("recommendations",)),
     "win_back": ("marketing", ("coupon",)),
     "birthday": ("marketing", ()),
     "points_earned": ("transactional", ("points",)),
@@ -48,6 +49,12 @@ _ITEM_URL_KEYS = ("url", "image_url")
 _MONEY_KEYS = ("price", "total")
 _INTEGER_KEYS = ("points", "balance", "quantity")
 _MAX_LIST = 50
+# A merchant's own subject line and opening text (a flow step's ``subject`` / ``intro``) replace
+# the template's; they may name these values in braces: ``{first_name}, your cart is waiting``.
+PLACEHOLDERS = ("first_name", "shop_name")
+MAX_SUBJECT = 150
+MAX_INTRO = 2000
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
 class ContextError(ValueError):
@@ -141,6 +148,19 @@ def validate_context(template: str, context: Any) -> dict[str, Any]:
             raise ContextError("coupon.expires_at", "must be an ISO date or date-time")
     if context.get("expires_on") is not None and _as_moment(context["expires_on"]) is None:
         raise ContextError("expires_on", "must be an ISO date or date-time")
+    for key, limit in (("subject_override", MAX_SUBJECT), ("intro", MAX_INTRO)):
+        value = context.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str) or len(value) > limit:
+            raise ContextError(key, f"must be a text of at most {limit} characters")
+        try:
+            check_placeholders(value)
+        except ValueError as error:
+            raise ContextError(key, str(error)) from None
+    if context.get("bought") is not None and not (isinstance(context["bought"], list)
+                                                  and all(isinstance(b, str) for b in context["bought"])):
+        raise ContextError("bought", "must be a list of texts")
     if context.get("perks") is not None and not (isinstance(context["perks"], list)
                                                  and all(isinstance(p, str) for p in context["perks"])):
         raise ContextError("perks", "must be a list of texts")
@@ -155,6 +175,19 @@ def _check_values(values: Mapping[str, Any], prefix: str) -> None:
         value = values.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise ContextError(prefix + key, "must be a whole number")
+
+
+def check_placeholders(text: str) -> None:
+    """Raise ``ValueError`` when a merchant's text names a value in braces that is not one of ``PLACEHOLDERS``."""
+    for name in _PLACEHOLDER.findall(text):
+        if name.strip() not in PLACEHOLDERS:
+            raise ValueError(f"{{{name}}} is not a value an email can fill in (use "
+                             + ", ".join(f"{{{known}}}" for known in PLACEHOLDERS) + ")")
+
+
+def fill_placeholders(text: str, values: Mapping[str, str]) -> str:
+    """Put the values into a merchant's text; a lone brace stays as it is."""
+    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1).strip(), m.group(0)), text)
 
 
 # --- formatting -------------------------------------------------------------------------------
@@ -249,7 +282,10 @@ def render(template: str, context: Mapping[str, Any], branding: Branding, *, cat
         raise ValueError("marketing mail needs an unsubscribe link")
     values = _values(context, branding, category, unsubscribe_url)
     text_template = _environment.get_template(f"{template}.txt")
-    subject = " ".join("".join(text_template.blocks["subject"](text_template.new_context(values))).split())
+    if isinstance(values.get("subject_override"), str) and values["subject_override"].strip():
+        subject = " ".join(values["subject_override"].split())
+    else:
+        subject = " ".join("".join(text_template.blocks["subject"](text_template.new_context(values))).split())
     values["subject"] = subject
     text = _BLANK_LINES.sub("\n\n", text_template.render(values)).strip() + "\n"
     html = _inliner.inline(_environment.get_template(f"{template}.html").render(values))
@@ -275,9 +311,14 @@ def _values(context: Mapping[str, Any], branding: Branding, category: str,
         branding = dataclasses.replace(branding, logo_url=context["logo_url"])
     money: Callable[[Any], str] = lambda value: format_money(value, currency)  # noqa: E731
     date: Callable[[Any], str] = lambda value: format_date(value, timezone)  # noqa: E731
+    name = first_name.strip() if isinstance(first_name, str) and first_name.strip() else "there"
+    own = {key: fill_placeholders(context[key], {"first_name": name, "shop_name": branding.shop_name})
+           for key in ("subject_override", "intro") if isinstance(context.get(key), str) and context[key].strip()}
     return {
         **context,
-        "first_name": first_name.strip() if isinstance(first_name, str) and first_name.strip() else "there",
+        "subject_override": own.get("subject_override"),
+        "intro": own.get("intro"),
+        "first_name": name,
         "shop": branding,
         "shop_url": context.get("shop_url") or branding.shop_url,
         "primary_color": branding.primary_color,

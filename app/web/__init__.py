@@ -15,6 +15,7 @@ def register_blueprints(app: Flask) -> None:
         loyalty_admin,
         loyalty_referrals_admin,
         message_tracking,
+        messaging_admin,
         storefront,
         storefront_api,
         unsubscribe,
@@ -35,3 +36,4 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(unsubscribe.blueprint)
     app.register_blueprint(message_tracking.blueprint)
     app.register_blueprint(flows_admin.blueprint)
+    app.register_blueprint(messaging_admin.blueprint)

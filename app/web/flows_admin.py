@@ -6,7 +6,9 @@ shop's run is a 404.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import secrets
 from typing import Any
 
 from flask import Blueprint, abort, g, jsonify, request
@@ -16,12 +18,13 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.flows import content, definitions, incentives, reports, triggers
-from app.messaging import render
-from app.store.models import FlowRun
+from app.messaging import consent, outbox, preferences, render
+from app.store.models import FlowRun, Message
 from app.store.models.flows import RUN_STATES
 from app.store.types import utcnow
 from app.web.admin import require_session_token
 from app.web.errors import error_response
+from app.web.messaging_admin import delivery_config, describe_message
 
 log = logging.getLogger(__name__)
 
@@ -145,15 +148,18 @@ def get_run(key: str, run_id: int):
     return jsonify(_run(_own_run(key, run_id)))
 
 
-@blueprint.get("/<key>/steps/<int:position>/preview")
-def preview_step(key: str, position: int):
-    """The step's email as a shopper would see it: from a run (``?run=<id>``), else from a sample."""
+def _step_context(key: str, position: int) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """A step's template context: from a run (``?run=<id>`` or ``"run"`` in the body), else a sample."""
     flow = _flow(key)
     if position >= len(flow.steps):
         abort(404, description=f"the {key} flow has {len(flow.steps)} steps (0 to {len(flow.steps) - 1})")
     step = flow.steps[position]
     run_id = _whole("run", None, 1, 2**62)
-    session = db.session()
+    body = request.get_json(silent=True) if request.method == "POST" else None
+    if isinstance(body, dict) and body.get("run") is not None:
+        if isinstance(body["run"], bool) or not isinstance(body["run"], int) or body["run"] < 1:
+            abort(400, description="run must be the id of one of the flow's runs")
+        run_id = body["run"]
     incentive = step.get("incentive")
     coupon = None
     if incentive:
@@ -161,16 +167,20 @@ def preview_step(key: str, position: int):
                   "expires_at": utcnow().isoformat()}
     if run_id is not None:
         run = _own_run(key, run_id)
-        context = content.build(session, g.shop, run, flow, step, coupon)
-        source = "run"
-    else:
-        context = {**content.SAMPLE[step["template"]], **({"coupon": coupon} if coupon else {})}
-        for name in ("subject", "intro"):
-            if step.get(name):
-                context["subject_override" if name == "subject" else "intro"] = step[name]
-        source = "sample"
+        return step, content.build(db.session(), g.shop, run, flow, step, coupon), "run"
+    context = {**content.SAMPLE[step["template"]], **({"coupon": coupon} if coupon else {})}
+    for name in ("subject", "intro"):
+        if step.get(name):
+            context["subject_override" if name == "subject" else "intro"] = step[name]
+    return step, context, "sample"
+
+
+@blueprint.get("/<key>/steps/<int:position>/preview")
+def preview_step(key: str, position: int):
+    """The step's email as a shopper would see it: from a run (``?run=<id>``), else from a sample."""
+    step, context, source = _step_context(key, position)
     try:
-        rendered = render.preview(g.shop, step["template"], context, session=session)
+        rendered = render.preview(g.shop, step["template"], context, session=db.session())
     except render.ContextError as error:
         return error_response(422, f"this run cannot show the step any more: {error}", field=error.field)
     except (ValueError, TemplateError) as error:
@@ -179,10 +189,64 @@ def preview_step(key: str, position: int):
                     "subject": rendered.subject, "html": rendered.html, "text": rendered.text})
 
 
+TEST_SENDS_PER_HOUR = 20
+
+
+@blueprint.post("/<key>/steps/<int:position>/test")
+def test_send(key: str, position: int):
+    """Send the step's email to an address the merchant gives (``{"email": ..., "run": optional}``), now.
+
+    It goes through the same delivery as every message, marked ``[Test]``, without consent, the
+    contact budget or quiet hours, and never counts in a report. An ``Idempotency-Key`` header
+    makes a retried request send once. At most ``TEST_SENDS_PER_HOUR`` an hour per shop.
+    """
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return error_response(400, 'send a JSON object: {"email": "you@example.com"}')
+    try:
+        email = consent.normalise_email(body.get("email"))  # type: ignore[arg-type]
+    except ValueError as error:
+        return error_response(422, f"email: {error}", field="email")
+    unknown = sorted(set(body) - {"email", "run"})
+    if unknown:
+        return error_response(422, f"{unknown[0]}: unknown field (send email, and run if you like)", field=unknown[0])
+    step, context, source = _step_context(key, position)
+    session = db.session()
+    suppressed = consent.suppression_of(session, g.shop.id, email)
+    if suppressed is not None:
+        return error_response(422, f"{email} gets no email from this shop ({suppressed.reason}); "
+                                   "send the test to another address", field="email")
+    idempotency = request.headers.get("Idempotency-Key", "").strip()
+    if idempotency and (len(idempotency) > 100 or not idempotency.isprintable()):
+        return error_response(400, "Idempotency-Key must be at most 100 printable characters")
+    since = utcnow() - dt.timedelta(hours=1)
+    recent = session.execute(select(func.count()).select_from(Message).where(
+        Message.shop_id == g.shop.id, Message.category == "test", Message.created_at >= since)).scalar_one()
+    dedupe_key = f"test:{idempotency}" if idempotency else f"test:{secrets.token_urlsafe(12)}"
+    if recent >= TEST_SENDS_PER_HOUR and outbox.existing(session, g.shop.id, dedupe_key) is None:
+        response = error_response(429, f"at most {TEST_SENDS_PER_HOUR} test emails an hour; try again later")
+        response.headers["Retry-After"] = "600"
+        return response
+    from jobs.messaging import enqueue_message
+
+    try:
+        message = enqueue_message(session, g.shop.id, template=step["template"], dedupe_key=dedupe_key,
+                                  context=context, email=email, category="test", priority=100)
+    except outbox.MessageError as error:
+        session.rollback()
+        return error_response(422, f"the step cannot be sent: {error}")
+    log.info("shop=%s flow %s step %s test send queued: message %s", g.shop.id, key, position, message.id)
+    response = jsonify({"message": describe_message(message), "source": source,
+                        "status_url": f"/api/admin/messaging/messages/{message.id}"})
+    response.status_code = 202
+    return response
+
+
 @blueprint.get("/<key>/report")
 def get_report(key: str):
     """Sent, opened, clicked, attributed orders and revenue, and lift against the holdout (with its 95 % interval)."""
     _flow(key)
-    days = _whole("attribution_days", reports.ATTRIBUTION_DAYS, 1, 60)
+    default = preferences.load(db.session(), g.shop.id, delivery_config()).attribution_days
+    days = _whole("attribution_days", default, 1, 60)
     assert days is not None
     return jsonify(reports.report(db.session(), g.shop.id, key, attribution_days=days))

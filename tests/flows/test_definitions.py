@@ -30,7 +30,7 @@ def test_every_shop_gets_every_built_in_enabled_with_its_defaults_once(session, 
     assert (cart["holdout_share"], cart["priority"]) == (0.10, 30)
     post = flows[definitions.POST_PURCHASE]
     assert [(s["template"], s["delay_hours"], s["enabled"]) for s in post.steps] == [
-        ("thank_you", 1, True), ("review_request", 336, True), ("thank_you", 720, False)]
+        ("thank_you", 1, True), ("review_request", 336, True), ("cross_sell", 720, False)]
     win_back = flows[definitions.WIN_BACK]
     assert (win_back["trigger"], win_back.steps[0]["incentive"]) == (
         {"lapsed_days": 90}, {"kind": "percentage", "value": "15", "expires_hours": 336, "minimum_subtotal": None})

@@ -21,6 +21,9 @@ CONTEXTS = {
                                        "price": "35", "image_url": "https://cdn.example.com/teapot.png"}]},
     "review_request": {"review_url": "https://nord.example.com/reviews/new?order=1001", "points": 25,
                        "products": [{"name": "Mug", "url": "https://nord.example.com/products/mug"}]},
+    "cross_sell": {"bought": ["Mug"], "recommendations": [
+        {"name": "Teapot", "url": "https://nord.example.com/products/teapot", "price": "35",
+         "image_url": "https://cdn.example.com/teapot.png"}]},
     "win_back": {"coupon": {"code": "MISSYOU", "expires_at": "2026-12-31", "description": "15% off"}},
     "birthday": {"points": 100, "coupon": {"code": "BDAY", "expires_at": "2027-01-05"}},
     "points_earned": {"points": 1250, "balance": 3400, "reason": "for your order #1001"},

@@ -34,17 +34,22 @@ def test_addresses_are_compared_in_lower_case():
     assert consent.normalise_email("  Ana@Example.COM ") == "ana@example.com"
 
 
-@pytest.mark.parametrize(("category", "state", "allowed", "expected"), [
-    ("marketing", "subscribed", True, (True, "queued", None)),
-    ("marketing", "subscribed", False, (True, "queued", None)),
-    ("marketing", "not_subscribed", True, (False, "skipped", "no marketing consent (state: not_subscribed)")),
-    ("transactional", "not_subscribed", True, (True, "queued", None)),
-    ("transactional", "not_subscribed", False, (False, "skipped", "the shop does not send transactional email")),
+@pytest.mark.parametrize(("category", "state", "transactional", "expected"), [
+    ("marketing", "subscribed", "all", (True, "queued", None)),
+    ("marketing", "subscribed", "off", (True, "queued", None)),
+    ("marketing", "not_subscribed", "all", (False, "skipped", "no marketing consent (state: not_subscribed)")),
+    ("transactional", "not_subscribed", "all", (True, "queued", None)),
+    ("transactional", "not_subscribed", "off",
+     (False, "skipped", "the shop sends no loyalty notices (transactional_email: off)")),
+    ("transactional", "not_subscribed", "subscribed",
+     (False, "skipped", "the shop sends loyalty notices only to subscribed customers (state: not_subscribed)")),
+    ("transactional", "subscribed", "subscribed", (True, "queued", None)),
+    ("test", "not_subscribed", "off", (True, "queued", None)),
 ])
-def test_consent_rules(session, shop, category, state, allowed, expected):
+def test_consent_rules(session, shop, category, state, transactional, expected):
     add_customer(session, shop, state=state)
     verdict = consent.check(session, shop.id, email="ana@example.com", category=category,
-                            customer_external_id="c1", transactional_allowed=allowed)
+                            customer_external_id="c1", transactional=transactional)
     assert (verdict.allowed, verdict.status, verdict.reason) == expected
 
 
@@ -59,7 +64,7 @@ def test_an_erased_customer_gets_nothing_and_a_suppression_keeps_its_first_reaso
     customer.redacted_at = utcnow()
     session.commit()
     verdict = consent.check(session, shop.id, email="bob@example.com", category="transactional",
-                            customer_external_id="c1", transactional_allowed=True)
+                            customer_external_id="c1")
     assert (verdict.allowed, verdict.reason) == (False, "the customer was erased or deleted")
 
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.messaging import delivery, outbox
+from app.messaging import delivery, outbox, preferences
 from app.store.models import EmailSuppression, Message
 from tests.messaging.conftest import add_customer
 from tests.messaging.support import CART, CONTEXTS
@@ -101,10 +101,17 @@ def test_transactional_mail_follows_the_shop_setting(session, mail_shop, smtp, c
                                      customer_external_id="c1", context=CONTEXTS["reward_available"]).message
                for n in range(2)]
     session.commit()
-    # then loyalty notices go where the shop allows them, and not where it does not
-    refused = delivery.deliver(session, notices[0].id, channel, config, transactional_allowed=False, now=NOON)
-    assert (refused.status, refused.reason) == ("skipped", "the shop does not send transactional email")
-    assert delivery.deliver(session, notices[1].id, channel, config, transactional_allowed=True, now=NOON).status == "sent"
+    # when the shop sends loyalty notices only to subscribed customers
+    preferences.update(session, mail_shop.id, {"transactional_email": "subscribed"}, config, actor="test")
+    session.commit()
+    # then the member's notice is not sent
+    refused = delivery.deliver(session, notices[0].id, channel, config, now=NOON)
+    assert refused.status == "skipped"
+    assert refused.reason.startswith("the shop sends loyalty notices only to subscribed customers")
+    # and once the shop sends them to all members, the next one goes
+    preferences.update(session, mail_shop.id, {"transactional_email": "all"}, config, actor="test")
+    session.commit()
+    assert delivery.deliver(session, notices[1].id, channel, config, now=NOON).status == "sent"
     assert [r.message["Subject"] for r in smtp.received] == ["Your points are enough for 5 off your order"]
 
 

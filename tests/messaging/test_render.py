@@ -166,3 +166,40 @@ def test_preview_uses_the_shops_program_colour_and_tracks_nothing(session, shop)
     assert 'href="#unsubscribe"' in message.html
     with pytest.raises(ContextError):
         render.preview(shop, "cart_reminder", {}, session=session)
+
+
+@pytest.mark.parametrize("template", sorted(render.TEMPLATES))
+def test_a_merchants_subject_and_intro_replace_the_templates_own(template):
+    # given a merchant's own subject line and a two-paragraph opening that name the shopper and the shop
+    context = {**CONTEXTS[template], "first_name": "Ana", "subject_override": "{first_name}, news from {shop_name}",
+               "intro": "Hello {first_name} & friends,\n\nthis is <b>our</b> {shop_name} note."}
+    message = _render(template, context)
+    # then the subject is theirs, filled in
+    assert message.subject == "Ana, news from Caf\u00e9 Nord"
+    # and the opening is shown in both parts: escaped in HTML, one <p> per paragraph
+    assert re.search(r"<p[^>]*>Hello Ana &amp; friends,</p>\s*<p[^>]*>this is &lt;b&gt;our&lt;/b&gt; Caf\u00e9 Nord "
+                     r"note\.</p>", message.html)
+    assert "Hello Ana & friends,\n\nthis is <b>our</b> Caf\u00e9 Nord note." in message.text
+
+
+def test_without_an_intro_the_templates_own_opening_stays():
+    message = _render("cart_reminder", CART)
+    assert "Your cart is still waiting. Pick up where you left off:" in message.html
+
+
+@pytest.mark.parametrize(("field", "value", "expected"), [
+    ("subject_override", "{firstname} come back", "{firstname} is not a value an email can fill in"),
+    ("intro", "x" * 2001, "must be a text of at most 2000 characters"),
+    ("subject_override", 12, "must be a text of at most 150 characters"),
+])
+def test_a_merchants_text_with_an_unknown_placeholder_or_too_long_is_refused(field, value, expected):
+    with pytest.raises(ContextError, match=re.escape(expected)):
+        render.validate_context("win_back", {**CONTEXTS["win_back"], field: value})
+
+
+def test_the_cross_sell_names_what_was_bought_and_links_the_picks():
+    message = _render("cross_sell", CONTEXTS["cross_sell"])
+    assert "Since you bought Mug, we think you'll like these:" in message.html
+    assert 'href="https://nord.example.com/products/teapot"' in message.html
+    assert 'src="https://cdn.example.com/teapot.png"' in message.html
+    assert "- Teapot: \u20ac35.00 - https://nord.example.com/products/teapot" in message.text

@@ -15,7 +15,13 @@ from app.store.models.loyalty import (
     Redemption,
     Referral,
 )
-from app.store.models.messaging import ConsentWriteback, EmailSuppression, Message, MessageClick
+from app.store.models.messaging import (
+    ConsentWriteback,
+    EmailSuppression,
+    Message,
+    MessageClick,
+    MessagingSettings,
+)
 from app.store.models.orders import LineItem, Order, Refund, RefundLineItem
 from app.store.models.privacy import PrivacyRequest
 from app.store.models.products import Product, Variant
@@ -25,6 +31,6 @@ from app.store.models.sync import SyncRun
 __all__ = [
     "Base", "Cart", "ConsentWriteback", "Customer", "EmailSuppression", "Flow", "FlowCursor", "FlowRun",
     "LedgerEntry", "LineItem", "LoyaltyCursor", "LoyaltyEvent", "LoyaltyMember", "LoyaltyProgram", "MemberBadge",
-    "Message", "MessageClick", "OAuthState", "Order", "PrivacyRequest", "Product", "Redemption", "Referral",
+    "Message", "MessageClick", "MessagingSettings", "OAuthState", "Order", "PrivacyRequest", "Product", "Redemption", "Referral",
     "Refund", "RefundLineItem", "Shop", "SyncRun", "Variant", "WebhookEvent",
 ]

@@ -17,6 +17,8 @@ class Cart(Timestamped, Base):
     __table_args__ = (
         UniqueConstraint("shop_id", "external_id"),
         Index("ix_carts_shop_id_completed_at", "shop_id", "completed_at"),
+        # The flow triggers read changed carts in (updated_at, id) order from a cursor.
+        Index("ix_carts_shop_id_updated_at_id", "shop_id", "updated_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

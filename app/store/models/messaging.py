@@ -13,7 +13,8 @@ from app.store.types import BigId, UTCDateTime, utcnow
 MESSAGE_STATUSES = ("queued", "deferred", "sending", "sent", "suppressed", "skipped", "failed")
 # A message in one of these may still be sent; the others are final.
 OPEN_STATUSES = ("queued", "deferred")
-CATEGORIES = ("marketing", "transactional")
+# ``test``: a merchant's test send from the admin (no consent, budget or quiet hours; never in reports).
+CATEGORIES = ("marketing", "transactional", "test")
 SUPPRESSION_REASONS = ("hard_bounce", "complaint", "unsubscribed", "manual")
 
 
@@ -100,3 +101,15 @@ class ConsentWriteback(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     written_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())  # after a temporary failure
+
+
+class MessagingSettings(Base):
+    """A shop's own messaging settings (contact budget, quiet hours, sender...); absent: the app's defaults."""
+
+    __tablename__ = "messaging_settings"
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
+    settings: Mapped[dict]
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(255))
