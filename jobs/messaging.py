@@ -111,10 +111,72 @@ def deliver_messages(message_ids: list[int]) -> dict[str, int]:
     return statuses
 
 
+def consent_job_id(shop_id: int) -> str:
+    return f"consent-writeback-{shop_id}"
+
+
+def request_consent_write_back(shop_id: int) -> None:
+    """Queue the write-back of the shop's unsubscribes to the store (one job writes all that are due)."""
+    enqueue(write_back_consent, shop_id, queue_name=QUEUE, job_id=consent_job_id(shop_id), retries=2)
+
+
+@with_app
+def write_back_consent(shop_id: int) -> dict[str, int]:
+    """Write the shop's pending unsubscribes to the store's email-marketing consent, a batch at a time."""
+    from app import installs, platforms
+    from app.messaging import consent_writeback
+    from app.store.models import ConsentWriteback, Shop
+    from connectors import base
+
+    session = db.session()
+    shop = session.get(Shop, shop_id)
+    if shop is None or shop.status != "active":
+        return {}
+    connector = platforms.connector(shop.platform)
+    totals: dict[str, int] = {}
+    if base.CAP_CONSENT_WRITEBACK not in connector.capabilities:
+        from sqlalchemy import update
+
+        result = session.execute(update(ConsentWriteback).where(
+            ConsentWriteback.shop_id == shop_id, ConsentWriteback.status == "pending").values(
+            status="failed", last_error=f"{shop.platform} has no consent write-back"))
+        session.commit()
+        return {"failed": int(getattr(result, "rowcount", 0) or 0)}
+    while True:
+        rows = consent_writeback.due(session, shop_id, utcnow())
+        if not rows:
+            break
+
+        def writer(updates, shop=shop):
+            return installs.call_with_credentials(
+                session, shop, lambda credentials: connector.set_email_consent(credentials, updates))  # type: ignore[attr-defined]
+
+        try:
+            counts = consent_writeback.write(session, rows, writer)
+        except base.AuthRevokedError:
+            session.rollback()
+            log.warning("shop=%s consent write-back waits: the store must be authorized again", shop_id)
+            break
+        for outcome, count in counts.items():
+            totals[outcome] = totals.get(outcome, 0) + count
+        if set(counts) <= {"retry"}:
+            break  # the store cannot answer now: the rows wait for their next attempt
+    if totals:
+        log.info("shop=%s consent write-back: %s", shop_id, ", ".join(f"{k}={v}" for k, v in sorted(totals.items())))
+    return totals
+
+
 @with_app
 def sweep_messages() -> int:
-    """Queue every message that is due (a lost or delayed job); fail those a dead worker left sending (periodic)."""
+    """Queue every message that is due (a lost or delayed job); fail those a dead worker left sending (periodic).
+
+    Also queues the consent write-back of shops with unsubscribes the store has not been told.
+    """
+    from app.messaging import consent_writeback
+
     session = db.session()
+    for shop_id in consent_writeback.shops_due(session, utcnow()):
+        request_consent_write_back(shop_id)
     interrupted = delivery.reap_interrupted(session)
     if interrupted:
         log.warning("messaging sweep: %s messages interrupted while sending marked failed", interrupted)

@@ -3,8 +3,8 @@
 The context is what the messaging room's templates render (``app.messaging.render``): a cart's
 lines and recovery link, an order's points and recommendations, a member's points and tier.
 It is built when the step goes, so a cart changed since the reminder was scheduled shows what
-it holds now. A step's ``subject`` and ``intro`` texts travel as ``subject_override`` and
-``intro``; the templates show them once the messaging room reads them (asked for).
+it holds now, with each product's picture and page from the mirror. A step's ``subject`` and
+``intro`` texts travel as ``subject_override`` and ``intro``, which replace the template's own.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from app.flows import conditions, definitions
 from app.messaging import render
-from app.store.models import Customer, FlowRun, LedgerEntry, LineItem, LoyaltyMember, Shop
+from app.messaging.tracking import is_web_url
+from app.store.models import Customer, FlowRun, LedgerEntry, LineItem, LoyaltyMember, Product, Shop
 
 SAMPLE: dict[str, dict[str, Any]] = {
     "cart_reminder": {"items": [{"name": "Sample product", "quantity": 1, "price": "25.00"}], "total": "25.00",
@@ -64,9 +65,12 @@ def build(session: Session, shop: Shop, run: FlowRun, flow: definitions.FlowVers
     if template == "cart_reminder":
         cart = conditions.cart_of(session, run)
         if cart is not None:
+            lines = list(cart.lines or [])[:50]
+            media = product_media(session, shop.id, [line.get("product_external_id") for line in lines])
             context.update(
                 items=[{"name": line.get("title") or "Item", "quantity": int(line.get("quantity") or 1),
-                        "price": amount(line.get("unit_price") or "0")} for line in (cart.lines or [])][:50],
+                        "price": amount(line.get("unit_price") or "0"),
+                        **media.get(str(line.get("product_external_id")), {})} for line in lines],
                 total=amount(cart.total_price), currency=cart.currency, recovery_url=cart.recovery_url)
     elif template in ("thank_you", "review_request", "cross_sell"):
         order = conditions.order_of(session, run)
@@ -86,11 +90,14 @@ def build(session: Session, shop: Shop, run: FlowRun, flow: definitions.FlowVers
 
             bought = tuple(product for _, product in lines if product)
             context["recommendations"] = [
-                {"name": pick["title"], **({"price": amount(pick["price"])} if pick["price"] else {})}
+                {"name": pick["title"], **({"price": amount(pick["price"])} if pick["price"] else {}),
+                 **_links(pick.get("image_url"), pick.get("url"))}
                 for pick in popular(session, shop.id, limit=3 if template == "thank_you" else 4, exclude=bought)]
         else:
             context["review_url"] = flow["trigger"].get("review_url") or shop_url
-            context["products"] = [{"name": title} for title in dict.fromkeys(title for title, _ in lines)][:10]
+            media = product_media(session, shop.id, [product for _, product in lines])
+            named = dict.fromkeys((title, product) for title, product in lines)
+            context["products"] = [{"name": title, **media.get(str(product), {})} for title, product in named][:10]
             points = _program_value(session, shop.id, "review_points")
             if points:
                 context["points"] = points
@@ -103,6 +110,25 @@ def build(session: Session, shop: Shop, run: FlowRun, flow: definitions.FlowVers
     if step.get("intro"):
         context["intro"] = step["intro"]
     return context
+
+
+def _links(image_url: Any, url: Any) -> dict[str, str]:
+    """A product's picture and page, each only when it is a web address an email can show."""
+    found = {}
+    for key, value in (("image_url", image_url), ("url", url)):
+        if isinstance(value, str) and is_web_url(value):
+            found[key] = value
+    return found
+
+
+def product_media(session: Session, shop_id: int, product_ids: list[Any]) -> dict[str, dict[str, str]]:
+    """Picture and page of each product the mirror knows, by product id."""
+    wanted = sorted({str(p) for p in product_ids if p})
+    if not wanted:
+        return {}
+    return {external_id: _links(image_url, url) for external_id, image_url, url in session.execute(
+        select(Product.external_id, Product.image_url, Product.url).where(
+            Product.shop_id == shop_id, Product.external_id.in_(wanted)))}
 
 
 def _order_points(session: Session, shop_id: int, order_external_id: str) -> int:

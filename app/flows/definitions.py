@@ -40,8 +40,8 @@ INCENTIVE_KINDS = ("percentage", "fixed_amount", "free_shipping")
 
 
 def _step(step_id: str, delay_hours: float, template: str, *, incentive: dict[str, Any] | None = None,
-          enabled: bool = True) -> dict[str, Any]:
-    return {"id": step_id, "enabled": enabled, "delay_hours": delay_hours, "template": template,
+          enabled: bool = True, after: str = "trigger") -> dict[str, Any]:
+    return {"id": step_id, "enabled": enabled, "delay_hours": delay_hours, "after": after, "template": template,
             "incentive": incentive, "conditions": {"min_total": None, "unless_clicked": False},
             "subject": None, "intro": None}
 
@@ -78,9 +78,9 @@ BUILT_INS: dict[str, BuiltIn] = {flow.key: flow for flow in (
             incentive="last"),
     BuiltIn(POST_PURCHASE, "After a purchase", "an order is placed",
             "order", "marketing", ("thank_you", "review_request", "cross_sell"),
-            # The mirror holds no fulfilment time: delays count from the order's time.
+            # The review request counts its days from the fulfilment: nobody reviews what has not arrived.
             _defaults(20, 0.10, [_step("thank-you", 1, "thank_you"),
-                                 _step("review-request", 14 * 24, "review_request"),
+                                 _step("review-request", 14 * 24, "review_request", after="fulfilment"),
                                  _step("cross-sell", 30 * 24, "cross_sell", enabled=False)],
                       review_url=None),
             incentive="any"),
@@ -110,7 +110,10 @@ BUILT_INS: dict[str, BuiltIn] = {flow.key: flow for flow in (
 
 KEYS = tuple(BUILT_INS)
 _SETTINGS = ("enabled", "priority", "holdout_share", "trigger", "steps")
-_STEP_FIELDS = ("id", "enabled", "delay_hours", "template", "incentive", "conditions", "subject", "intro")
+_STEP_FIELDS = ("id", "enabled", "delay_hours", "after", "template", "incentive", "conditions", "subject", "intro")
+# What a step's delay counts from: the run's moment (the cart left, the order, the lapse), or, for
+# an order, its first fulfilment (the step waits until there is one).
+ANCHORS = ("trigger", "fulfilment")
 _INCENTIVE_FIELDS = ("kind", "value", "expires_hours", "minimum_subtotal")
 _CONDITION_FIELDS = ("min_total", "unless_clicked")
 MAX_DELAY_HOURS = 365 * 24
@@ -333,6 +336,10 @@ def validate(key: str, settings: dict[str, Any]) -> None:
             raise FlowError(f"{where}.delay_hours", "must not be less than the step before's (delays count from "
                             "the same moment)")
         previous = step["delay_hours"]
+        if step.get("after", "trigger") not in ANCHORS:
+            raise FlowError(f"{where}.after", f"must be one of {', '.join(ANCHORS)}")
+        if step.get("after") == "fulfilment" and flow.subject_kind != "order":
+            raise FlowError(f"{where}.after", "only steps about an order can wait for its fulfilment")
         if step.get("template") not in flow.templates:
             raise FlowError(f"{where}.template", f"must be one of {', '.join(flow.templates)}")
         for name, limit in (("subject", render.MAX_SUBJECT), ("intro", render.MAX_INTRO)):

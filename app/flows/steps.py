@@ -41,6 +41,10 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 6
 RETRY_AFTER = dt.timedelta(minutes=10)
+# A step that counts from the fulfilment looks again this often until the order is fulfilled, and
+# gives up when it is not within the limit of the order's time.
+FULFILMENT_RECHECK = dt.timedelta(hours=6)
+FULFILMENT_LIMIT = dt.timedelta(days=60)
 REAUTHORIZE_WAIT = dt.timedelta(hours=1)
 
 # Asks the store for orders by this address or customer since a moment: their numbers or ids.
@@ -87,8 +91,10 @@ def execute(session: Session, run_id: int, step: int, services: Services,
     if flow is None or latest is None or not latest.is_enabled:
         return _exit(session, run_id, step, "the flow was disabled", now)
     definition = flow.steps[step]
+    after_fulfilment = definition.get("after") == "fulfilment"
     later = runs.first_step(flow, step)
-    if later is not None and runs.due_at(run.reference_at, flow, later) <= now:
+    # (a step waiting for a fulfilment is not overtaken: its moment was unknown when the later one's was set)
+    if later is not None and not after_fulfilment and runs.due_at(run.reference_at, flow, later) <= now:
         return _skip(session, run_id, step, flow, "overtaken: a later step is already due", now)
     reason = conditions.exit_reason(session, run, flow)
     if reason is not None:
@@ -96,6 +102,10 @@ def execute(session: Session, run_id: int, step: int, services: Services,
     skip = conditions.skip_reason(session, run, definition)
     if skip is not None:
         return _skip(session, run_id, step, flow, skip, now)
+    if after_fulfilment:
+        waits = _fulfilment_wait(session, run, step, flow, now)
+        if waits is not None:
+            return waits
     email, customer_id = conditions.recipient(session, run)
     assert email is not None  # exit_reason made sure
     if flow.built_in.category == "marketing":
@@ -164,6 +174,25 @@ def _lock(session: Session, run_id: int, step: int) -> FlowRun | None:
     if run is None or run.state != "active" or run.next_step != step:
         return None
     return run
+
+
+def _fulfilment_wait(session: Session, run: FlowRun, step: int, flow: definitions.FlowVersion,
+                     now: dt.datetime) -> Outcome | None:
+    """Postpone a step that counts from the order's fulfilment until its moment; None when it has come."""
+    order = conditions.order_of(session, run)
+    if order is None:
+        return None  # the exit check already ended a run whose order is gone
+    delay = dt.timedelta(hours=float(flow.steps[step]["delay_hours"]))
+    if order.fulfilled_at is None:
+        if now - run.reference_at >= FULFILMENT_LIMIT:
+            return _skip(session, run.id, step, flow,
+                         f"the order was not fulfilled within {FULFILMENT_LIMIT.days} days", now)
+        return _postpone(session, run.id, step, now + FULFILMENT_RECHECK, "waits for the order's fulfilment", now)
+    moment = order.fulfilled_at + delay
+    if moment > now:
+        return _postpone(session, run.id, step, moment, f"{flow.steps[step]['delay_hours']:g} h after the fulfilment",
+                         now)
+    return None
 
 
 def _store_has_order(session: Session, run: FlowRun, email: str, customer_id: str | None, services: Services,

@@ -44,7 +44,8 @@ def popular(session: Session, shop_id: int, limit: int = 4, exclude: tuple[str, 
         ).scalars() if p.external_id not in taken and _on_sale(p)][:limit - len(chosen)]
     prices = _lowest_prices(session, [p.id for p in chosen])
     return [{"id": p.external_id, "title": p.title, "handle": p.handle,
-             "price": str(prices[p.id]) if p.id in prices else None} for p in chosen]
+             "price": str(prices[p.id]) if p.id in prices else None, "image_url": p.image_url, "url": p.url}
+            for p in chosen]
 
 
 _NOT_FOR_SALE = frozenset({"draft", "archived", "private", "pending", "trash", "unlisted"})

@@ -81,5 +81,13 @@ def unsubscribe(token: str):
         return _page(400, "This link does not work", str(bad))
     db.session().commit()
     log.info("shop=%s unsubscribed (new=%s, customers=%s)", shop.id, result.newly_suppressed, len(result.customers))
+    from redis import RedisError
+
+    from jobs.messaging import request_consent_write_back
+
+    try:
+        request_consent_write_back(shop.id)
+    except RedisError as failure:  # the sweep queues it later
+        log.warning("shop=%s consent write-back not queued (%s)", shop.id, type(failure).__name__)
     return _page(200, "You are unsubscribed", f"{_masked(request.email)} will get no more marketing email "
                  f"from {shop.name or shop.domain}.")

@@ -27,9 +27,10 @@ def cart(external_id="c-1", *, at, email="ana@example.com", customer="cust-1", l
 
 
 def order(external_id="1001", *, at, email="ana@example.com", customer="cust-1", total="40.00", cancelled=None,
-          codes=()):
+          codes=(), fulfilled=None, updated=None):
     return base.Order(
-        external_id=external_id, number=f"#{external_id}", created_at=at, updated_at=at, currency="EUR",
+        external_id=external_id, number=f"#{external_id}", created_at=at, updated_at=updated or fulfilled or at,
+        currency="EUR", fulfilled_at=fulfilled,
         total_price=Decimal(total), subtotal_price=Decimal(total), total_discounts=Decimal("0"),
         total_tax=Decimal("0"), financial_status="paid", customer_external_id=customer, email=email,
         processed_at=at, cancelled_at=cancelled, discount_codes=tuple(codes),

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 from app.flows import definitions, steps, triggers
 from app.loyalty import events
 from app.store.models import Flow, LedgerEntry, LoyaltyMember, Message
 from app.store.types import utcnow
+from connectors import base
 from tests.flows import support
 from tests.flows.support import HOUR
 
@@ -21,9 +23,11 @@ def _member(session, shop, customer="cust-1", email="ana@example.com"):
     return member
 
 
-def test_an_order_gets_a_thank_you_with_its_points_then_a_review_request_two_weeks_later(
+def test_an_order_gets_a_thank_you_with_its_points_then_a_review_request_two_weeks_after_fulfilment(
         session, flow_shop, subscriber, t0, settings, fake_store):
-    support.write(session, flow_shop, support.order(at=t0))
+    support.write(session, flow_shop, support.order(at=t0), base.Product(
+        external_id="p0", title="Mug", updated_at=t0, image_url="https://cdn.example.com/mug.png",
+        url="https://nord.example.com/products/mug"))
     member = _member(session, flow_shop)
     session.add(LedgerEntry(shop_id=flow_shop.id, member_id=member.id, points=40, cause="order",
                             cause_key="order:1001", order_external_id="1001", program_version=1, available_at=t0))
@@ -38,13 +42,57 @@ def test_an_order_gets_a_thank_you_with_its_points_then_a_review_request_two_wee
     message = session.get(Message, thanks.message_id)
     assert (message.template, message.context["order_number"], message.context["points_earned"]) == (
         "thank_you", "#1001", 40)
-    review = steps.execute(session, run.id, 1, services, now=t0 + 14 * DAY)
+    # when the review request's first moment comes and the order has not been fulfilled, it waits
+    waiting = steps.execute(session, run.id, 1, services, now=t0 + 14 * DAY)
+    assert (waiting.status, waiting.detail, waiting.scheduled.at) == (
+        "postponed", "waits for the order's fulfilment", t0 + 14 * DAY + steps.FULFILMENT_RECHECK)
+    # the order is fulfilled on day 3 (the store says so later): the request goes 14 days after that
+    support.write(session, flow_shop, support.order(at=t0, fulfilled=t0 + 3 * DAY, updated=t0 + 15 * DAY))
+    later = steps.execute(session, run.id, 1, services, now=t0 + 14 * DAY + steps.FULFILMENT_RECHECK)
+    assert (later.status, later.scheduled.at) == ("postponed", t0 + 17 * DAY)
+    review = steps.execute(session, run.id, 1, services, now=t0 + 17 * DAY)
     assert review.status == "sent" and review.scheduled is None  # the cross-sell step is off by default
     message = session.get(Message, review.message_id)
+    # with the product's picture and page from the mirror
     assert (message.template, message.context["review_url"], message.context["products"]) == (
-        "review_request", "https://" + flow_shop.domain, [{"name": "Mug"}])
+        "review_request", "https://" + flow_shop.domain,
+        [{"name": "Mug", "image_url": "https://cdn.example.com/mug.png",
+          "url": "https://nord.example.com/products/mug"}])
     assert support.only(session, flow_shop, definitions.POST_PURCHASE).state == "completed"
     assert fake_store.lookups == []  # only cart reminders ask the store
+
+
+def test_a_review_request_for_an_order_never_fulfilled_is_given_up_after_sixty_days(
+        session, flow_shop, subscriber, t0, settings, fake_store):
+    support.write(session, flow_shop, support.order(at=t0))
+    support.evaluate(session, flow_shop, t0 + dt.timedelta(minutes=1))
+    run = support.only(session, flow_shop, definitions.POST_PURCHASE)
+    services = fake_store.services(settings)
+    assert steps.execute(session, run.id, 0, services, now=t0 + HOUR).status == "sent"
+    gave_up = steps.execute(session, run.id, 1, services, now=t0 + steps.FULFILMENT_LIMIT)
+    assert (gave_up.status, gave_up.detail) == ("completed", "the order was not fulfilled within 60 days")
+    assert [m.template for m in support.messages_of(session, flow_shop)] == ["thank_you"]
+
+
+def test_the_cross_sell_recommends_what_the_customer_did_not_buy(session, flow_shop, subscriber, t0, settings,
+                                                                 fake_store):
+    support.write(session, flow_shop, support.order(at=t0, fulfilled=t0), *[
+        base.Product(external_id=f"p{n}", title=f"Product {n}", updated_at=t0, status="active",
+                     image_url=f"https://cdn.example.com/p{n}.png", url=f"https://nord.example.com/products/p{n}",
+                     variants=(base.Variant(f"v{n}", "Default", Decimal("9.50")),)) for n in range(3)])
+    support.set_flow(session, flow_shop, definitions.POST_PURCHASE, steps={"2": {"enabled": True}})
+    support.evaluate(session, flow_shop, t0 + dt.timedelta(minutes=1))
+    run = support.only(session, flow_shop, definitions.POST_PURCHASE)
+    services = fake_store.services(settings)
+    for position, moment in ((0, t0 + HOUR), (1, t0 + 14 * DAY), (2, t0 + 30 * DAY)):
+        assert steps.execute(session, run.id, position, services, now=moment).status == "sent", position
+    cross_sell = support.messages_of(session, flow_shop)[-1]
+    assert cross_sell.template == "cross_sell"
+    assert cross_sell.context["bought"] == ["Mug"]
+    picks = cross_sell.context["recommendations"]
+    assert "p0" not in {p["url"].rsplit("/", 1)[1] for p in picks}  # the mug (p0) was bought
+    assert {p["name"] for p in picks} == {"Product 1", "Product 2"}
+    assert all(p["image_url"].startswith("https://cdn.example.com/") and p["price"] == "9.50" for p in picks)
 
 
 def test_a_cancelled_order_ends_its_post_purchase_run(session, flow_shop, subscriber, t0):
