@@ -15,6 +15,7 @@ caller's: it needs the store, and it runs between two of these mirror checks.
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -83,6 +84,9 @@ def exit_reason(session: Session, run: FlowRun, flow: definitions.FlowVersion) -
         found = orders_since(session, run.shop_id, email=email, customer_external_id=customer_id,
                              since=run.reference_at)
         reason = f"purchased: order {found[0]} since the customer lapsed" if found else None
+    elif flow.key == definitions.POINTS_EXPIRING:
+        left = expiring_points_left(session, run)
+        reason = "the points were spent or expired since the reminder was due" if left == 0 else None
     else:
         reason = None
     if reason is not None:
@@ -125,6 +129,20 @@ def _order_reason(session: Session, run: FlowRun) -> str | None:
     if refunded and sum(refunded, Decimal("0")) >= order.total_price > 0:
         return "the order was refunded in full"
     return None
+
+
+def expiring_points_left(session: Session, run: FlowRun) -> int | None:
+    """For a points-expiring notice: the points still to expire on its day (None when unknown)."""
+    from app.loyalty import expiry
+
+    data = run.data or {}
+    member_id, day = data.get("member_id"), data.get("expires_on")
+    if not isinstance(member_id, int) or not isinstance(day, str):
+        return None
+    try:
+        return expiry.left_on(session, member_id, dt.date.fromisoformat(day))
+    except ValueError:
+        return None
 
 
 def skip_reason(session: Session, run: FlowRun, step: dict[str, Any]) -> str | None:

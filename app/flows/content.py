@@ -173,7 +173,9 @@ def _loyalty_context(session: Session, shop: Shop, run: FlowRun, template: str) 
         if context["balance"] is None:
             del context["balance"]
     elif template == "points_expiring":
-        context.update(points=points if isinstance(points, int) else 0, expires_on=data.get("expires_on"))
+        left = conditions.expiring_points_left(session, run)  # what is left now, not at the event
+        context.update(points=left if left is not None else points if isinstance(points, int) else 0,
+                       expires_on=data.get("expires_on"))
     elif template == "tier_upgrade":
         context["tier"] = data.get("tier")
         for tier in _program_value(session, shop.id, "tiers") or []:

@@ -138,6 +138,13 @@ def _ending(entries: Iterable[LedgerEntry], now: dt.datetime, horizon: dt.dateti
     return sorted(by_day.items())
 
 
+def left_on(session: Session, member_id: int, day: dt.date) -> int:
+    """The member's points still left in lots that end on ``day`` (spent, refunded or expired points are gone)."""
+    entries = _member_entries(session, [member_id]).get(member_id, [])
+    return sum(lot.left for lot in remaining(entries).values()
+               if lot.expires_at is not None and lot.expires_at.date() == day and lot.left > 0)
+
+
 def expiring(entries: Iterable[LedgerEntry], now: dt.datetime, within_days: int = 90) -> list[dict]:
     """A member's points that will expire soon, by date (for the shopper's view)."""
     return [{"expires_on": day.isoformat(), "points": points}

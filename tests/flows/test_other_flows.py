@@ -158,6 +158,7 @@ def test_loyalty_events_start_their_notices_and_a_birthday_its_own_flow(session,
     _event(session, flow_shop, member, events.POINTS_EARNED, "birthday:1:2026", points=100, cause="birthday")
     _event(session, flow_shop, member, events.REWARD_AVAILABLE, "r", reward="5-off", name="5 off your order",
            points=500, spendable=520)
+    _lot(session, flow_shop, member, 300, expires=dt.datetime(2027, 1, 31, 12, tzinfo=dt.timezone.utc))
     _event(session, flow_shop, member, events.POINTS_EXPIRING, "e", points=300, expires_on="2027-01-31",
            days_before=30)
     _event(session, flow_shop, member, events.TIER_CHANGED, "up", previous="Bronze", tier="Gold",
@@ -173,7 +174,7 @@ def test_loyalty_events_start_their_notices_and_a_birthday_its_own_flow(session,
         assert steps.execute(session, run.id, 0, services, now=now).status == "sent"
     sent = {m.template: (m.category, m.context) for m in support.messages_of(session, flow_shop)}
     assert sent["points_earned"] == ("transactional", {"first_name": "Ana", "rewards_url": "https://" + flow_shop.domain,
-                                                       "points": 40, "balance": 0, "reason": "for your order #1001"})
+                                                       "points": 40, "balance": 300, "reason": "for your order #1001"})
     assert sent["birthday"][0] == "marketing" and sent["birthday"][1]["points"] == 100
     assert (sent["reward_available"][1]["reward_name"], sent["reward_available"][1]["points"]) == (
         "5 off your order", 500)
@@ -182,6 +183,43 @@ def test_loyalty_events_start_their_notices_and_a_birthday_its_own_flow(session,
     assert sorted(sent) == ["birthday", "points_earned", "points_expiring", "reward_available", "tier_upgrade"]
     # evaluated again: nothing new
     assert support.evaluate(session, flow_shop, now + HOUR).started == []
+
+
+def _lot(session, shop, member, points, *, expires, key="order:old"):
+    session.add(LedgerEntry(shop_id=shop.id, member_id=member.id, points=points, cause="order", cause_key=key,
+                            program_version=1, available_at=utcnow() - 30 * DAY, expires_at=expires))
+    session.commit()
+
+
+def test_a_points_expiring_notice_shows_what_is_left_and_none_goes_once_they_are_spent(
+        session, flow_shop, subscriber, settings, fake_store):
+    member = _member(session, flow_shop)
+    day = dt.datetime(2027, 1, 31, 12, tzinfo=dt.timezone.utc)
+    _lot(session, flow_shop, member, 300, expires=day)
+    _event(session, flow_shop, member, events.POINTS_EXPIRING, "e30", points=300, expires_on="2027-01-31",
+           days_before=30)
+    # the member spends 120 before the notice goes: it shows the 180 still to expire
+    session.add(LedgerEntry(shop_id=flow_shop.id, member_id=member.id, points=-120, cause="redemption",
+                            cause_key="redeem:1", program_version=1, available_at=utcnow()))
+    session.commit()
+    now = utcnow()
+    support.evaluate(session, flow_shop, now)
+    (run,) = support.runs_of(session, flow_shop, definitions.POINTS_EXPIRING)
+    assert steps.execute(session, run.id, 0, fake_store.services(settings), now=now).status == "sent"
+    (message,) = support.messages_of(session, flow_shop)
+    assert message.context["points"] == 180
+    # the 7-day reminder comes after the rest was spent: that run ends without a message
+    session.add(LedgerEntry(shop_id=flow_shop.id, member_id=member.id, points=-180, cause="redemption",
+                            cause_key="redeem:2", program_version=1, available_at=utcnow()))
+    session.commit()
+    _event(session, flow_shop, member, events.POINTS_EXPIRING, "e7", points=300, expires_on="2027-01-31",
+           days_before=7)
+    later = utcnow()
+    support.evaluate(session, flow_shop, later)
+    second = next(r for r in support.runs_of(session, flow_shop, definitions.POINTS_EXPIRING) if r.id != run.id)
+    ended = steps.execute(session, second.id, 0, fake_store.services(settings), now=later)
+    assert (ended.status, ended.detail) == ("exited", "the points were spent or expired since the reminder was due")
+    assert len(support.messages_of(session, flow_shop)) == 1
 
 
 def test_a_transactional_notice_ignores_marketing_consent_but_not_a_suppression(session, flow_shop, t0, settings,
