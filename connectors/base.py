@@ -182,6 +182,11 @@ class Order:
     gift_card_amount_known: bool = True
     # ``shipping_address_key()`` of the order's shipping address; None without one.
     shipping_address_key: str | None = None
+    # When the order was first fulfilled (its earliest successful fulfilment, or the moment the
+    # platform marked it complete); None while it is not fulfilled.
+    fulfilled_at: dt.datetime | None = None
+    # Fields of ``ORDER_OPTIONAL_FIELDS`` the source did not carry (see ``Product.unknown_fields``).
+    unknown_fields: frozenset[str] = frozenset()
 
 
 _ADDRESS_KEY_VERSION = "shipping-address-v1"  # a change of the normalisation changes every key
@@ -248,6 +253,22 @@ class Product:
     created_at: dt.datetime | None = None
     variants: tuple[Variant, ...] = ()
     variants_complete: bool = True
+    # The product's main image (absolute URL) and its page on the storefront (None when the
+    # product has no image, or is not published on the storefront).
+    image_url: str | None = None
+    url: str | None = None
+    # What the product is, as the platform groups products (category names, most specific
+    # platform vocabulary first); empty when it is in none.
+    categories: tuple[str, ...] = ()
+    # Fields of ``PRODUCT_OPTIONAL_FIELDS`` the source did not carry (a webhook that has no
+    # storefront URL, a partial payload): the mirror keeps what it holds for them. A field
+    # not named here is what the platform says, empty values included.
+    unknown_fields: frozenset[str] = frozenset()
+
+
+# Fields a record may leave unknown (``unknown_fields``), by record type.
+PRODUCT_OPTIONAL_FIELDS = frozenset({"image_url", "url", "categories"})
+ORDER_OPTIONAL_FIELDS = frozenset({"fulfilled_at"})
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -479,6 +500,58 @@ class CustomerAttributes:
     tags_remove: tuple[str, ...] = ()
 
 
+CONSENT_SUBSCRIBED = "subscribed"
+CONSENT_UNSUBSCRIBED = "unsubscribed"
+CONSENT_STATES = (CONSENT_SUBSCRIBED, CONSENT_UNSUBSCRIBED)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ConsentUpdate:
+    """A shopper's email marketing consent, changed here, to write to the store.
+
+    ``customer_external_id`` names the store's customer when the mirror knows it; without it
+    (or when that customer is gone) the customer is found by ``email``. ``occurred_at`` is
+    when the shopper decided (aware); the store keeps the most recent decision.
+    """
+
+    email: str
+    customer_external_id: str | None
+    state: str  # one of CONSENT_STATES
+    occurred_at: dt.datetime
+
+
+def consent_problem(update: ConsentUpdate) -> str | None:
+    """Return why a ``ConsentUpdate`` cannot be written to any store, or ``None``."""
+    if update.state not in CONSENT_STATES:
+        return f"state: must be one of {', '.join(CONSENT_STATES)}"
+    email = update.email
+    if not isinstance(email, str) or "@" not in email.strip("@") or email != email.strip() \
+            or any(char.isspace() or unicodedata.category(char)[0] == "C" for char in email):
+        return "email: not an email address"
+    if not isinstance(update.occurred_at, dt.datetime) or update.occurred_at.tzinfo is None:
+        return "occurred_at: must be a timezone-aware datetime"
+    return None
+
+
+CONSENT_WRITTEN = "written"
+CONSENT_NO_CUSTOMER = "no_customer"  # the store has no customer with that id or address (a guest)
+CONSENT_ERROR = "error"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ConsentResult:
+    """What became of one ``ConsentUpdate``: ``status`` is one of the ``CONSENT_*`` outcomes.
+
+    ``customer_external_id`` is the customer written (also when found by address); ``error``
+    says why the store refused an update (``status == CONSENT_ERROR``).
+    """
+
+    email: str
+    customer_external_id: str | None
+    status: str
+    error: str | None = None
+
+
 # --- capabilities -------------------------------------------------------------------------
 
 CAP_BULK_EXPORT = "bulk_export"
@@ -496,6 +569,9 @@ CAP_SHOP_WEBHOOK_SECRET = "shop_webhook_secret"
 # (``orders_since``): a cart reminder asks it just before sending, so an order whose webhook
 # has not arrived yet cannot be followed by a reminder.
 CAP_ORDER_LOOKUP = "order_lookup"
+# The store takes a shopper's email marketing consent written back (``set_email_consent``):
+# an unsubscribe here reaches the store's own consent record.
+CAP_CONSENT_WRITEBACK = "consent_writeback"
 
 RESOURCES = ("customers", "products", "orders", "carts")
 # The record type a resource's progress is counted in (a page may carry others along).
@@ -545,3 +621,14 @@ class Connector(Protocol):
     # The ids of up to five orders (placed, not carts or drafts) the address or the customer
     # placed at or after ``since``, newest first; empty when there are none. Raises the neutral
     # errors (RetryableError when the store cannot answer now).
+
+    # With CAP_CONSENT_WRITEBACK:
+    # def set_email_consent(self, credentials: Credentials,
+    #                       updates: Sequence[ConsentUpdate]) -> list[ConsentResult]
+    # Write each shopper's email marketing consent to the store's customer (found by id, else
+    # by address); one result per update, in order. Idempotent: writing a state the customer
+    # has already is no change and answers CONSENT_WRITTEN. An address no customer has (a
+    # guest) answers CONSENT_NO_CUSTOMER; an update the store refuses, or that cannot be sent
+    # (an unknown state, a naive time), answers CONSENT_ERROR with the reason. A failure of a
+    # call itself raises the neutral errors (RetryableError, AuthRevokedError, TerminalError);
+    # the batch is safe to replay.

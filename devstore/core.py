@@ -12,7 +12,7 @@ from typing import Any, Optional
 
 from .cookies import new_key
 from .errors import BadRequest, NotFound
-from .shopstate import ID_BASES, ShopState, Subscription
+from .shopstate import DEFAULT_ORIGIN, ID_BASES, ShopState, Subscription
 from .storefront.proxy import DEFAULT_TIMEOUT, parse_app_proxy
 from .storefront.themes import check_extension
 from .tokens import App, TokenStore
@@ -128,6 +128,7 @@ class DevStore:
                                  email=f"owner@{handle}.example",
                                  created_at=int(time.time()) - 3 * 365 * 86_400,
                                  id=ID_BASES["Shop"] + len(self.shops) + 1)
+                shop.origin = self.base_url
                 self.shops[domain] = shop
                 log.info("created shop %s", domain)
             if name:
@@ -161,7 +162,7 @@ class DevStore:
 
     def base_url(self) -> str:
         """Return the public base URL used in bulk result links."""
-        return (self.public_url or "http://127.0.0.1:8100").rstrip("/")
+        return (self.public_url or DEFAULT_ORIGIN).rstrip("/")
 
     def emit(self, shop: ShopState, topic: str, payload: dict[str, Any],
              only: Optional[list[Subscription]] = None) -> int:

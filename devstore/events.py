@@ -8,11 +8,11 @@ import secrets
 import time
 from typing import Any, Optional
 
-from . import commerce, names, payloads
+from . import commerce, names, payloads, taxonomy
 from .core import DevStore
 from .errors import BadRequest, NotFound
 from .formats import parse_gid, parse_money
-from .models import Address, Checkout, Customer, Order, Product, Variant
+from .models import Address, Checkout, Customer, Fulfillment, Order, Product, ProductImage, Variant
 from .shopstate import ShopState
 
 log = logging.getLogger(__name__)
@@ -292,6 +292,48 @@ def update_order(store: DevStore, shop: ShopState, order_id: Any, body: dict) ->
     return payload
 
 
+def fulfill_order(store: DevStore, shop: ShopState, order_id: Any) -> dict:
+    """Ship every line of an order in one fulfillment (orders/fulfilled, orders/updated)."""
+    with shop.lock:
+        order = _order(shop, order_id)
+        if order.cancelled_at is not None:
+            raise BadRequest("a cancelled order cannot be fulfilled")
+        if any(f.status == "SUCCESS" for f in order.fulfillments or ()):
+            raise BadRequest("order is already fulfilled")
+        order.updated_at = advance(order.updated_at)
+        fulfillment = Fulfillment(shop.next_id("Fulfillment"), order, order.updated_at)
+        order.fulfillments = [*(order.fulfillments or ()), fulfillment]
+        order.fulfillment_status = "FULFILLED"
+        shop.orders.touched()
+        payload = payloads.order(shop, order)
+        answer = payloads.fulfillment(shop, fulfillment)
+    store.emit(shop, "orders/fulfilled", payload)
+    store.emit(shop, "orders/updated", payload)
+    return answer
+
+
+def cancel_fulfillment(store: DevStore, shop: ShopState, order_id: Any, fulfillment_id: Any) -> dict:
+    """Cancel a fulfillment: the order is unfulfilled again without another (orders/updated)."""
+    with shop.lock:
+        order = _order(shop, order_id)
+        wanted = parse_id(fulfillment_id, "Fulfillment")
+        fulfillment = next((f for f in order.fulfillments or () if f.id == wanted), None)
+        if fulfillment is None:
+            raise NotFound(f"fulfillment {fulfillment_id} not in order {order.id}")
+        if fulfillment.status == "CANCELLED":
+            raise BadRequest("fulfillment is already cancelled")
+        order.updated_at = advance(order.updated_at)
+        fulfillment.status = "CANCELLED"
+        fulfillment.updated_at = order.updated_at
+        if not any(f.status == "SUCCESS" for f in order.fulfillments or ()):
+            order.fulfillment_status = "UNFULFILLED"
+        shop.orders.touched()
+        payload = payloads.order(shop, order)
+        answer = payloads.fulfillment(shop, fulfillment)
+    store.emit(shop, "orders/updated", payload)
+    return answer
+
+
 def update_customer(store: DevStore, shop: ShopState, customer_id: Any, body: dict) -> dict:
     """Change a customer's name, email or phone (customers/update)."""
     with shop.lock:
@@ -376,6 +418,23 @@ def _apply_product(shop: ShopState, product: Product, body: dict, now: int) -> N
         tags = body["tags"]
         product.tags = tuple(t.strip() for t in tags.split(",")) if isinstance(tags, str) \
             else tuple(tags)
+    if "image" in body:
+        if body["image"] is None:
+            product.image = None
+        elif body["image"] is True:
+            product.image = ProductImage(shop.next_id("MediaImage"), now, product.title)
+        else:
+            raise BadRequest("image must be true (a new image) or null (none)")
+    if "category" in body:
+        name = body["category"]
+        category = taxonomy.find(name) if isinstance(name, str) else None
+        if name is not None and category is None:
+            raise BadRequest(f"category must be null or one of {sorted(taxonomy.CATEGORIES)}")
+        product.category = category
+    if "published" in body:
+        if not isinstance(body["published"], bool):
+            raise BadRequest("published must be a boolean")
+        product.published_at = (product.published_at or now) if body["published"] else None
     for item in body.get("variants") or []:
         try:
             price = parse_money(item.get("price", "10.00"))
@@ -410,7 +469,8 @@ def create_product(store: DevStore, shop: ShopState, body: dict) -> dict:
         if not body.get("variants"):
             body = {**body, "variants": [{"title": "Default Title",
                                           "price": body.get("price", "10.00")}]}
-        _apply_product(shop, product, body, now)
+        # A new product comes with an image unless told otherwise (`image: null`).
+        _apply_product(shop, product, {"image": True, **body}, now)
         shop.products.add(product)
         payload = payloads.product(shop, product)
     store.emit(shop, "products/create", payload)

@@ -9,8 +9,8 @@ import time
 from dataclasses import dataclass
 from typing import Optional
 
-from . import commerce, names
-from .models import Checkout, Customer, LineItem, Order, Product, Variant
+from . import commerce, names, taxonomy
+from .models import Checkout, Customer, Fulfillment, LineItem, Order, Product, ProductImage, Variant
 from .shopstate import ShopState
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,10 @@ def _products(shop: ShopState, rng: random.Random, count: int, start: int) -> li
         created_at = start - rng.randint(DAY, 120 * DAY)
         product = Product(shop.next_id("Product"), title, handle, rng.choice(names.VENDORS),
                           product_type, (product_type.lower(),), created_at)
+        # Media and category follow from the product, not the random stream: the rest of the
+        # history is the same as before products had them.
+        product.image = ProductImage(shop.next_id("MediaImage"), created_at, title)
+        product.category = taxonomy.NOUN_CATEGORIES.get(noun)
         base = rng.choice(names.PRICE_POINTS)
         option_count = rng.choice((1, 1, 2, 3))
         options = ("Default Title",) if option_count == 1 else rng.choice(names.VARIANT_OPTIONS)
@@ -182,12 +186,16 @@ def _orders(shop: ShopState, rng: random.Random, spec: GenerateSpec,
         if created_at < recent:
             order.fulfillment_status = "FULFILLED"
             order.updated_at = min(end, created_at + rng.randint(3600, 3 * DAY))
+        fulfilled_at = order.updated_at
         commerce.record_purchase(customer, order)
         roll = rng.random()
         if roll < cancel_rate:
             _cancel(shop, rng, order, end)
         elif roll < cancel_rate + refund_rate:
             _refund(shop, rng, order, end)
+        if order.fulfillment_status == "FULFILLED":
+            # Shipped in one go when it was marked fulfilled (a cancelled order never was).
+            order.fulfillments = [Fulfillment(shop.next_id("Fulfillment"), order, fulfilled_at)]
         shop.orders.add(order)
         orders.append(order)
     return orders

@@ -21,11 +21,31 @@ class Variant:
         self.updated_at = updated_at
 
 
+class ProductImage:
+    """A product's featured image (a MediaImage; a WordPress attachment in the Woo dialect)."""
+
+    __slots__ = ("id", "created_at", "alt")
+
+    WIDTH = HEIGHT = 64  # the PNG devstore serves for every image
+
+    def __init__(self, id: int, created_at: int, alt: str = "") -> None:
+        self.id = id
+        self.created_at = created_at
+        self.alt = alt
+
+
 class Product:
-    """One product with its variants."""
+    """One product with its variants.
+
+    `image` is the featured image (None: the product has none); `category` names an entry
+    of `taxonomy.CATEGORIES` (Shopify's standard taxonomy) or is None; `published_at` is when
+    it was published on the Online Store (None: not published); `categories` are the
+    WooCommerce dialect's category names.
+    """
 
     __slots__ = ("id", "title", "handle", "status", "vendor", "product_type", "tags",
-                 "created_at", "updated_at", "variants", "deleted")
+                 "created_at", "updated_at", "variants", "deleted", "image", "category",
+                 "published_at", "categories")
 
     def __init__(self, id: int, title: str, handle: str, vendor: str, product_type: str,
                  tags: tuple[str, ...], created_at: int, status: str = "ACTIVE") -> None:
@@ -40,6 +60,10 @@ class Product:
         self.updated_at = created_at
         self.variants: list[Variant] = []
         self.deleted = False
+        self.image: Optional[ProductImage] = None
+        self.category: Optional[str] = None
+        self.published_at: Optional[int] = created_at
+        self.categories: tuple[str, ...] = (product_type,) if product_type else ()
 
 
 class Address:
@@ -147,18 +171,38 @@ class Refund:
         self.gift_card_transaction_id: Optional[int] = None
 
 
+class Fulfillment:
+    """One shipment of all of an order's items; `status` as the GraphQL FulfillmentStatus."""
+
+    __slots__ = ("id", "order", "created_at", "updated_at", "status")
+
+    def __init__(self, id: int, order: "Order", created_at: int, status: str = "SUCCESS") -> None:
+        self.id = id
+        self.order = order
+        self.created_at = created_at
+        self.updated_at = created_at
+        self.status = status
+
+    @property
+    def name(self) -> str:
+        """Return the merchant-facing name (`#1001.1`)."""
+        position = (self.order.fulfillments or [self]).index(self) + 1
+        return f"{self.order.name}.{position}"
+
+
 class Order:
     """One order with its lines and refunds; money in integer cents.
 
     `gift_card` is what gift cards paid of the total when the order was placed (the rest was
     paid, or is owed, through the card gateway); `shipping_address` is None for an order that
-    ships nowhere.
+    ships nowhere; `fulfillments` (None: none yet) are its shipments, oldest first.
     """
 
     __slots__ = ("id", "number", "customer", "email", "created_at", "updated_at",
                  "cancelled_at", "financial_status", "fulfillment_status", "tags",
                  "discount_code", "discount", "subtotal", "tax", "shipping", "total",
-                 "line_items", "refunds", "test", "checkout", "gift_card", "shipping_address")
+                 "line_items", "refunds", "test", "checkout", "gift_card", "shipping_address",
+                 "fulfillments")
 
     def __init__(self, id: int, number: int, customer: Optional[Customer],
                  email: Optional[str], created_at: int, line_items: list[LineItem]) -> None:
@@ -184,6 +228,7 @@ class Order:
         self.checkout: Optional["Checkout"] = None
         self.gift_card = 0
         self.shipping_address: Optional[Address] = customer.default_address if customer else None
+        self.fulfillments: Optional[list[Fulfillment]] = None
 
     @property
     def name(self) -> str:

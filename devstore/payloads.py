@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from . import taxonomy
 from .commerce import refund_legs, transactions
 from .formats import gid, iso_local, money
-from .models import Address, Checkout, Customer, LineItem, Order, Product, Refund, Variant
+from .models import (
+    Address,
+    Checkout,
+    Customer,
+    Fulfillment,
+    LineItem,
+    Order,
+    Product,
+    ProductImage,
+    Refund,
+    Variant,
+)
 from .shopstate import ShopState
 
 FULFILLMENT_REST = {"FULFILLED": "fulfilled", "PARTIALLY_FULFILLED": "partial"}
@@ -71,6 +83,17 @@ def address(a: Optional[Address]) -> Optional[dict[str, Any]]:
             "phone": None}
 
 
+def fulfillment(shop: ShopState, f: Fulfillment) -> dict[str, Any]:
+    """Return a fulfillment as the REST order carries it (every line ships in one go)."""
+    tz = shop.timezone
+    return {"id": f.id, "admin_graphql_api_id": gid("Fulfillment", f.id), "order_id": f.order.id,
+            "name": f.name, "status": f.status.lower(), "service": "manual", "shipment_status": None,
+            "location_id": None, "tracking_company": None, "tracking_number": None,
+            "tracking_numbers": [], "tracking_url": None, "tracking_urls": [],
+            "created_at": iso_local(f.created_at, tz), "updated_at": iso_local(f.updated_at, tz),
+            "line_items": [line_item(li) for li in f.order.line_items]}
+
+
 def gateway_names(o: Order) -> list[str]:
     """Return the gateways an order's payments went through, in the order they were first used."""
     return list(dict.fromkeys(t.gateway for t in transactions(o) if t.kind != "REFUND"))
@@ -101,6 +124,7 @@ def order(shop: ShopState, o: Order) -> dict[str, Any]:
         # endpoint and topic).
         "payment_gateway_names": gateway_names(o),
         "shipping_address": address(o.shipping_address),
+        "fulfillments": [fulfillment(shop, f) for f in o.fulfillments or ()],
         "checkout_id": o.checkout.id if o.checkout else None,
         "checkout_token": o.checkout.token if o.checkout else None,
     }
@@ -137,15 +161,51 @@ def variant(shop: ShopState, v: Variant) -> dict[str, Any]:
             "updated_at": iso_local(v.updated_at, shop.timezone)}
 
 
+def image_src(shop: ShopState, image: ProductImage) -> str:
+    """Return the URL devstore serves an image at (Shopify's CDN stands behind the real one)."""
+    return f"{shop.origin()}/cdn/shops/{shop.short_name}/files/{image.id}.png"
+
+
+def product_image(shop: ShopState, p: Product) -> Optional[dict[str, Any]]:
+    """Return the REST image of a product (its `admin_graphql_api_id` is a MediaImage, as since 2025-01)."""
+    image = p.image
+    if image is None:
+        return None
+    tz = shop.timezone
+    return {"id": image.id, "alt": image.alt or None, "position": 1, "product_id": p.id,
+            "created_at": iso_local(image.created_at, tz), "updated_at": iso_local(image.created_at, tz),
+            "admin_graphql_api_id": gid("MediaImage", image.id), "width": ProductImage.WIDTH,
+            "height": ProductImage.HEIGHT, "src": image_src(shop, image), "variant_ids": []}
+
+
+def product_category(p: Product) -> Optional[dict[str, Any]]:
+    """Return the trimmed taxonomy category product webhooks carry (2024-10 and later)."""
+    category = taxonomy.of(p.category)
+    if category is None:
+        return None
+    return {"admin_graphql_api_id": category.gid, "name": category.name, "full_name": category.full_name}
+
+
+def online_store_url(shop: ShopState, p: Product) -> Optional[str]:
+    """Return the product's page on the storefront; None unless it is active and published."""
+    if p.deleted or p.status != "ACTIVE" or p.published_at is None:
+        return None
+    return f"https://{shop.domain}/products/{p.handle}"
+
+
 def product(shop: ShopState, p: Product) -> dict[str, Any]:
     """Return a product payload."""
     tz = shop.timezone
+    image = product_image(shop, p)
     return {
         "id": p.id, "admin_graphql_api_id": gid("Product", p.id), "title": p.title,
         "handle": p.handle, "status": p.status.lower(), "vendor": p.vendor,
         "product_type": p.product_type, "tags": ", ".join(p.tags),
         "created_at": iso_local(p.created_at, tz), "updated_at": iso_local(p.updated_at, tz),
+        "published_at": iso_local(p.published_at, tz), "published_scope": "global",
         "variants": [variant(shop, v) for v in p.variants],
+        "image": image, "images": [image] if image else [],
+        "category": product_category(p),
     }
 
 

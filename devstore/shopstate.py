@@ -26,7 +26,10 @@ ID_BASES = {
     "DiscountCodeNode": 1_470_000_000_000,
     "DiscountRedeemCode": 19_800_000_000_000,
     "Metafield": 27_300_000_000_000,
+    "MediaImage": 31_900_000_000_000,
+    "Fulfillment": 4_800_000_000_000,
 }
+DEFAULT_ORIGIN = "http://127.0.0.1:8100"
 
 SORT_FIELDS: dict[str, Callable[[Any], tuple]] = {
     "ID": lambda o: (o.id,),
@@ -158,6 +161,9 @@ class ShopState:
     metafield_keys: dict[tuple[str, int, str, str], Metafield] = field(default_factory=dict)
     # (client id, block name) -> app embed, in activation order.
     app_embeds: dict[tuple[str, str], AppEmbed] = field(default_factory=dict)
+    # The devstore's own base URL (where product images are served), asked when needed: a
+    # server learns its port after the shop exists.
+    origin: Callable[[], str] = field(default=lambda: DEFAULT_ORIGIN, repr=False, compare=False)
 
     def next_id(self, type_name: str) -> int:
         """Allocate the next numeric id for a GraphQL type."""

@@ -115,18 +115,43 @@ _ORDER_COLUMNS = ("number", "customer_external_id", "email", "currency", "total_
                   "subtotal_price", "total_discounts", "total_tax", "gift_card_amount",
                   "shipping_address_key", "financial_status", "fulfillment_status", "is_test", "tags",
                   "discount_codes", "source_created_at", "source_updated_at", "processed_at",
-                  "cancelled_at", "updated_at")
-# An order whose gift card amount the source could not tell keeps the stored one (and whether
-# it is known); a known amount is written with the flag.
-_ORDER_COLUMNS_GIFT_CARD_UNKNOWN = tuple(c for c in _ORDER_COLUMNS if c != "gift_card_amount")
-_ORDER_COLUMNS_GIFT_CARD_KNOWN = (*_ORDER_COLUMNS, "gift_card_amount_known")
+                  "cancelled_at", "fulfilled_at", "updated_at")
+
+
+def _known_columns(columns: Sequence[str], unknown: Iterable[str]) -> tuple[str, ...]:
+    """Return the columns a record may overwrite: all but those its source could not tell."""
+    left_out = set(unknown)
+    return tuple(column for column in columns if column not in left_out)
+
+
+def _order_columns(record: base.Order) -> tuple[str, ...]:
+    """Return the columns an order overwrites when it wins.
+
+    An order whose gift card amount the source could not tell keeps the stored one (and
+    whether it is known); a known amount is written with the flag. A field the record names
+    unknown keeps what is stored too.
+    """
+    unknown = set(record.unknown_fields) & base.ORDER_OPTIONAL_FIELDS
+    if not record.gift_card_amount_known:
+        return _known_columns(_ORDER_COLUMNS, unknown | {"gift_card_amount"})
+    return (*_known_columns(_ORDER_COLUMNS, unknown), "gift_card_amount_known")
+
+
+def _by_columns(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, ...]]
+                ) -> dict[tuple[str, ...], list[dict[str, Any]]]:
+    """Group rows by the columns each may overwrite (one statement per group)."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row, update_columns in zip(rows, columns, strict=True):
+        groups.setdefault(update_columns, []).append(row)
+    return groups
 
 
 def apply_orders(session: Session, shop_id: int, platform: str, records: Sequence[base.Order]) -> int:
     """Upsert orders; an order that won gets its line items replaced and its refunds added.
 
     An order whose gift card amount its source could not tell keeps the amount stored (a new
-    row starts at 0); every other column is written as usual.
+    row starts at 0), and so does a field the record names unknown (a new row starts empty);
+    every other column is written as usual.
     """
     records = _newest(records)
     now = utcnow()
@@ -143,16 +168,16 @@ def apply_orders(session: Session, shop_id: int, platform: str, records: Sequenc
             "is_test": r.is_test, "tags": list(r.tags), "discount_codes": list(r.discount_codes),
             "source_created_at": r.created_at, "source_updated_at": r.updated_at,
             "processed_at": r.processed_at, "cancelled_at": r.cancelled_at,
+            "fulfilled_at": None if "fulfilled_at" in r.unknown_fields else r.fulfilled_at,
             "created_at": now, "updated_at": now,
         }
         for r in records
     ]
     written: list[Any] = []
-    for known in (True, False):
-        group = [row for row, r in zip(rows, records, strict=True) if r.gift_card_amount_known is known]
+    for update_columns, group in _by_columns(rows, [_order_columns(r) for r in records]).items():
         written += upsert(session, Order.__table__, group, conflict=("shop_id", "external_id"),
-                          update=_ORDER_COLUMNS_GIFT_CARD_KNOWN if known else _ORDER_COLUMNS_GIFT_CARD_UNKNOWN,
-                          newer_than="source_updated_at", extra_where=Order.__table__.c.deleted_at.is_(None))
+                          update=update_columns, newer_than="source_updated_at",
+                          extra_where=Order.__table__.c.deleted_at.is_(None))
     ids = {external_id: order_id for order_id, external_id in written}
     if ids:
         complete = {ids[r.external_id] for r in records if r.external_id in ids and r.line_items_complete}
@@ -215,24 +240,37 @@ def apply_refunds(session: Session, shop_id: int, platform: str, records: Sequen
     return len(inserted)
 
 
-_PRODUCT_COLUMNS = ("title", "handle", "status", "vendor", "product_type", "tags",
-                    "source_created_at", "source_updated_at", "updated_at")
+_PRODUCT_COLUMNS = ("title", "handle", "status", "vendor", "product_type", "tags", "image_url", "url",
+                    "categories", "source_created_at", "source_updated_at", "updated_at")
 
 
 def apply_products(session: Session, shop_id: int, platform: str, records: Sequence[base.Product]) -> int:
-    """Upsert products and replace the variants of those that won; deleted ones stay deleted."""
+    """Upsert products and replace the variants of those that won; deleted ones stay deleted.
+
+    A field the record names unknown (a webhook without the storefront URL) keeps what is
+    stored; a new row starts without it.
+    """
     records = _newest(records)
     now = utcnow()
-    rows = [
-        {"shop_id": shop_id, "platform": platform, "external_id": r.external_id, "title": r.title,
-         "handle": r.handle, "status": r.status, "vendor": r.vendor, "product_type": r.product_type,
-         "tags": list(r.tags), "source_created_at": r.created_at, "source_updated_at": r.updated_at,
-         "created_at": now, "updated_at": now}
-        for r in records
-    ]
-    written = upsert(session, Product.__table__, rows, conflict=("shop_id", "external_id"),
-                     update=_PRODUCT_COLUMNS, newer_than="source_updated_at",
-                     extra_where=Product.__table__.c.deleted_at.is_(None))
+    rows = []
+    for r in records:
+        unknown = r.unknown_fields
+        rows.append(
+            {"shop_id": shop_id, "platform": platform, "external_id": r.external_id, "title": r.title,
+             "handle": r.handle, "status": r.status, "vendor": r.vendor, "product_type": r.product_type,
+             "tags": list(r.tags),
+             "image_url": None if "image_url" in unknown else r.image_url,
+             "url": None if "url" in unknown else r.url,
+             "categories": None if "categories" in unknown else list(r.categories),
+             "source_created_at": r.created_at, "source_updated_at": r.updated_at,
+             "created_at": now, "updated_at": now})
+    columns = [_known_columns(_PRODUCT_COLUMNS, set(r.unknown_fields) & base.PRODUCT_OPTIONAL_FIELDS)
+               for r in records]
+    written: list[Any] = []
+    for update_columns, group in _by_columns(rows, columns).items():
+        written += upsert(session, Product.__table__, group, conflict=("shop_id", "external_id"),
+                          update=update_columns, newer_than="source_updated_at",
+                          extra_where=Product.__table__.c.deleted_at.is_(None))
     ids = {external_id: product_id for product_id, external_id in written}
     if ids:
         complete = {ids[r.external_id] for r in records if r.external_id in ids and r.variants_complete}

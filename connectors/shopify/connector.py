@@ -13,6 +13,7 @@ from shopify_app import AppConfig, refresh_access_token, token_exchange
 
 from connectors.base import (
     CAP_BULK_EXPORT,
+    CAP_CONSENT_WRITEBACK,
     CAP_EXPIRING_TOKENS,
     CAP_ORDER_LOOKUP,
     CAP_SESSION_TOKENS,
@@ -23,6 +24,8 @@ from connectors.base import (
     AuthorizationRequest,
     AuthRevokedError,
     BackfillJob,
+    ConsentResult,
+    ConsentUpdate,
     Credentials,
     CustomerAttributes,
     DiscountResult,
@@ -54,7 +57,8 @@ class ShopifyConnector:
 
     platform: ClassVar[str] = "shopify"
     capabilities: ClassVar[frozenset[str]] = frozenset(
-        {CAP_BULK_EXPORT, CAP_EXPIRING_TOKENS, CAP_ORDER_LOOKUP, CAP_SESSION_TOKENS, CAP_WEBHOOK_SUBSCRIPTIONS})
+        {CAP_BULK_EXPORT, CAP_CONSENT_WRITEBACK, CAP_EXPIRING_TOKENS, CAP_ORDER_LOOKUP, CAP_SESSION_TOKENS,
+         CAP_WEBHOOK_SUBSCRIPTIONS})
 
     def __init__(self, *, api_key: str, api_secret: str, scopes: str, api_origin: str | None = None,
                  api_version: str = "2026-10", redis: Any = None, timeout: float = 10.0,
@@ -390,6 +394,15 @@ class ShopifyConnector:
         Returns how many values were written (tags are not counted).
         """
         return writeback.set_customer_attributes(self.graphql(), credentials, updates)
+
+    def set_email_consent(self, credentials: Credentials,
+                          updates: Sequence[ConsentUpdate]) -> list[ConsentResult]:
+        """Write shoppers' email marketing consent to their customers (needs ``write_customers``).
+
+        ``customerEmailMarketingConsentUpdate`` per update, on the customer named, else the
+        one found by address (``customers(query: "email:…")``); one result per update.
+        """
+        return writeback.set_email_consent(self.graphql(), credentials, updates)
 
 
 def _updated_since_filter(updated_since: dt.datetime | None) -> str | None:

@@ -21,6 +21,7 @@ from connectors.base import (
 )
 from connectors.shopify.values import (
     GIFT_CARD_GATEWAY,
+    categories,
     consent_state,
     decimal,
     external_id,
@@ -111,6 +112,7 @@ def order(node: dict[str, Any]) -> Order:
     if not currency:
         raise KeyError("currencyCode")
     gift_card_amount, gift_card_known = _gift_cards(node)
+    fulfilled_at, fulfilled_known = _fulfilled_at(node)
     return Order(
         external_id=order_id,
         number=str(node.get("name") or order_id),
@@ -136,7 +138,28 @@ def order(node: dict[str, Any]) -> Order:
         gift_card_amount=gift_card_amount,
         gift_card_amount_known=gift_card_known,
         shipping_address_key=_address_key(node.get("shippingAddress")),
+        fulfilled_at=fulfilled_at,
+        unknown_fields=frozenset() if fulfilled_known else frozenset({"fulfilled_at"}),
     )
+
+
+def _fulfilled_at(node: dict[str, Any]) -> tuple[Any, bool]:
+    """Return when an order was first fulfilled, and whether the node could tell.
+
+    That is the creation time of its earliest successful fulfilment (a cancelled or failed
+    one shipped nothing). An order read without its fulfillments cannot tell; one read with
+    fewer than it has (a page caps them; ``fulfillmentsCount`` counts them all) can only when
+    a successful one is among those read, since Shopify lists them oldest first.
+    """
+    fulfillments = node.get("fulfillments")
+    if not isinstance(fulfillments, list):
+        return None, False
+    times = [timestamp(item["createdAt"]) for item in fulfillments
+             if str(item.get("status") or "").upper() == "SUCCESS" and item.get("createdAt")]
+    if times:
+        return min(times), True
+    count = (node.get("fulfillmentsCount") or {}).get("count")
+    return None, count is None or int(count) <= len(fulfillments)
 
 
 def _gift_cards(node: dict[str, Any]) -> tuple[Decimal, bool]:
@@ -205,6 +228,8 @@ def _refund(item: dict[str, Any], order_id: str, currency: str) -> Refund:
 
 def product(node: dict[str, Any]) -> Product:
     """Return the ``Product`` of a GraphQL ``Product`` node, with its variants."""
+    unknown = frozenset(field for field, source in _PRODUCT_SOURCES.items()
+                        if not all(key in node for key in source))
     return Product(
         external_id=external_id(node["id"]),
         title=node.get("title") or "",
@@ -227,7 +252,25 @@ def product(node: dict[str, Any]) -> Product:
             for variant in nodes(node.get("variants"))
         ),
         variants_complete=is_complete(node.get("variants")),
+        image_url=_preview_url(node.get("featuredMedia")),
+        url=node.get("onlineStoreUrl") or None,
+        categories=() if "categories" in unknown
+        else categories((node.get("category") or {}).get("name"), node.get("productType")),
+        unknown_fields=unknown,
     )
+
+
+# The node fields each optional product field is read from: a node without them cannot tell.
+_PRODUCT_SOURCES = {"image_url": ("featuredMedia",), "url": ("onlineStoreUrl",),
+                    "categories": ("category", "productType")}
+
+
+def _preview_url(media: Any) -> str | None:
+    """Return the URL of a media's preview image (what a featured video shows too), or None."""
+    if not isinstance(media, dict):
+        return None
+    image = (media.get("preview") or {}).get("image") or {}
+    return image.get("url") or None
 
 
 def cart(node: dict[str, Any]) -> Cart:

@@ -24,6 +24,7 @@ from connectors.base import (
 )
 from connectors.shopify.values import (
     GIFT_CARD_GATEWAY,
+    categories,
     consent_state,
     decimal,
     external_id,
@@ -85,7 +86,20 @@ def order(payload: dict[str, Any]) -> Order:
         gift_card_amount=_ZERO,
         gift_card_amount_known=gift_card_gateway_used(payload) is False,
         shipping_address_key=_address_key(payload.get("shipping_address")),
+        fulfilled_at=_fulfilled_at(payload.get("fulfillments")),
+        unknown_fields=frozenset() if isinstance(payload.get("fulfillments"), list)
+        else frozenset({"fulfilled_at"}),
     )
+
+
+def _fulfilled_at(fulfillments: Any) -> Any:
+    """Return the creation time of the earliest successful fulfilment of a REST order, or None."""
+    if not isinstance(fulfillments, list):
+        return None
+    times = [timestamp(item["created_at"]) for item in fulfillments
+             if isinstance(item, dict) and str(item.get("status") or "").lower() == "success"
+             and item.get("created_at")]
+    return min(times) if times else None
 
 
 def _address_key(address: Any) -> str | None:
@@ -224,6 +238,7 @@ def checkout(payload: dict[str, Any]) -> Cart:
 
 def product(payload: dict[str, Any]) -> Product:
     """Return the ``Product`` of a ``products/create|update`` payload."""
+    unknown = _unknown_product_fields(payload)
     return Product(
         external_id=external_id(require(payload, "id")),
         title=str(payload.get("title") or ""),
@@ -245,7 +260,40 @@ def product(payload: dict[str, Any]) -> Product:
             )
             for variant in payload.get("variants") or ()
         ),
+        image_url=None if "image_url" in unknown else _image_src(payload),
+        # The payload has no storefront URL; only an unpublished product (`published_at`
+        # null: not on the Online Store) is known to have none.
+        url=None,
+        categories=() if "categories" in unknown
+        else categories((payload.get("category") or {}).get("name"), payload.get("product_type")),
+        unknown_fields=unknown,
     )
+
+
+def _image_src(payload: dict[str, Any]) -> str | None:
+    """Return the src of a REST product's featured image (`image`, else the first of `images`)."""
+    if "image" in payload:
+        image = payload["image"]
+    else:
+        images = payload.get("images")
+        image = images[0] if isinstance(images, list) and images else None
+    return (image.get("src") or None) if isinstance(image, dict) else None
+
+
+def _unknown_product_fields(payload: dict[str, Any]) -> frozenset[str]:
+    """Return the optional product fields a REST payload cannot tell.
+
+    The URL only when the product is unpublished; the image without `image` and `images`;
+    the categories without `category` (payloads before API 2024-10) or `product_type`.
+    """
+    unknown = set()
+    if not ("published_at" in payload and payload["published_at"] is None):
+        unknown.add("url")
+    if "image" not in payload and not isinstance(payload.get("images"), list):
+        unknown.add("image_url")
+    if "category" not in payload or "product_type" not in payload:
+        unknown.add("categories")
+    return frozenset(unknown)
 
 
 def deletion(payload: dict[str, Any]) -> Deletion:

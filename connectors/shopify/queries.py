@@ -20,6 +20,7 @@ ORDER_FIELDS = f"""
   totalPriceSet {{ {_MONEY} }} subtotalPriceSet {{ {_MONEY} }} totalDiscountsSet {{ {_MONEY} }}
   totalTaxSet {{ {_MONEY} }} totalShippingPriceSet {{ {_MONEY} }} currentTotalPriceSet {{ {_MONEY} }}
   shippingAddress {{ address1 address2 zip countryCodeV2 }} transactionsCount {{ count }}
+  fulfillmentsCount {{ count }}
 """
 # `Order.transactions` is a list, not a connection: bulk exports give it inline and whole, a
 # page caps it with `first` (transactionsCount tells when the cap cut it short).
@@ -28,10 +29,19 @@ LINE_ITEM_FIELDS = f"""
   id title quantity sku variant {{ id }} product {{ id }}
   originalUnitPriceSet {{ {_MONEY} }} discountedTotalSet {{ {_MONEY} }}
 """
+# `Order.fulfillments` is a list too (oldest first); fulfillmentsCount (cancelled ones
+# included) tells when a page's cap cut it short.
+FULFILLMENT_FIELDS = "createdAt status"
 REFUND_FIELDS = f"id createdAt note totalRefundedSet {{ {_MONEY} }}"
 REFUND_LINE_FIELDS = f"lineItem {{ id }} quantity subtotalSet {{ {_MONEY} }}"
 
-PRODUCT_FIELDS = "id title handle status vendor productType tags createdAt updatedAt"
+# `featuredMedia` replaced the deprecated `featuredImage`; its preview image is an image for
+# every kind of media (a video's poster too). `onlineStoreUrl` is null while the product is
+# not published on the Online Store; `category` is the standard product taxonomy category.
+PRODUCT_FIELDS = """
+  id title handle status vendor productType tags createdAt updatedAt
+  featuredMedia { preview { image { url } } } onlineStoreUrl category { name }
+"""
 VARIANT_FIELDS = "id title sku price inventoryQuantity"
 
 CART_FIELDS = f"""
@@ -42,12 +52,15 @@ CART_LINE_FIELDS = f"id title quantity variant {{ id }} product {{ id }} origina
 
 # Page sizes keep each query's requested cost (2 + first × node cost) under Shopify's
 # 1000-point single-query limit; nested connections and lists are capped the same way. An
-# order costs 192: itself 14, lineItems 2 + 15 × 7, refunds 3 + 2 + 10 × 4, shippingAddress
-# and transactionsCount 1 each, transactions 8 × 3; five of them make a page of 962 points.
+# order costs 196: itself 14, lineItems 2 + 15 × 7, refunds 3 + 2 + 10 × 4, shippingAddress,
+# transactionsCount and fulfillmentsCount 1 each, transactions 8 × 3, fulfillments 3 × 1;
+# five of them make a page of 982 points. A product costs 17: itself 1, variants 2 + 10 × 1,
+# featuredMedia with its preview and image 3, category 1; fifty make a page of 852.
 PAGE_SIZES = {"customers": 100, "products": 50, "orders": 5, "carts": 8}
 ORDER_LINES_FIRST = 15
 REFUND_LINES_FIRST = 10
 ORDER_TRANSACTIONS_FIRST = 8
+ORDER_FULFILLMENTS_FIRST = 3
 VARIANTS_FIRST = 10
 CART_LINES_FIRST = 20
 
@@ -69,7 +82,8 @@ PAGE_QUERIES = {
         + f" lineItems(first: {ORDER_LINES_FIRST}) {{ nodes {{ {LINE_ITEM_FIELDS} }} pageInfo {{ hasNextPage }} }}"
         + f" refunds {{ {REFUND_FIELDS} refundLineItems(first: {REFUND_LINES_FIRST})"
           f" {{ nodes {{ {REFUND_LINE_FIELDS} }} }} }}"
-        + f" transactions(first: {ORDER_TRANSACTIONS_FIRST}) {{ {TRANSACTION_FIELDS} }}",
+        + f" transactions(first: {ORDER_TRANSACTIONS_FIRST}) {{ {TRANSACTION_FIELDS} }}"
+        + f" fulfillments(first: {ORDER_FULFILLMENTS_FIRST}) {{ {FULFILLMENT_FIELDS} }}",
     },
     "products": _PAGE % {
         "field": "products", "sort": ", sortKey: UPDATED_AT",
@@ -92,6 +106,7 @@ BULK_QUERIES = {
         f" lineItems {{ edges {{ node {{ {LINE_ITEM_FIELDS} }} }} }}"
         f" refunds {{ {REFUND_FIELDS} refundLineItems {{ edges {{ node {{ {REFUND_LINE_FIELDS} }} }} }} }}"
         f" transactions {{ {TRANSACTION_FIELDS} }}"
+        f" fulfillments {{ {FULFILLMENT_FIELDS} }}"
         " } } } }"
     ),
     "products": (
@@ -145,9 +160,11 @@ mutation WebhookCreate($topic: WebhookSubscriptionTopic!, $uri: String!) {
 
 # A refetch reads one order's refunds outside a page, so it affords more refund lines.
 REFETCH_REFUND_LINES_FIRST = 50
-# A whole order read on its own affords more lines and transactions too (648 points).
+# A whole order read on its own affords more lines, transactions and fulfillments too (659
+# points).
 REFETCH_ORDER_LINES_FIRST = 50
 REFETCH_TRANSACTIONS_FIRST = 25
+REFETCH_FULFILLMENTS_FIRST = 10
 
 PRODUCT = f"""
 query Product($id: ID!) {{
@@ -184,6 +201,7 @@ query Order($id: ID!) {{
       }}
     }}
     transactions(first: {REFETCH_TRANSACTIONS_FIRST}) {{ {TRANSACTION_FIELDS} }}
+    fulfillments(first: {REFETCH_FULFILLMENTS_FIRST}) {{ {FULFILLMENT_FIELDS} }}
   }}
 }}
 """
@@ -241,4 +259,27 @@ TAGS_REMOVE = f"""
 mutation TagsRemove($id: ID!, $tags: [String!]!) {{
   tagsRemove(id: $id, tags: $tags) {{ {_TAGS_PAYLOAD} }}
 }}
+"""
+
+# --- email marketing consent ----------------------------------------------------------------
+
+# The customers an address belongs to (the search matches more loosely than equality: the
+# answer is compared with the address asked for).
+CUSTOMERS_BY_EMAIL_FIRST = 5
+CUSTOMERS_BY_EMAIL = f"""
+query CustomersByEmail($query: String!) {{
+  customers(first: {CUSTOMERS_BY_EMAIL_FIRST}, query: $query) {{
+    nodes {{ id defaultEmailAddress {{ emailAddress }} }}
+  }}
+}}
+"""
+
+# Needs write_customers. Only SUBSCRIBED, UNSUBSCRIBED and PENDING may be set.
+EMAIL_CONSENT_UPDATE = """
+mutation EmailConsentUpdate($input: CustomerEmailMarketingConsentUpdateInput!) {
+  customerEmailMarketingConsentUpdate(input: $input) {
+    customer { id emailMarketingConsent { marketingState consentUpdatedAt } }
+    userErrors { field message code }
+  }
+}
 """

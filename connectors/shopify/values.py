@@ -133,3 +133,19 @@ def to_gid(type_name: str, value: Any) -> str:
     if not text.isdigit():
         raise TerminalError(f"invalid {type_name} id {value!r}")
     return prefix + text
+
+
+def categories(taxonomy_name: Any, product_type: Any) -> tuple[str, ...]:
+    """Return a product's categories: its taxonomy category's name, then its product type.
+
+    The standard taxonomy names what the product is in Shopify's shared vocabulary; the
+    product type is the merchant's own grouping (the nearest thing to a WooCommerce category).
+    Blank names are left out, and the type when it only repeats the category (ignoring case).
+    """
+    names: list[str] = []
+    for value in (taxonomy_name, product_type):
+        text = str(value).strip() if value is not None else ""
+        if text and text.casefold() not in {name.casefold() for name in names}:
+            names.append(text)
+    return tuple(names)
+

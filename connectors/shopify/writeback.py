@@ -1,9 +1,10 @@
-"""Write to Shopify on a shop's behalf: code discounts, customer metafields and customer tags.
+"""Write to Shopify on a shop's behalf: code discounts, customer metafields, tags and consent.
 
 Discounts are keyed by their code, which Shopify keeps unique per shop: creating a code that
 exists answers with a ``TAKEN`` user error, which is taken to mean "already done" and
-answered with the existing discount. Metafields are set, and tags added or removed, to a
-state rather than by a delta. So a batch may be replayed after any failure.
+answered with the existing discount. Metafields are set, tags added or removed, and email
+marketing consent written, to a state rather than by a delta. So a batch may be replayed
+after any failure.
 """
 
 from __future__ import annotations
@@ -16,19 +17,27 @@ from decimal import Decimal
 from typing import Any
 
 from connectors.base import (
+    CONSENT_ERROR,
+    CONSENT_NO_CUSTOMER,
+    CONSENT_SUBSCRIBED,
+    CONSENT_WRITTEN,
     DISCOUNT_FIXED_AMOUNT,
     DISCOUNT_FREE_PRODUCT,
     DISCOUNT_FREE_SHIPPING,
     DISCOUNT_KINDS,
     DISCOUNT_PERCENTAGE,
+    ConsentResult,
+    ConsentUpdate,
     Credentials,
     CustomerAttributes,
     DiscountResult,
     DiscountSpec,
     TerminalError,
+    consent_problem,
 )
 from connectors.shopify import queries
 from connectors.shopify.graphql import GraphQLClient, user_errors
+from connectors.shopify.values import external_id as numeric_id
 from connectors.shopify.values import to_gid
 
 logger = logging.getLogger(__name__)
@@ -340,3 +349,110 @@ def _change_tags(client: GraphQLClient, credentials: Credentials, document: str,
         raise TerminalError(f"shop {shop}: {field} refused: {_describe(errors)[:500]}")
     if not (payload.get("node") or {}).get("id"):
         raise TerminalError(f"shop {shop}: {field} answered without the customer or errors")
+
+
+# --- email marketing consent ----------------------------------------------------------------
+
+_MARKETING_STATES = {"subscribed": "SUBSCRIBED", "unsubscribed": "UNSUBSCRIBED"}
+
+
+def email_search(email: str) -> str:
+    """Return the ``customers(query:)`` term matching one address, quoted and escaped.
+
+    Shopify's search syntax takes a quoted value and backslash escapes inside it; a quote or
+    backslash in the address is escaped, so it cannot end the value or add terms.
+    """
+    escaped = email.replace("\\", "\\\\").replace('"', '\\"')
+    return f'email:"{escaped}"'
+
+
+def customer_by_email(client: GraphQLClient, credentials: Credentials, email: str) -> str | None:
+    """Return the GID of the customer whose address is ``email`` (case-insensitively), or None."""
+    data = client.execute(credentials, queries.CUSTOMERS_BY_EMAIL, {"query": email_search(email)})
+    wanted = email.casefold()
+    for node in (data.get("customers") or {}).get("nodes") or ():
+        address = (node.get("defaultEmailAddress") or {}).get("emailAddress")
+        if isinstance(address, str) and address.casefold() == wanted and node.get("id"):
+            return str(node["id"])
+    return None
+
+
+def consent_input(customer_gid: str, update: ConsentUpdate) -> dict[str, Any]:
+    """Return the ``CustomerEmailMarketingConsentUpdateInput`` of a valid update."""
+    consent: dict[str, Any] = {"marketingState": _MARKETING_STATES[update.state],
+                               "consentUpdatedAt": _time(update.occurred_at)}
+    if update.state == CONSENT_SUBSCRIBED:
+        # The shopper asked for it themselves, once: single opt-in.
+        consent["marketingOptInLevel"] = "SINGLE_OPT_IN"
+    return {"customerId": customer_gid, "emailMarketingConsent": consent}
+
+
+def _write_consent(client: GraphQLClient, credentials: Credentials, customer_gid: str,
+                   update: ConsentUpdate) -> list[dict[str, Any]]:
+    """Send one consent update; return its user errors (none: written)."""
+    data = client.execute(credentials, queries.EMAIL_CONSENT_UPDATE,
+                          {"input": consent_input(customer_gid, update)})
+    payload = data.get("customerEmailMarketingConsentUpdate") or {}
+    errors = user_errors(payload)
+    if not errors and not (payload.get("customer") or {}).get("id"):
+        raise TerminalError(f"shop {credentials.shop_key}: customerEmailMarketingConsentUpdate "
+                            "answered without the customer or errors")
+    return errors
+
+
+def _names_customer(errors: list[dict[str, Any]]) -> bool:
+    """Tell whether user errors are about the customer id (no such customer)."""
+    return any((error.get("field") or [None])[-1] == "customerId" for error in errors)
+
+
+def write_consent(client: GraphQLClient, credentials: Credentials, update: ConsentUpdate) -> ConsentResult:
+    """Write one valid update to the customer it names, else the one with its address."""
+    named = to_gid("Customer", update.customer_external_id) if update.customer_external_id else None
+    target = named or customer_by_email(client, credentials, update.email)
+    if target is None:
+        return ConsentResult(update.email, None, CONSENT_NO_CUSTOMER)
+    errors = _write_consent(client, credentials, target, update)
+    if errors and named is not None and _names_customer(errors):
+        # The customer we knew is gone: the address may belong to another one now.
+        found = customer_by_email(client, credentials, update.email)
+        if found is None:
+            return ConsentResult(update.email, None, CONSENT_NO_CUSTOMER)
+        if found != named:
+            target = found
+            errors = _write_consent(client, credentials, target, update)
+    if errors:
+        logger.info("shopify consent refused shop=%s errors=%s", credentials.shop_key, _describe(errors))
+        return ConsentResult(update.email, numeric_id(target), CONSENT_ERROR, _describe(errors))
+    return ConsentResult(update.email, numeric_id(target), CONSENT_WRITTEN)
+
+
+def set_email_consent(client: GraphQLClient, credentials: Credentials,
+                      updates: Sequence[ConsentUpdate]) -> list[ConsentResult]:
+    """Write each update's email marketing consent; one result per update, in order.
+
+    Updates are sent oldest decision first, so that two for one shopper leave the newer one;
+    Shopify itself keeps the consent record with the most recent ``consentUpdatedAt``. An
+    update that cannot be sent is an error result and the batch goes on; a failure of a call
+    stops the batch (the neutral errors), which is safe to replay.
+    """
+    results: list[ConsentResult | None] = [None] * len(updates)
+    valid: list[int] = []
+    for index, update in enumerate(updates):
+        problem = consent_problem(update)
+        if problem is None and update.customer_external_id is not None:
+            try:
+                to_gid("Customer", update.customer_external_id)
+            except TerminalError:
+                problem = f"customer_external_id: invalid id {update.customer_external_id!r}"
+        if problem is None:
+            valid.append(index)
+        else:
+            results[index] = ConsentResult(update.email, update.customer_external_id, CONSENT_ERROR, problem)
+    for index in sorted(valid, key=lambda i: updates[i].occurred_at):
+        results[index] = write_consent(client, credentials, updates[index])
+    final = [result for result in results if result is not None]
+    logger.info("shopify consent shop=%s written=%d no_customer=%d failed=%d", credentials.shop_key,
+                sum(r.status == CONSENT_WRITTEN for r in final),
+                sum(r.status == CONSENT_NO_CUSTOMER for r in final),
+                sum(r.status == CONSENT_ERROR for r in final))
+    return final

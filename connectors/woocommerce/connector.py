@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 from connectors import base
 from connectors.base import (
+    CAP_CONSENT_WRITEBACK,
     CAP_KEY_CALLBACK,
     CAP_ORDER_LOOKUP,
     CAP_SHOP_WEBHOOK_SECRET,
@@ -43,6 +44,7 @@ _DISCOUNT_TYPES = {base.DISCOUNT_PERCENTAGE: "percent", base.DISCOUNT_FIXED_AMOU
 _CLIENT_CACHE_SIZE = 256
 # Orders a shopper placed (pending and draft orders are carts to us; cancelled and failed, unpaid).
 _PLACED_STATUSES = ("processing", "on-hold", "completed", "refunded")
+_INVALID_ID = "woocommerce_rest_invalid_id"  # a batch item naming no customer
 
 
 class WooCommerceConnector:
@@ -50,7 +52,8 @@ class WooCommerceConnector:
 
     platform: ClassVar[str] = "woocommerce"
     capabilities: ClassVar[frozenset[str]] = frozenset(
-        {CAP_KEY_CALLBACK, CAP_ORDER_LOOKUP, CAP_SHOP_WEBHOOK_SECRET, CAP_WEBHOOK_REPAIR, CAP_WEBHOOK_SUBSCRIPTIONS})
+        {CAP_CONSENT_WRITEBACK, CAP_KEY_CALLBACK, CAP_ORDER_LOOKUP, CAP_SHOP_WEBHOOK_SECRET, CAP_WEBHOOK_REPAIR,
+         CAP_WEBHOOK_SUBSCRIPTIONS})
     # Resources the platform cannot filter by modification time: read in full, less often.
     full_pass_resources: ClassVar[frozenset[str]] = frozenset({"customers"})
 
@@ -509,6 +512,106 @@ class WooCommerceConnector:
             raise TerminalError("customer meta refused: " + "; ".join(
                 f"{answer.get('id')}: {answer['error'].get('message')}" for answer in failed))
         return sum(len(update.values) for update in updates)
+
+    def set_email_consent(self, credentials: Credentials,
+                          updates: Sequence[base.ConsentUpdate]) -> list[base.ConsentResult]:
+        """Write shoppers' email marketing consent as the customer meta ``comeback_email_consent``.
+
+        "yes" or "no" through the customers batch endpoint, on the customer named, else the
+        account with that address (``GET /customers?email=``; a guest has none). Several
+        updates of one customer leave the most recent decision. A customer named that is gone
+        is looked up by address once more. One result per update, in order.
+        """
+        results: list[base.ConsentResult | None] = [None] * len(updates)
+        targets: dict[int, str] = {}
+        for index, update in enumerate(updates):
+            problem = base.consent_problem(update)
+            if problem is None and update.customer_external_id is not None:
+                try:
+                    targets[index] = mapping.external_id(update.customer_external_id)
+                except TerminalError:
+                    problem = f"customer_external_id: invalid id {update.customer_external_id!r}"
+            if problem is not None:
+                results[index] = base.ConsentResult(update.email, update.customer_external_id,
+                                                    base.CONSENT_ERROR, problem)
+        client = self.client(credentials)
+        for index, update in enumerate(updates):
+            if results[index] is None and index not in targets:
+                found = self._customer_by_email(client, update.email)
+                if found is None:
+                    results[index] = base.ConsentResult(update.email, None, base.CONSENT_NO_CUSTOMER)
+                else:
+                    targets[index] = found
+        errors = self._write_consents(client, updates, targets)
+        gone = [index for index, error in errors.items()
+                if error is not None and error.get("code") == _INVALID_ID and updates[index].customer_external_id]
+        retry: dict[int, str] = {}
+        for index in gone:
+            found = self._customer_by_email(client, updates[index].email)
+            if found is None or found == targets[index]:
+                results[index] = base.ConsentResult(updates[index].email, None, base.CONSENT_NO_CUSTOMER)
+            else:
+                retry[index] = found
+        errors.update(self._write_consents(client, updates, retry))
+        targets.update(retry)
+        for index, error in errors.items():
+            if results[index] is not None:
+                continue
+            update = updates[index]
+            if error is None:
+                results[index] = base.ConsentResult(update.email, targets[index], base.CONSENT_WRITTEN)
+            else:
+                results[index] = base.ConsentResult(update.email, targets[index], base.CONSENT_ERROR,
+                                                    f"{error.get('code', 'error')}: {error.get('message', '')}")
+        final = [result for result in results if result is not None]
+        logger.info("woocommerce consent store=%s written=%d no_customer=%d failed=%d", credentials.shop_key,
+                    sum(r.status == base.CONSENT_WRITTEN for r in final),
+                    sum(r.status == base.CONSENT_NO_CUSTOMER for r in final),
+                    sum(r.status == base.CONSENT_ERROR for r in final))
+        return final
+
+    @staticmethod
+    def _customer_by_email(client: WooClient, email: str) -> str | None:
+        """Return the id of the account whose address is ``email`` (any role), or None."""
+        answer = client.get("/customers", {"email": email, "role": "all", "per_page": 10}).data
+        wanted = email.casefold()
+        for item in _items(answer, "/customers"):
+            if str(item.get("email") or "").casefold() == wanted:
+                return mapping.external_id(item.get("id"))
+        return None
+
+    @staticmethod
+    def _write_consents(client: WooClient, updates: Sequence[base.ConsentUpdate],
+                        targets: Mapping[int, str]) -> dict[int, dict[str, Any] | None]:
+        """Set the consent meta of each target customer; return the store's error per update (None: written).
+
+        One batch item per customer, with its most recent decision; the updates it stands for
+        share its answer. An answer that does not hold the value sent is an error too.
+        """
+        latest: dict[str, int] = {}
+        for index in sorted(targets, key=lambda i: updates[i].occurred_at):
+            latest[targets[index]] = index
+        if not latest:
+            return {}
+        customers = list(latest)
+        values = [mapping.CONSENT_VALUES[updates[latest[customer_id]].state] for customer_id in customers]
+        body = [{"id": int(customer_id), "meta_data": [{"key": mapping.CONSENT_META_KEY, "value": value}]}
+                for customer_id, value in zip(customers, values, strict=True)]
+        answers = client.batch("/customers", update=body).get("update", [])
+        if len(answers) != len(body):
+            raise TerminalError(f"the store answered {len(answers)} of {len(body)} customer updates")
+        outcome: dict[str, dict[str, Any] | None] = {}
+        for customer_id, value, answer in zip(customers, values, answers, strict=True):
+            if not isinstance(answer, dict):
+                outcome[customer_id] = {"code": "error", "message": "the store gave no answer for this customer"}
+            elif answer.get("error"):
+                error = answer["error"]
+                outcome[customer_id] = error if isinstance(error, dict) else {"code": "error", "message": str(error)}
+            elif mapping.meta_value(answer, mapping.CONSENT_META_KEY) != value:
+                outcome[customer_id] = {"code": "error", "message": "the store did not keep the consent meta"}
+            else:
+                outcome[customer_id] = None
+        return {index: outcome[customer_id] for index, customer_id in targets.items()}
 
 
 def _parse_cursor(cursor: str | None) -> tuple[int, int | None]:

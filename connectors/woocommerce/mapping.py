@@ -29,7 +29,12 @@ _ORDER_STATUSES: dict[str, tuple[str, str | None]] = {
     "trash": ("voided", None),
 }
 META_PREFIX = "comeback_"
+# The shopper's email marketing consent as Comeback writes it back ("yes" / "no"); the
+# companion plugin's opt-in writes it too.
 CONSENT_META_KEY = "comeback_email_consent"
+CONSENT_VALUES = {"subscribed": "yes", "unsubscribed": "no"}
+_YES = frozenset({"1", "yes", "true", "subscribed"})
+_NO = frozenset({"0", "no", "false", "unsubscribed"})
 
 
 def external_id(value: Any) -> str:
@@ -133,8 +138,9 @@ def customer(resource: Mapping[str, Any]) -> base.Customer:
     consent = meta_value(resource, CONSENT_META_KEY)
     consent_state = None
     if consent is not None:
-        consent_state = "subscribed" if str(consent).lower() in ("1", "yes", "true", "subscribed") \
-            else "not_subscribed"
+        # An explicit no is an unsubscribe; anything else but a yes never was a subscription.
+        value = str(consent).strip().lower()
+        consent_state = "subscribed" if value in _YES else "unsubscribed" if value in _NO else "not_subscribed"
     return base.Customer(
         external_id=external_id(resource.get("id")),
         email=_email(resource.get("email")),
@@ -186,6 +192,8 @@ def product(resource: Mapping[str, Any], variations: list[Mapping[str, Any]] | N
         variants = (variant(resource, title),)
         complete = True
     categories = _names(resource.get("categories"))
+    images = resource.get("images")
+    first_image = images[0] if isinstance(images, list) and images and isinstance(images[0], Mapping) else {}
     return base.Product(
         external_id=external_id(resource.get("id")),
         title=title,
@@ -197,7 +205,15 @@ def product(resource: Mapping[str, Any], variations: list[Mapping[str, Any]] | N
         created_at=gmt(resource.get("date_created_gmt")),
         variants=variants,
         variants_complete=complete,
+        image_url=_text(first_image.get("src")),
+        url=_text(resource.get("permalink")),
+        categories=categories,
+        unknown_fields=frozenset(field for field, key in _PRODUCT_SOURCES.items() if key not in resource),
     )
+
+
+# The resource key each optional product field is read from: a body without it cannot tell.
+_PRODUCT_SOURCES = {"image_url": "images", "url": "permalink", "categories": "categories"}
 
 
 def is_variation(resource: Mapping[str, Any]) -> bool:
@@ -305,6 +321,10 @@ def order(resource: Mapping[str, Any]) -> base.Order:
         line_items=lines,
         gift_card_amount=gift_cards,
         shipping_address_key=address_key(resource),
+        # WooCommerce sets it each time the order becomes completed and keeps it afterwards
+        # (a completed order refunded later was still shipped).
+        fulfilled_at=gmt(resource.get("date_completed_gmt")),
+        unknown_fields=frozenset() if "date_completed_gmt" in resource else frozenset({"fulfilled_at"}),
     )
 
 

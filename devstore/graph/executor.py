@@ -70,6 +70,7 @@ def schema() -> GraphQLSchema:
     for union in writes.UNIONS:
         built.get_type(union).resolve_type = writes.resolve_abstract  # type: ignore[union-attr]
     built.get_type("Node").resolve_type = _resolve_node_type  # type: ignore[union-attr]
+    built.get_type("Media").resolve_type = _resolve_node_type  # type: ignore[union-attr]
     return built
 
 

@@ -9,9 +9,20 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .. import commerce, payloads
+from .. import commerce, payloads, taxonomy
 from ..formats import gid, iso_utc, money
-from ..models import Checkout, Customer, LineItem, Order, Product, Refund, RefundLine, Variant
+from ..models import (
+    Checkout,
+    Customer,
+    Fulfillment,
+    LineItem,
+    Order,
+    Product,
+    ProductImage,
+    Refund,
+    RefundLine,
+    Variant,
+)
 from ..shopstate import ShopState, Subscription
 from . import search
 from .context import Ctx
@@ -28,6 +39,7 @@ TOPIC_ENUM = {
     "CHECKOUTS_CREATE": "checkouts/create", "CHECKOUTS_UPDATE": "checkouts/update",
     "PRODUCTS_CREATE": "products/create", "PRODUCTS_UPDATE": "products/update",
     "PRODUCTS_DELETE": "products/delete", "APP_UNINSTALLED": "app/uninstalled",
+    "ORDERS_FULFILLED": "orders/fulfilled",
 }
 TOPIC_NAME = {v: k for k, v in TOPIC_ENUM.items()}
 
@@ -70,6 +82,17 @@ def _first(items: list, args: dict) -> list:
     first = args.get("first")
     return items if first is None else items[:first]
 
+
+_MEDIA: dict[str, Getter] = {
+    "id": lambda o, a, c: gid("MediaImage", o.id),
+    "alt": lambda o, a, c: o.alt or None,
+    "mediaContentType": lambda o, a, c: "IMAGE",
+    "preview": lambda o, a, c: o,
+    "status": lambda o, a, c: "READY",
+    "image": lambda o, a, c: o,
+    "createdAt": lambda o, a, c: iso_utc(o.created_at),
+    "updatedAt": lambda o, a, c: iso_utc(o.created_at),
+}
 
 FIELDS: dict[str, dict[str, Getter]] = {
     "MoneyBag": {
@@ -126,6 +149,40 @@ FIELDS: dict[str, dict[str, Getter]] = {
         "createdAt": lambda o, a, c: iso_utc(o.created_at),
         "updatedAt": lambda o, a, c: iso_utc(o.updated_at),
         "variants": lambda o, a, c: o.variants,
+        "featuredMedia": lambda o, a, c: o.image,
+        "featuredImage": lambda o, a, c: o.image,
+        "onlineStoreUrl": lambda o, a, c: payloads.online_store_url(c.shop, o),
+        "category": lambda o, a, c: taxonomy.of(o.category),
+    },
+    # A product's featured image stands for its MediaImage, its preview and its Image.
+    "MediaImage": _MEDIA,
+    "Media": {name: _MEDIA[name] for name in ("id", "alt", "mediaContentType", "preview", "status")},
+    "MediaPreviewImage": {
+        "image": lambda o, a, c: o,
+        "status": lambda o, a, c: "READY",
+    },
+    "Image": {
+        "id": lambda o, a, c: gid("ImageSource", o.id),
+        "altText": lambda o, a, c: o.alt or None,
+        "url": lambda o, a, c: payloads.image_src(c.shop, o),
+        "width": lambda o, a, c: ProductImage.WIDTH,
+        "height": lambda o, a, c: ProductImage.HEIGHT,
+    },
+    "TaxonomyCategory": {
+        "id": lambda o, a, c: o.gid,
+        "name": lambda o, a, c: o.name,
+        "fullName": lambda o, a, c: o.full_name,
+        "isLeaf": lambda o, a, c: True,
+    },
+    "Fulfillment": {
+        "id": lambda o, a, c: gid("Fulfillment", o.id),
+        "name": lambda o, a, c: o.name,
+        "status": lambda o, a, c: o.status,
+        "createdAt": lambda o, a, c: iso_utc(o.created_at),
+        "updatedAt": lambda o, a, c: iso_utc(o.updated_at),
+        "deliveredAt": lambda o, a, c: None,
+        "inTransitAt": lambda o, a, c: None,
+        "totalQuantity": lambda o, a, c: sum(li.quantity for li in o.order.line_items),
     },
     "ProductVariant": {
         "id": lambda o, a, c: gid("ProductVariant", o.id),
@@ -163,6 +220,8 @@ FIELDS: dict[str, dict[str, Getter]] = {
         "shippingAddress": lambda o, a, c: o.shipping_address,
         "transactions": lambda o, a, c: _first(_transactions(o, a), a),
         "transactionsCount": lambda o, a, c: {"count": len(commerce.transactions(o))},
+        "fulfillments": lambda o, a, c: _first(o.fulfillments or [], a),
+        "fulfillmentsCount": lambda o, a, c: {"count": len(o.fulfillments or ())},
     },
     "MailingAddress": {
         "firstName": lambda o, a, c: o.first_name or None,
@@ -248,6 +307,8 @@ NODE_TYPES: dict[type, str] = {
     Variant: "ProductVariant", LineItem: "LineItem", Refund: "Refund",
     RefundLine: "RefundLineItem", Checkout: "AbandonedCheckout",
     Subscription: "WebhookSubscription", commerce.Transaction: "OrderTransaction",
+    ProductImage: "MediaImage", Fulfillment: "Fulfillment",
+    taxonomy.TaxonomyCategory: "TaxonomyCategory",
 }
 
 _TIME = {"updated_at": lambda o: o.updated_at, "created_at": lambda o: o.created_at,

@@ -11,9 +11,11 @@ from ..formats import parse_gid, parse_time
 
 log = logging.getLogger(__name__)
 
+# A quoted value may hold its quote and backslashes escaped with a backslash.
 TERM_RE = re.compile(
     r"""(?P<neg>-)?(?:(?P<field>[a-z_]+):(?P<op><=|>=|<|>|=)?)?"""
-    r"""(?P<value>'[^']*'|"[^"]*"|[^\s]+)""")
+    r"""(?P<value>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[^\s]+)""")
+_ESCAPE_RE = re.compile(r"\\(.)")
 TIME_FIELDS = {"updated_at", "created_at", "processed_at", "completed_at"}
 
 
@@ -35,7 +37,7 @@ def parse(query: Optional[str]) -> list[Term]:
         if match.group("field") is None and value.upper() in ("AND", "OR"):
             continue
         if value[:1] in "'\"" and value[-1:] == value[:1] and len(value) >= 2:
-            value = value[1:-1]
+            value = _ESCAPE_RE.sub(r"\1", value[1:-1])
         terms.append(Term(match.group("field"), match.group("op") or "=", value,
                           bool(match.group("neg"))))
     return terms

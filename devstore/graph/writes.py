@@ -1,4 +1,4 @@
-"""Write-back mutations: code discounts (amount off, free shipping), metafieldsSet and tags.
+"""Write-back mutations: code discounts (amount off, free shipping), metafieldsSet, tags, consent.
 
 Inputs are read the way Shopify documents them (2026-10): every problem found becomes a
 `userErrors` entry with the path of the offending input field, and nothing is stored when
@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Optional
+
+from graphql import GraphQLError
 
 from .. import payloads
 from ..events import advance
@@ -584,6 +586,66 @@ def tags_remove(ctx: Ctx, args: dict) -> dict:
         return {"node": customer, "userErrors": []}
 
 
+# --- email marketing consent --------------------------------------------------------------------
+
+# The states the mutation sets; NOT_SUBSCRIBED, INVALID and REDACTED are Shopify's to set.
+CONSENT_INPUT_STATES = ("SUBSCRIBED", "UNSUBSCRIBED", "PENDING")
+_CONSENT_PATH = ["input", "emailMarketingConsent"]
+
+
+def email_consent_update(ctx: Ctx, args: dict) -> dict:
+    """Record a customer's email marketing consent (customerEmailMarketingConsentUpdate).
+
+    The customer's state reflects the consent record with the most recent `consentUpdatedAt`
+    (the time of the call when none is given): an older record, or the state the customer is
+    in already, changes nothing and sends nothing. A change moves `updatedAt` and sends
+    customers/email_marketing_consent_update and customers/update.
+    """
+    if not ctx.has_scope("write_customers"):
+        raise GraphQLError(
+            "Access denied for customerEmailMarketingConsentUpdate field. Required access: "
+            "`write_customers` access scope.",
+            extensions={"code": "ACCESS_DENIED", "requiredAccess": "`write_customers` access scope.",
+                        "documentation": "https://shopify.dev/api/usage/access-scopes"})
+    data = args.get("input") or {}
+    consent = data.get("emailMarketingConsent") or {}
+    shop = ctx.shop
+    with shop.lock:
+        errors: list[dict[str, Any]] = []
+        customer = lookup(ctx, str(data.get("customerId") or ""), "Customer")
+        if customer is None:
+            errors.append({"field": ["input", "customerId"], "message": "Customer not found",
+                           "code": "INVALID"})
+        elif not customer.email:
+            errors.append({"field": ["input", "customerId"],
+                           "message": "The customer must have an email address", "code": "INVALID"})
+        state = consent.get("marketingState")
+        if state not in CONSENT_INPUT_STATES:
+            errors.append({"field": [*_CONSENT_PATH, "marketingState"],
+                           "message": f"Marketing state must be one of {', '.join(CONSENT_INPUT_STATES)}",
+                           "code": "INCLUSION"})
+        at: Optional[int] = None
+        if consent.get("consentUpdatedAt") is not None:
+            try:
+                at = parse_time(str(consent["consentUpdatedAt"]))
+            except ValueError:
+                errors.append({"field": [*_CONSENT_PATH, "consentUpdatedAt"],
+                               "message": "Consent updated at is invalid", "code": "INVALID"})
+        if errors or customer is None:
+            return {"customer": None, "userErrors": errors}
+        at = at if at is not None else int(time.time())
+        older = customer.consent_updated_at is not None and at < customer.consent_updated_at
+        if older or state == customer.marketing_state:
+            return {"customer": customer, "userErrors": []}
+        customer.marketing_state = state
+        customer.consent_updated_at = at
+        customer.updated_at = advance(customer.updated_at)
+        shop.customers.touched()
+        ctx.store.emit(shop, "customers/email_marketing_consent_update", payloads.consent(shop, customer))
+        ctx.store.emit(shop, "customers/update", payloads.customer(shop, customer))
+        return {"customer": customer, "userErrors": []}
+
+
 # --- GraphQL wiring ---------------------------------------------------------------------------
 
 
@@ -720,4 +782,5 @@ MUTATIONS: dict[str, Callable[[Ctx, dict], dict]] = {
     "metafieldsSet": metafields_set,
     "tagsAdd": tags_add,
     "tagsRemove": tags_remove,
+    "customerEmailMarketingConsentUpdate": email_consent_update,
 }

@@ -179,5 +179,6 @@ def graphql(version: str) -> Any:
         return jsonify({"errors": INVALID_TOKEN}), 401
     shop = devstore.shop(grant.shop)
     body = request.get_json(silent=True)
-    ctx = Ctx(devstore, shop, grant.client_id, version)
+    scopes = frozenset(part.strip() for part in (grant.scope or "").split(",") if part.strip())
+    ctx = Ctx(devstore, shop, grant.client_id, version, scopes=scopes)
     return jsonify(executor.run(ctx, body))

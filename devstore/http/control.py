@@ -202,6 +202,21 @@ def cancel_order(domain: str, order_id: str) -> Any:
     return jsonify(events.cancel_order(devstore, devstore.shop(domain), order_id))
 
 
+@bp.post("/shops/<domain>/orders/<order_id>/fulfillments")
+def fulfill_order(domain: str, order_id: str) -> Any:
+    """Fulfil every line of an order."""
+    devstore = store()
+    return jsonify(events.fulfill_order(devstore, devstore.shop(domain), order_id)), 201
+
+
+@bp.post("/shops/<domain>/orders/<order_id>/fulfillments/<fulfillment_id>/cancel")
+def cancel_fulfillment(domain: str, order_id: str, fulfillment_id: str) -> Any:
+    """Cancel a fulfillment of an order."""
+    devstore = store()
+    return jsonify(events.cancel_fulfillment(devstore, devstore.shop(domain), order_id,
+                                             fulfillment_id))
+
+
 @bp.patch("/shops/<domain>/orders/<order_id>")
 def update_order(domain: str, order_id: str) -> Any:
     """Update an order's tags or email."""

@@ -14,7 +14,7 @@ from typing import Any, Optional
 from flask import Blueprint, Response, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
 
-from .. import cookies
+from .. import cookies, payloads
 from ..errors import BadRequest, NotFound
 from ..events import parse_id
 from ..models import Customer
@@ -108,6 +108,18 @@ def home() -> Any:
     """Render the home page."""
     shop = _shop()
     return _page(shop, _customer(shop), shop.name, pages.home(shop), "index")
+
+
+@bp.get("/products/<handle>")
+def product(handle: str) -> Any:
+    """Render a product's page (its `onlineStoreUrl`); 404 unless it is active and published."""
+    shop = _shop()
+    with shop.lock:
+        found = next((p for p in shop.products if p.handle == handle), None)
+        visible = found is not None and payloads.online_store_url(shop, found) is not None
+    if found is None or not visible:
+        raise Unavailable("Not Found")
+    return _page(shop, _customer(shop), found.title, pages.product(shop, found), "product")
 
 
 @bp.get("/account")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from html import escape
 from typing import Optional
 
+from .. import payloads
 from ..formats import money
-from ..models import Customer
+from ..models import Customer, Product
 from ..shopstate import ShopState
 
 HOME_PRODUCTS = 8
@@ -56,6 +57,17 @@ def home(shop: ShopState) -> str:
             for p in products[:HOME_PRODUCTS])
     return (f'<h1>{escape(shop.name)}</h1>\n'
             f'<ul class="products">\n{items}</ul>\n')
+
+
+def product(shop: ShopState, item: Product) -> str:
+    """Return a product page's content: title, featured image, lowest price."""
+    with shop.lock:
+        image = (f'<img class="featured-image" src="{escape(payloads.image_src(shop, item.image))}" '
+                 f'alt="{escape(item.image.alt)}" width="{item.image.WIDTH}" height="{item.image.HEIGHT}">\n'
+                 if item.image is not None else "")
+        price = min((v.price for v in item.variants), default=0)
+        return (f'<h1 class="product-title" data-product-id="{item.id}">{escape(item.title)}</h1>\n'
+                f'{image}<p class="price">{money(price)} {escape(shop.currency)}</p>\n')
 
 
 def login(message: Optional[str] = None, return_to: str = "/") -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..formats import parse_money
-from ..models import Product, Variant
+from ..models import Product, ProductImage, Variant
 from . import lookup, topics
 from .errors import invalid_params
 from .hookshot import Hookshot
@@ -35,16 +35,38 @@ def _variant(store: WooStore, product: Product, item: dict, at: int) -> Variant:
     return variant
 
 
-def _apply(product: Product, body: dict, at: int) -> None:
-    """Apply name, status, category, price, sku and stock of a simple product."""
+def _categories(body: dict) -> tuple[str, ...] | None:
+    """Read `categories: [names]` or `category: name`; None when the body names none."""
+    if "categories" in body:
+        names = body["categories"]
+        if not isinstance(names, list) or not all(isinstance(n, str) and n.strip() for n in names):
+            raise invalid_params({"categories": "categories must be a list of names."})
+        return tuple(dict.fromkeys(n.strip() for n in names))
+    if "category" in body:
+        return (str(body["category"]),)
+    return None
+
+
+def _apply(store: WooStore, product: Product, body: dict, at: int) -> None:
+    """Apply name, status, categories, image, price, sku and stock of a simple product."""
     if "name" in body:
         product.title = str(body["name"])
     if "status" in body:
         if body["status"] not in STATUS:
             raise invalid_params({"status": "status is not one of publish, draft, private."})
         product.status = STATUS[body["status"]]
-    if "category" in body:
-        product.product_type = str(body["category"])
+    categories = _categories(body)
+    if categories is not None:
+        # WooCommerce files a product in none as "Uncategorized" (the default category).
+        product.categories = categories or ("Uncategorized",)
+        product.product_type = product.categories[0]
+    if "image" in body:
+        if body["image"] is None:
+            product.image = None
+        elif body["image"] is True:
+            product.image = ProductImage(store.shop.next_id("MediaImage"), at, product.title)
+        else:
+            raise invalid_params({"image": "image must be true (a new image) or null (none)."})
     if product.variants and len(product.variants) == 1:
         variant = product.variants[0]
         if "regular_price" in body:
@@ -70,7 +92,8 @@ def create(hookshot: Hookshot, store: WooStore, body: dict) -> dict:
         for item in body.get("variations") or [{k: body[k] for k in (
                 "regular_price", "sku", "stock_quantity") if k in body}]:
             _variant(store, product, item, at)
-        _apply(product, {k: v for k, v in body.items() if k in ("status",)}, at)
+        _apply(store, product, {"image": True, **{k: v for k, v in body.items()
+                                                 if k in ("status", "categories", "image")}}, at)
         shop.products.add(product)
         payload = shape(store, product)
     topics.fire(hookshot, store, "product.created", product.id, payload)
@@ -82,7 +105,7 @@ def update(hookshot: Hookshot, store: WooStore, product_id: Any, body: dict) -> 
     with store.lock:
         product = lookup.product(store, product_id)
         product.updated_at = advance(product.updated_at)
-        _apply(product, body, product.updated_at)
+        _apply(store, product, body, product.updated_at)
         store.shop.products.touched()
         payload = shape(store, product)
     topics.fire(hookshot, store, "product.updated", product.id, payload)

@@ -8,10 +8,12 @@ from typing import Any, Optional
 from flask import Blueprint, Response, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
 
+from .. import images
 from ..models import Customer
 from . import session, storefront, wcauth, wpjson
 from .context import load_store, registry, store
 from .errors import WooError
+from .shapes.catalog import image_path
 from .state import WooStore
 
 bp = Blueprint("woo_site", __name__, url_prefix="/woo/<handle>")
@@ -112,6 +114,20 @@ def logout() -> Any:
     response = redirect(target, 302)
     session.log_out(response, woo)
     return response
+
+
+@bp.get("/wp-content/uploads/<year>/<month>/<name>.png")
+def upload(year: str, month: str, name: str) -> Any:
+    """Serve a product image (a small PNG), where WordPress keeps its uploads."""
+    woo = store()
+    image_id = name.rpartition("-")[2]
+    with woo.lock:
+        found = next((p for p in woo.shop.products if p.image is not None and str(p.image.id) == image_id
+                      and image_path(p, p.image) == f"{year}/{month}/{name}.png"), None)
+    if found is None:
+        return _html("<!DOCTYPE html><title>Page not found</title>", 404)
+    return Response(images.png(f"{woo.handle}/{image_id}"), 200, mimetype="image/png",
+                    headers={"Cache-Control": "public, max-age=31536000"})
 
 
 @bp.get("/wc-auth/v1/authorize")

@@ -1,7 +1,7 @@
 """messaging: a shop's own messaging settings, consent write-back retry time, carts read in cursor order
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-02
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import app.store.types
 
 revision = '0009'
-down_revision = '0007'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

@@ -57,3 +57,21 @@ def test_accents_are_kept():
 ])
 def test_no_street_gives_no_key(parts):
     assert shipping_address_key(*parts) is None
+
+
+@pytest.mark.parametrize("email,state,aware,problem", [
+    ("ada@example.com", "unsubscribed", True, None),
+    ('"o neil"@example.com', "subscribed", True, "email: not an email address"),  # a space: no search can hold it
+    ("ada@", "unsubscribed", True, "email: not an email address"),
+    (" ada@example.com", "unsubscribed", True, "email: not an email address"),
+    ("ada@example.com\n", "unsubscribed", True, "email: not an email address"),
+    ("ada@example.com", "not_subscribed", True, "state: must be one of subscribed, unsubscribed"),
+    ("ada@example.com", "unsubscribed", False, "occurred_at: must be a timezone-aware datetime"),
+])
+def test_a_consent_update_is_checked_before_any_store_sees_it(email, state, aware, problem):
+    import datetime as dt
+
+    from connectors.base import ConsentUpdate, consent_problem
+
+    at = dt.datetime(2026, 11, 30, 10, tzinfo=dt.timezone.utc if aware else None)
+    assert consent_problem(ConsentUpdate(email, None, state, at)) == problem

@@ -50,6 +50,8 @@ class Order(Timestamped, Base):
     source_updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     processed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # When the order was first fulfilled (None while it is not, or no source told yet).
+    fulfilled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     line_items: Mapped[list[LineItem]] = relationship(

@@ -26,6 +26,11 @@ class Product(Timestamped, Base):
     vendor: Mapped[str | None] = mapped_column(String(255))
     product_type: Mapped[str | None] = mapped_column(String(255))
     tags: Mapped[list | None]
+    # The main image and the storefront page (absolute URLs), and the category names; None
+    # while no source that carries them has been seen.
+    image_url: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text)
+    categories: Mapped[list | None]
     source_created_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     source_updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

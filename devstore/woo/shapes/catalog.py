@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ...models import Product, Variant
+from ...models import Product, ProductImage, Variant
 from ...names import VARIANT_OPTIONS
 from .. import timefmt
 from ..state import WooStore
@@ -29,11 +29,22 @@ def attribute_name(product: Product) -> str:
     return "Option"
 
 
-def _image(store: WooStore, product: Product) -> dict[str, Any]:
-    """Return the product's featured image."""
-    return {"id": store.meta_id("image", product.id),
-            "src": f"{store.url}/wp-content/uploads/2024/01/{product.handle}.jpg",
-            "name": product.handle, "alt": ""}
+def image_path(product: Product, image: ProductImage) -> str:
+    """Return the uploads path of an image (`<yyyy>/<mm>/<slug>-<id>.png`, under the month it came)."""
+    month = timefmt.gmt(image.created_at) or ""
+    return f"{month[:4]}/{month[5:7]}/{product.handle}-{image.id}.png"
+
+
+def _image(store: WooStore, product: Product) -> Any:
+    """Return the product's featured image, or None when it has none."""
+    image = product.image
+    if image is None:
+        return None
+    tz = store.shop.timezone
+    return {"id": image.id, **timefmt.pair("date_created", image.created_at, tz),
+            **timefmt.pair("date_modified", image.created_at, tz),
+            "src": f"{store.url}/wp-content/uploads/{image_path(product, image)}",
+            "name": f"{product.handle}-{image.id}", "alt": image.alt}
 
 
 def _terms(store: WooStore, taxonomy: str, names: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -90,9 +101,9 @@ def product(store: WooStore, p: Product) -> dict[str, Any]:
         "tax_class": "", "manage_stock": not variable,
         "stock_quantity": None if variable or first is None else first.inventory,
         "stock_status": _stock_status(sum(v.inventory for v in p.variants)),
-        "categories": _terms(store, "product_cat", (p.product_type,)),
+        "categories": _terms(store, "product_cat", p.categories),
         "tags": _terms(store, "product_tag", p.tags),
-        "images": [_image(store, p)],
+        "images": [image] if (image := _image(store, p)) is not None else [],
         "attributes": [{"id": 0, "name": attribute_name(p), "position": 0, "visible": True,
                         "variation": True, "options": [v.title for v in p.variants]}]
         if variable else [],

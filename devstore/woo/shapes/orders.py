@@ -132,8 +132,8 @@ def order(store: WooStore, o: Order) -> dict[str, Any]:
         "transaction_id": ("pi_" + digest(store.salt, "txn", o.id)[:24]) if paid else "",
         "customer_ip_address": "192.0.2.1", "customer_user_agent": "Mozilla/5.0",
         "created_via": "store-api" if draft else "checkout", "customer_note": "",
-        **timefmt.pair("date_completed", store.completed_at.get(o.id)
-                       if status == "completed" else None, tz),
+        # Set on each change to completed and kept afterwards, as WooCommerce does.
+        **timefmt.pair("date_completed", store.completed_at.get(o.id), tz),
         **timefmt.pair("date_paid", store.paid_at.get(o.id, o.created_at) if paid else None,
                        tz),
         "cart_hash": digest("cart", *(li.id for li in o.line_items))[:32],

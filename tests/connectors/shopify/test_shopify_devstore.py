@@ -340,7 +340,7 @@ def test_the_order_page_costs_what_queries_says(seeded, store):
                                 "variables": {"first": queries.PAGE_SIZES["orders"]}})
     body = response.json()
     assert "errors" not in body, body
-    assert body["extensions"]["cost"]["requestedQueryCost"] == 962
+    assert body["extensions"]["cost"]["requestedQueryCost"] == 982
 
 
 def test_a_gift_card_order_reads_the_same_through_every_path(gift_shop, control):

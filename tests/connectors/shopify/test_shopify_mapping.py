@@ -79,3 +79,62 @@ def test_no_shipping_address_no_key():
     assert mapping.record("orders", node()).shipping_address_key is None
     assert mapping.record("orders", node(shippingAddress={"address1": None, "address2": None, "zip": None,
                                                          "countryCodeV2": "US"})).shipping_address_key is None
+
+
+def product_node(**extra) -> dict:
+    base = {"id": "gid://shopify/Product/5", "title": "Mug", "handle": "mug", "status": "ACTIVE",
+            "productType": "Kitchen", "tags": [], "createdAt": "2026-01-01T00:00:00Z",
+            "updatedAt": "2026-11-30T10:00:00Z", "variants": {"nodes": [], "pageInfo": {"hasNextPage": False}},
+            "featuredMedia": {"preview": {"image": {"url": "https://cdn.shopify.com/mug.png"}}},
+            "onlineStoreUrl": "https://shop.example/products/mug", "category": {"name": "Mugs"}}
+    base.update(extra)
+    return base
+
+
+def test_a_product_node_gives_image_page_and_categories():
+    product = mapping.record("products", product_node())
+    assert (product.image_url, product.url, product.categories, product.unknown_fields) == (
+        "https://cdn.shopify.com/mug.png", "https://shop.example/products/mug", ("Mugs", "Kitchen"), frozenset())
+
+
+def test_nulls_in_a_product_node_are_known_empties():
+    product = mapping.record("products", product_node(featuredMedia=None, onlineStoreUrl=None, category=None))
+    assert (product.image_url, product.url, product.categories, product.unknown_fields) == (
+        None, None, ("Kitchen",), frozenset())
+    # a video's preview has no image yet while it is processed
+    product = mapping.record("products", product_node(featuredMedia={"preview": {"image": None}}, productType=""))
+    assert (product.image_url, product.categories) == (None, ("Mugs",))
+
+
+def test_a_product_node_without_the_fields_cannot_tell():
+    node = product_node()
+    for key in ("featuredMedia", "onlineStoreUrl", "category"):
+        del node[key]
+    product = mapping.record("products", node)
+    assert (product.image_url, product.url, product.categories) == (None, None, ())
+    assert product.unknown_fields == frozenset({"image_url", "url", "categories"})
+
+
+def fulfillment(status: str, at: str) -> dict:
+    return {"status": status, "createdAt": at}
+
+
+def test_an_order_node_is_fulfilled_at_its_earliest_successful_fulfilment():
+    import datetime as dt
+
+    order = mapping.record("orders", node(fulfillments=[
+        fulfillment("CANCELLED", "2026-11-02T08:00:00Z"), fulfillment("SUCCESS", "2026-11-03T09:00:00Z"),
+        fulfillment("SUCCESS", "2026-11-05T09:00:00Z")], fulfillmentsCount={"count": 3}))
+    assert (order.fulfilled_at, order.unknown_fields) == (
+        dt.datetime(2026, 11, 3, 9, tzinfo=dt.timezone.utc), frozenset())
+
+
+def test_an_order_node_with_its_fulfilments_cut_short_and_none_successful_cannot_tell():
+    cut = mapping.record("orders", node(fulfillments=[fulfillment("CANCELLED", "2026-11-02T08:00:00Z")],
+                                        fulfillmentsCount={"count": 2}))
+    whole = mapping.record("orders", node(fulfillments=[fulfillment("FAILURE", "2026-11-02T08:00:00Z")],
+                                          fulfillmentsCount={"count": 1}))
+    missing = mapping.record("orders", node())
+    assert (cut.fulfilled_at, cut.unknown_fields) == (None, frozenset({"fulfilled_at"}))
+    assert (whole.fulfilled_at, whole.unknown_fields) == (None, frozenset())
+    assert missing.unknown_fields == frozenset({"fulfilled_at"})

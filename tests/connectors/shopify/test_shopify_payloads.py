@@ -25,6 +25,7 @@ from connectors.base import (
     TerminalError,
     Variant,
 )
+from tests.helpers import order_payload
 
 UTC = dt.timezone.utc
 PLUS2 = dt.timezone(dt.timedelta(hours=2))
@@ -213,10 +214,12 @@ def test_product_topics(connector, topic):
                              "updated_at": "2026-11-30T10:00:00Z"}]}
     event = _parse(connector, topic, payload)
     assert event.kind == base.PRODUCT_UPSERT
+    # A payload without image, category and publication (older versions) leaves them unknown.
     assert event.records == (Product(
         "632910392", "IPod Nano", dt.datetime(2026, 11, 30, 10, tzinfo=UTC), "ipod-nano", "active",
         "Apple", "Cult Products", ("Emotive", "Flash Memory"), dt.datetime(2026, 1, 1, tzinfo=UTC),
-        (Variant("808950810", "Pink", Decimal("199.00"), "IPOD2008PINK", 10),)),)
+        (Variant("808950810", "Pink", Decimal("199.00"), "IPOD2008PINK", 10),),
+        unknown_fields=frozenset({"image_url", "url", "categories"})),)
 
 
 def test_product_delete(connector):
@@ -270,3 +273,53 @@ def test_malformed_json_is_terminal(connector, body):
 def test_missing_required_fields_are_terminal(connector, topic, payload, field):
     with pytest.raises(TerminalError, match=field):
         _parse(connector, topic, payload)
+
+
+def _product_payload(**extra) -> dict:
+    payload = {"id": 7, "title": "Mug", "handle": "mug", "status": "active", "product_type": "Kitchen",
+               "tags": "", "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-11-30T10:00:00Z",
+               "published_at": "2026-01-01T00:00:00Z", "variants": [],
+               "image": {"id": 31, "src": "https://cdn.shopify.com/s/files/1/mug.png"},
+               "images": [{"id": 31, "src": "https://cdn.shopify.com/s/files/1/mug.png"}],
+               "category": {"admin_graphql_api_id": "gid://shopify/TaxonomyCategory/hg-11-10-1-7",
+                            "name": "Mugs", "full_name": "Home & Garden > Kitchen & Dining > Mugs"}}
+    payload.update(extra)
+    return payload
+
+
+def test_a_product_payload_carries_image_and_categories_but_no_url(connector):
+    (record,) = _parse(connector, "products/update", _product_payload()).records
+    assert (record.image_url, record.url, record.categories, record.unknown_fields) == (
+        "https://cdn.shopify.com/s/files/1/mug.png", None, ("Mugs", "Kitchen"), frozenset({"url"}))
+
+
+@pytest.mark.parametrize("extra,expected", [
+    # unpublished: known to have no storefront page
+    ({"published_at": None}, ("https://cdn.shopify.com/s/files/1/mug.png", ("Mugs", "Kitchen"), frozenset())),
+    # no featured image any more; the category left, the type only repeats it
+    ({"image": None, "images": [], "category": None, "product_type": "mugs"}, (None, ("mugs",), frozenset({"url"}))),
+    # only `images`: its first is the featured one
+    ({"image": "absent"}, ("https://cdn.shopify.com/s/files/1/mug.png", ("Mugs", "Kitchen"), frozenset({"url"}))),
+])
+def test_product_payload_variants(connector, extra, expected):
+    payload = _product_payload(**extra)
+    if payload.get("image") == "absent":
+        del payload["image"]
+    (record,) = _parse(connector, "products/create", payload).records
+    assert (record.image_url, record.categories, record.unknown_fields) == expected
+
+
+def test_an_order_payload_says_when_it_first_shipped(connector):
+    payload = order_payload(9, "2026-11-30T10:00:00+00:00")
+    payload["fulfillments"] = [
+        {"id": 1, "status": "cancelled", "created_at": "2026-11-02T08:00:00+00:00"},
+        {"id": 3, "status": "success", "created_at": "2026-11-04T09:00:00-05:00"},
+        {"id": 2, "status": "success", "created_at": "2026-11-03T12:00:00+01:00"}]
+    (record,) = _parse(connector, "orders/updated", payload).records
+    assert (record.fulfilled_at, record.unknown_fields) == (dt.datetime(2026, 11, 3, 11, tzinfo=UTC), frozenset())
+    payload["fulfillments"] = [payload["fulfillments"][0]]
+    (record,) = _parse(connector, "orders/updated", payload).records
+    assert (record.fulfilled_at, record.unknown_fields) == (None, frozenset())
+    del payload["fulfillments"]
+    (record,) = _parse(connector, "orders/updated", payload).records
+    assert (record.fulfilled_at, record.unknown_fields) == (None, frozenset({"fulfilled_at"}))
