@@ -21,6 +21,16 @@ log = logging.getLogger(__name__)
 blueprint = Blueprint("admin", __name__)
 
 
+def whole_arg(name: str, default: int | None, low: int, high: int) -> int | None:
+    """A whole-number query argument from ``low`` to ``high`` (the default when absent); 400 otherwise."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        abort(400, description=f"{name} must be a whole number from {low} to {high}")
+    return int(raw)
+
+
 class AdminAuthError(Exception):
     def __init__(self, message: str, status: int = 401):
         super().__init__(message)

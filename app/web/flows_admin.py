@@ -22,7 +22,7 @@ from app.messaging import consent, outbox, preferences, render
 from app.store.models import FlowRun, Message
 from app.store.models.flows import RUN_STATES
 from app.store.types import utcnow
-from app.web.admin import require_session_token
+from app.web.admin import require_session_token, whole_arg
 from app.web.errors import error_response
 from app.web.messaging_admin import delivery_config, describe_message
 
@@ -98,21 +98,13 @@ def _run(run: FlowRun) -> dict[str, Any]:
             "exit_reason": run.exit_reason, "steps": run.steps or []}
 
 
-def _whole(name: str, default: int | None, low: int, high: int) -> int | None:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        abort(400, description=f"{name} must be a whole number from {low} to {high}")
-    return int(raw)
-
 
 @blueprint.get("/<key>/runs")
 def list_runs(key: str):
     """The flow's runs, newest first, ``limit`` (1-200, default 50) at a time; ``before`` pages on."""
     _flow(key)
-    limit = _whole("limit", 50, 1, 200)
-    before = _whole("before", None, 1, 2**62)
+    limit = whole_arg("limit", 50, 1, 200)
+    before = whole_arg("before", None, 1, 2**62)
     state = request.args.get("state")
     if state is not None and state not in RUN_STATES:
         return error_response(400, f"state must be one of {', '.join(RUN_STATES)}")
@@ -154,7 +146,7 @@ def _step_context(key: str, position: int) -> tuple[dict[str, Any], dict[str, An
     if position >= len(flow.steps):
         abort(404, description=f"the {key} flow has {len(flow.steps)} steps (0 to {len(flow.steps) - 1})")
     step = flow.steps[position]
-    run_id = _whole("run", None, 1, 2**62)
+    run_id = whole_arg("run", None, 1, 2**62)
     body = request.get_json(silent=True) if request.method == "POST" else None
     if isinstance(body, dict) and body.get("run") is not None:
         if isinstance(body["run"], bool) or not isinstance(body["run"], int) or body["run"] < 1:
@@ -247,6 +239,6 @@ def get_report(key: str):
     """Sent, opened, clicked, attributed orders and revenue, and lift against the holdout (with its 95 % interval)."""
     _flow(key)
     default = preferences.load(db.session(), g.shop.id, delivery_config()).attribution_days
-    days = _whole("attribution_days", default, 1, 60)
+    days = whole_arg("attribution_days", default, 1, 60)
     assert days is not None
     return jsonify(reports.report(db.session(), g.shop.id, key, attribution_days=days))

@@ -17,7 +17,7 @@ from app.messaging import consent, preferences
 from app.messaging.delivery import DeliveryConfig
 from app.store.models import EmailSuppression, Message
 from app.store.models.messaging import MESSAGE_STATUSES
-from app.web.admin import require_session_token
+from app.web.admin import require_session_token, whole_arg
 from app.web.errors import error_response
 
 log = logging.getLogger(__name__)
@@ -69,20 +69,12 @@ def describe_message(message: Message) -> dict[str, Any]:
             "clicked_at": moment(message.clicked_at)}
 
 
-def _whole(name: str, default: int | None, low: int, high: int) -> int | None:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        abort(400, description=f"{name} must be a whole number from {low} to {high}")
-    return int(raw)
-
 
 @blueprint.get("/messages")
 def list_messages():
     """The shop's messages, newest first: ``email``, ``customer``, ``status``, ``template`` filter; ``before`` pages on."""
-    limit = _whole("limit", 50, 1, 200)
-    before = _whole("before", None, 1, 2**62)
+    limit = whole_arg("limit", 50, 1, 200)
+    before = whole_arg("before", None, 1, 2**62)
     assert limit is not None
     query = select(Message).where(Message.shop_id == g.shop.id)
     status = request.args.get("status")
