@@ -8,6 +8,7 @@ from flask import Flask
 def register_blueprints(app: Flask) -> None:
     from app.web import (
         admin,
+        analytics_admin,
         auth,
         errors,
         flows_admin,
@@ -36,4 +37,5 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(unsubscribe.blueprint)
     app.register_blueprint(message_tracking.blueprint)
     app.register_blueprint(flows_admin.blueprint)
+    app.register_blueprint(analytics_admin.blueprint)
     app.register_blueprint(messaging_admin.blueprint)
