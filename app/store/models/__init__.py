@@ -25,12 +25,20 @@ from app.store.models.messaging import (
 from app.store.models.orders import LineItem, Order, Refund, RefundLineItem
 from app.store.models.privacy import PrivacyRequest
 from app.store.models.products import Product, Variant
+from app.store.models.segments import (
+    CustomerMetrics,
+    CustomerTagSync,
+    Segment,
+    SegmentEvent,
+    SegmentMember,
+    SegmentModel,
+)
 from app.store.models.shops import OAuthState, Shop
 from app.store.models.sync import SyncRun
 
 __all__ = [
-    "Base", "Cart", "ConsentWriteback", "Customer", "EmailSuppression", "Flow", "FlowCursor", "FlowRun",
+    "Base", "Cart", "ConsentWriteback", "Customer", "CustomerMetrics", "CustomerTagSync", "EmailSuppression", "Flow", "FlowCursor", "FlowRun",
     "LedgerEntry", "LineItem", "LoyaltyCursor", "LoyaltyEvent", "LoyaltyMember", "LoyaltyProgram", "MemberBadge",
     "Message", "MessageClick", "MessagingSettings", "OAuthState", "Order", "PrivacyRequest", "Product", "Redemption", "Referral",
-    "Refund", "RefundLineItem", "Shop", "SyncRun", "Variant", "WebhookEvent",
+    "Refund", "RefundLineItem", "Segment", "SegmentEvent", "SegmentMember", "SegmentModel", "Shop", "SyncRun", "Variant", "WebhookEvent",
 ]
