@@ -1,0 +1,427 @@
+"""Each customer's figures: purchases, RFM scores and segment, churn probability and 12-month value.
+
+``recompute`` (nightly, and on demand) computes every customer of a shop: one grouped statement
+over the counted orders (``app.analytics.common``: same orders, same customers, same money as the
+analytics), the shop's BG/NBD and Gamma-Gamma fit (``clv.fit``) and per-customer predictions in
+numpy, one bulk upsert, then the RFM scores as one window-function statement. ``refresh``
+(after the inbox drains) recomputes only the customers whose orders or refunds arrived since the
+shop's cursor, scoring them against the quintile limits and the models of the last ``recompute``
+so their scores mean the same as everyone else's until the next night.
+
+RFM (see docs/segments.md): among the customers who ordered within the window, R ranks the last
+order's time, F the number of orders and M the money spent in the window; each score is
+``1 + floor(5 × PERCENT_RANK())`` (at most 5), so ties share the lower score. Customers whose
+orders all lie before the window are ``Lost`` (1, 1, 1). The (R, FM) grid below names the segment,
+FM being the rounded-up mean of F and M.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Float, and_, case, cast, delete, func, literal, literal_column, or_, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from app.analytics import common
+from app.segments import clv
+from app.store.models import (
+    Customer,
+    CustomerMetrics,
+    LedgerEntry,
+    LoyaltyMember,
+    Order,
+    Refund,
+    SegmentModel,
+    Shop,
+)
+from app.store.types import utcnow
+from app.store.upsert import upsert
+
+WINDOW_DAYS = 365
+WEEK_DAYS = 7.0
+HORIZON_DAYS = 90
+SUBSCRIBED = "subscribed"
+# A refresh takes at most this many changed orders per statement; more wait for the next round.
+REFRESH_BATCH = 2000
+
+CHAMPIONS, LOYAL, POTENTIAL, NEW, PROMISING = "champions", "loyal", "potential_loyalist", "new", "promising"
+NEED_ATTENTION, ABOUT_TO_SLEEP, AT_RISK, CANT_LOSE = "need_attention", "about_to_sleep", "at_risk", "cant_lose"
+HIBERNATING, LOST = "hibernating", "lost"
+RFM_SEGMENTS = {
+    CHAMPIONS: "Champions", LOYAL: "Loyal", POTENTIAL: "Potential Loyalist", NEW: "New",
+    PROMISING: "Promising", NEED_ATTENTION: "Need Attention", ABOUT_TO_SLEEP: "About to Sleep",
+    AT_RISK: "At Risk", CANT_LOSE: "Can't Lose Them", HIBERNATING: "Hibernating", LOST: "Lost",
+}
+# GRID[R][FM]: rows R = 5 … 1, columns FM = 1 … 5.
+GRID: dict[int, tuple[str, str, str, str, str]] = {
+    5: (NEW, POTENTIAL, POTENTIAL, CHAMPIONS, CHAMPIONS),
+    4: (PROMISING, POTENTIAL, LOYAL, LOYAL, CHAMPIONS),
+    3: (ABOUT_TO_SLEEP, ABOUT_TO_SLEEP, NEED_ATTENTION, LOYAL, LOYAL),
+    2: (HIBERNATING, HIBERNATING, AT_RISK, AT_RISK, CANT_LOSE),
+    1: (LOST, HIBERNATING, AT_RISK, CANT_LOSE, CANT_LOSE),
+}
+
+
+def segment_of(r: int, f: int, m: int) -> str:
+    """The named RFM segment of three scores."""
+    return GRID[r][(f + m + 1) // 2 - 1]
+
+
+@dataclasses.dataclass
+class Result:
+    customers: int = 0
+    buyers: int = 0
+    method: str = ""
+    seconds: dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+def model_for(session: Session, shop_id: int) -> SegmentModel:
+    model = session.get(SegmentModel, shop_id)
+    if model is None:
+        model = SegmentModel(shop_id=shop_id, window_days=WINDOW_DAYS, orders_id=0, refunds_id=0)
+        session.add(model)
+        session.flush()
+    return model
+
+
+def _float(column: Any) -> Any:
+    return cast(column, Float)
+
+
+def _purchases(session: Session, shop: Shop, now: dt.datetime, window_start: dt.datetime,
+               only: Sequence[str] | None = None) -> list[Any]:
+    """Per customer key: first and last order, orders, money spent (all, repeat orders, in the window)."""
+    currency = common.report_currency(session, shop)
+    orders = common.counted_orders(shop.id)
+    refunds = (select(Refund.order_external_id.label("order_id"), func.sum(_float(Refund.amount)).label("amount"))
+               .where(Refund.shop_id == shop.id, Refund.currency == currency)
+               .group_by(Refund.order_external_id).subquery())
+    net = case((orders.c.currency == currency, _float(orders.c.total) - func.coalesce(refunds.c.amount, 0.0)),
+               else_=None)
+    sequence = func.row_number().over(partition_by=orders.c.who, order_by=(orders.c.placed, orders.c.external_id))
+    each = (select(orders.c.who, orders.c.placed, net.label("net"), sequence.label("seq"))
+            .select_from(orders.outerjoin(refunds, refunds.c.order_id == orders.c.external_id))
+            .where(orders.c.who.is_not(None), orders.c.placed <= now))
+    if only is not None:
+        each = each.where(orders.c.who.in_(only))
+    rows = each.subquery()
+    repeat = rows.c.seq > 1
+    in_window = rows.c.placed >= window_start
+    statement = (select(rows.c.who, func.min(rows.c.placed), func.max(rows.c.placed), func.count(),
+                        func.coalesce(func.sum(rows.c.net), 0.0),
+                        func.coalesce(func.sum(case((repeat, rows.c.net), else_=None)), 0.0),
+                        func.count(case((and_(repeat, rows.c.net.is_not(None)), 1), else_=None)),
+                        func.count(case((in_window, 1), else_=None)),
+                        func.coalesce(func.sum(case((in_window, rows.c.net), else_=None)), 0.0))
+                 .group_by(rows.c.who))
+    return list(session.execute(statement))
+
+
+def _customers(session: Session, shop_id: int, keys: Iterable[str] | None) -> dict[str, tuple[Any, ...]]:
+    """``c:<id>`` → (email, tags text, subscribed) for the mirror's customers (those asked for, or all)."""
+    query = select(Customer.external_id, Customer.email, Customer.tags, Customer.email_marketing_state) \
+        .where(Customer.shop_id == shop_id, Customer.deleted_at.is_(None))
+    if keys is not None:
+        ids = [key[2:] for key in keys if key.startswith("c:")]
+        if not ids:
+            return {}
+        query = query.where(Customer.external_id.in_(ids))
+    found: dict[str, tuple[Any, ...]] = {}
+    for external_id, email, tags, state in session.execute(query):
+        text = "," + ",".join(sorted({str(tag).strip().lower() for tag in tags or () if str(tag).strip()})) + ","
+        found[f"c:{external_id}"] = ((email or "").strip().lower() or None, text if text != ",," else None,
+                                     state == SUBSCRIBED)
+    return found
+
+
+def _members(session: Session, shop_id: int, keys: Iterable[str] | None, now: dt.datetime) -> dict[str, tuple[Any, int]]:
+    """Customer key → (tier, spendable points) of the shop's loyalty members."""
+    who = case((LoyaltyMember.customer_external_id.is_not(None), literal("c:") + LoyaltyMember.customer_external_id),
+               else_=literal("e:") + func.lower(func.trim(LoyaltyMember.email)))
+    points = (select(LedgerEntry.member_id, func.sum(LedgerEntry.points).label("points"))
+              .where(LedgerEntry.shop_id == shop_id, LedgerEntry.available_at <= now, LedgerEntry.created_at <= now)
+              .group_by(LedgerEntry.member_id).subquery())
+    query = (select(who, LoyaltyMember.tier, func.coalesce(points.c.points, 0))
+             .select_from(LoyaltyMember).outerjoin(points, points.c.member_id == LoyaltyMember.id)
+             .where(LoyaltyMember.shop_id == shop_id, LoyaltyMember.claimed_by_id.is_(None)))
+    if keys is not None:
+        keys = list(keys)
+        ids = [key[2:] for key in keys if key.startswith("c:")]
+        emails = [key[2:] for key in keys if key.startswith("e:")]
+        query = query.where(or_(LoyaltyMember.customer_external_id.in_(ids),
+                                and_(LoyaltyMember.customer_external_id.is_(None),
+                                     func.lower(func.trim(LoyaltyMember.email)).in_(emails))))
+    return {key: (tier, int(points)) for key, tier, points in session.execute(query) if key}
+
+
+def _days(moments: Sequence[dt.datetime], now: dt.datetime) -> np.ndarray:
+    stamp = now.timestamp()
+    return np.array([(stamp - moment.timestamp()) / 86400.0 for moment in moments], dtype=np.float64)
+
+
+def _fit_from(model: SegmentModel) -> tuple[clv.BgNbdParams, clv.GammaGammaParams | None] | None:
+    stored = model.clv or {}
+    if "bgnbd" not in stored:
+        return None
+    gamma = stored.get("gamma_gamma")
+    return clv.BgNbdParams(**stored["bgnbd"]), clv.GammaGammaParams(**gamma) if gamma else None
+
+
+def _predict(purchases: Sequence[Any], now: dt.datetime, model: SegmentModel, fit: bool) -> dict[str, np.ndarray]:
+    """P(alive), expected orders in 90 days, 12-month value and churn band, per purchases row."""
+    first = _days([row[1] for row in purchases], now)
+    last = _days([row[2] for row in purchases], now)
+    orders = np.array([row[3] for row in purchases], dtype=np.float64)
+    repeat_spent = np.array([row[5] for row in purchases], dtype=np.float64)
+    repeat_priced = np.array([row[6] for row in purchases], dtype=np.float64)
+    spent = np.array([row[4] for row in purchases], dtype=np.float64)
+    x = orders - 1
+    T = first / WEEK_DAYS
+    t_x = np.where(x > 0, (first - last) / WEEK_DAYS, 0.0)
+    m = np.where(repeat_priced > 0, repeat_spent / np.maximum(repeat_priced, 1), np.nan)
+    stored = None if fit else _fit_from(model)
+    if stored is None:
+        found = clv.fit(x, t_x, T, m, time_unit_days=WEEK_DAYS)
+        bgnbd, gamma_gamma = found.bgnbd, found.gamma_gamma
+        model.clv = {"bgnbd": dataclasses.asdict(bgnbd),
+                     "gamma_gamma": dataclasses.asdict(gamma_gamma) if gamma_gamma else None,
+                     "method": found.method, "gamma_gamma_method": found.gamma_gamma_method,
+                     "reason": found.reason, "customers": found.customers,
+                     "repeat_customers": found.repeat_customers, "history_days": round(found.history_days, 1),
+                     "mean_order_value": float(spent.sum() / orders.sum()) if orders.sum() else None,
+                     "fitted_at": now.isoformat()}
+    else:
+        bgnbd, gamma_gamma = stored
+    alive = clv.probability_alive(bgnbd, x, t_x, T)
+    expected = clv.expected_purchases(bgnbd, HORIZON_DAYS / WEEK_DAYS, x, t_x, T)
+    # Without a Gamma-Gamma model (no repeat order values yet) a customer's value is their own mean order.
+    fallback = (model.clv or {}).get("mean_order_value") or 0.0
+    own_mean = np.where(orders > 0, spent / np.maximum(orders, 1), fallback)
+    value = clv.lifetime_value(bgnbd, gamma_gamma, x, t_x, T, m if gamma_gamma is not None else own_mean,
+                               time_unit_days=WEEK_DAYS)
+    return {"p_alive": alive, "expected": expected, "value": np.maximum(value, 0.0),
+            "band": clv.churn_risk(alive)}
+
+
+def _rows(session: Session, shop: Shop, purchases: Sequence[Any], keys: Iterable[str] | None, now: dt.datetime,
+          model: SegmentModel, fit: bool) -> list[dict[str, Any]]:
+    customers = _customers(session, shop.id, keys)
+    members = _members(session, shop.id, keys, now)
+    predicted = _predict(purchases, now, model, fit) if purchases else {}
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for index, (who, first, last, orders, spent, _, _, window_orders, window_spent) in enumerate(purchases):
+        seen.add(who)
+        email, tags, subscribed = customers.get(who, (who[2:] if who.startswith("e:") else None, None, False))
+        tier, points = members.get(who, (None, None))
+        rows.append({
+            "shop_id": shop.id, "customer_key": who, "customer_external_id": who[2:] if who.startswith("c:") else None,
+            "email": email, "first_order_at": first, "last_order_at": last, "order_count": int(orders),
+            "total_spent": round(float(spent), 2), "average_order_value": round(float(spent) / orders, 2),
+            "window_orders": int(window_orders), "window_spent": round(float(window_spent), 2),
+            "p_alive": round(float(predicted["p_alive"][index]), 6),
+            "expected_orders_90d": round(float(predicted["expected"][index]), 6),
+            "predicted_value_12m": round(float(predicted["value"][index]), 2),
+            "churn_band": str(predicted["band"][index]), "tags_text": tags, "email_subscribed": subscribed,
+            "tier": tier, "points_balance": points, "computed_at": now})
+    for who, (email, tags, subscribed) in customers.items():
+        if who in seen:
+            continue
+        tier, points = members.get(who, (None, None))
+        rows.append({
+            "shop_id": shop.id, "customer_key": who, "customer_external_id": who[2:], "email": email,
+            "first_order_at": None, "last_order_at": None, "order_count": 0, "total_spent": 0.0,
+            "average_order_value": None, "window_orders": 0, "window_spent": 0.0, "p_alive": None,
+            "expected_orders_90d": None, "predicted_value_12m": None, "churn_band": None, "tags_text": tags,
+            "email_subscribed": subscribed, "tier": tier, "points_balance": points, "computed_at": now})
+    return rows
+
+
+_WRITTEN = ("customer_external_id", "email", "first_order_at", "last_order_at", "order_count", "total_spent",
+            "average_order_value", "window_orders", "window_spent", "p_alive", "expected_orders_90d",
+            "predicted_value_12m", "churn_band", "tags_text", "email_subscribed", "tier", "points_balance",
+            "computed_at")
+
+
+def _write(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    upsert(session, CustomerMetrics.__table__, rows, conflict=("shop_id", "customer_key"),  # type: ignore[arg-type]
+           update=_WRITTEN, returning=())
+
+
+def _score(value: Any, limits: Sequence[Any]) -> int:
+    """The score whose lower limit ``value`` reaches (limits of scores 2 … 5, None where no one has it)."""
+    score = 1
+    for number, limit in enumerate(limits, start=2):
+        if limit is not None and value >= limit:
+            score = number
+    return score
+
+
+def _quintile(rank: Any) -> Any:
+    """``1 + floor(5 × rank)``, at most 5, for a PERCENT_RANK in [0, 1] (the same on both databases)."""
+    return case(*[(rank >= literal_column(limit), literal_column(str(score)))
+                  for limit, score in (("0.8", 5), ("0.6", 4), ("0.4", 3), ("0.2", 2))], else_=literal_column("1"))
+
+
+def _score_all(session: Session, shop_id: int, window_start: dt.datetime) -> dict[str, list[Any]]:
+    """R, F, M, the named segment and the spend rank of every customer, in SQL; returns the score limits."""
+    table = CustomerMetrics
+    in_window = and_(table.shop_id == shop_id, table.last_order_at >= window_start, table.window_orders > 0)
+    ranks = (select(table.id.label("id"),
+                    func.percent_rank().over(order_by=table.last_order_at).label("r"),
+                    func.percent_rank().over(order_by=table.window_orders).label("f"),
+                    func.percent_rank().over(order_by=table.window_spent).label("m"))
+             .where(in_window).subquery())
+    scores = select(ranks.c.id, _quintile(ranks.c.r).label("r"), _quintile(ranks.c.f).label("f"),
+                    _quintile(ranks.c.m).label("m")).subquery()
+    fm = (scores.c.f + scores.c.m + 1) // 2  # SQLAlchemy's floor division: integer division on both
+    # The grid is written into the statement: it is the same for every shop.
+    named = case(*[(and_(scores.c.r == literal_column(str(r)), fm == literal_column(str(column + 1))),
+                    literal_column(f"'{name}'")) for r, names in GRID.items() for column, name in enumerate(names)],
+                 else_=None)
+    session.execute(update(table).where(table.shop_id == shop_id).values(
+        r_score=None, f_score=None, m_score=None, rfm_segment=None, spend_rank=None))
+    session.execute(update(table).where(table.id == scores.c.id).values(
+        r_score=scores.c.r, f_score=scores.c.f, m_score=scores.c.m, rfm_segment=named))
+    session.execute(update(table).where(table.shop_id == shop_id, table.order_count > 0, table.r_score.is_(None))
+                    .values(r_score=1, f_score=1, m_score=1, rfm_segment=LOST))
+    spend = (select(table.id.label("id"), func.percent_rank().over(order_by=table.total_spent).label("rank"))
+             .where(table.shop_id == shop_id, table.order_count > 0).subquery())
+    session.execute(update(table).where(table.id == spend.c.id).values(spend_rank=spend.c.rank))
+    limits: dict[str, list[Any]] = {}
+    for name, column, score in (("r", table.last_order_at, table.r_score), ("f", table.window_orders, table.f_score),
+                                ("m", table.window_spent, table.m_score)):
+        lowest = dict(session.execute(select(score, func.min(column)).where(in_window).group_by(score)).all())
+        value = [lowest.get(number) for number in range(2, 6)]
+        limits[name] = [item.isoformat() if isinstance(item, dt.datetime) else item for item in value]
+    # Every buyer's total, thinned to at most ~1,000 points: where a refreshed customer ranks.
+    buyers = session.execute(select(func.count()).where(table.shop_id == shop_id, table.order_count > 0)).scalar_one()
+    step = max(1, buyers // 1000)
+    spent = [float(value) for (value,) in session.execute(
+        select(table.total_spent).where(table.shop_id == shop_id, table.order_count > 0).order_by(table.total_spent))
+        .all()[::step]] if buyers else []
+    limits["spend"] = spent
+    return limits
+
+
+def recompute(session: Session, shop: Shop, now: dt.datetime | None = None) -> Result:
+    """Every customer of the shop, from scratch (the nightly run). The caller commits."""
+    now = now or utcnow()
+    model = model_for(session, shop.id)
+    common.tune(session)
+    window_start = now - dt.timedelta(days=model.window_days)
+    cursor = _cursor_now(session, shop.id)
+    purchases = _purchases(session, shop, now, window_start)
+    rows = _rows(session, shop, purchases, None, now, model, fit=True)
+    _write(session, rows)
+    session.execute(delete(CustomerMetrics).where(CustomerMetrics.shop_id == shop.id,
+                                                  CustomerMetrics.computed_at < now))
+    model.bounds = _score_all(session, shop.id, window_start)
+    model.full_computed_at = now
+    model.orders_updated_at, model.orders_id, model.refunds_created_at, model.refunds_id = cursor
+    model.updated_at = now
+    return Result(customers=len(rows), buyers=len(purchases), method=(model.clv or {}).get("method", ""))
+
+
+def _cursor_now(session: Session, shop_id: int) -> tuple[Any, int, Any, int]:
+    order = session.execute(select(Order.updated_at, Order.id).where(Order.shop_id == shop_id)
+                            .order_by(Order.updated_at.desc(), Order.id.desc()).limit(1)).first()
+    refund = session.execute(select(Refund.created_at, Refund.id).where(Refund.shop_id == shop_id)
+                             .order_by(Refund.created_at.desc(), Refund.id.desc()).limit(1)).first()
+    return (order[0] if order else None, order[1] if order else 0,
+            refund[0] if refund else None, refund[1] if refund else 0)
+
+
+def _changed_keys(session: Session, shop_id: int, model: SegmentModel, limit: int) -> tuple[set[str], bool, tuple]:
+    """Customer keys of the orders and refunds written since the cursor; whether more wait; the new cursor."""
+    orders_after = Order.id > model.orders_id if model.orders_updated_at is None else or_(
+        Order.updated_at > model.orders_updated_at,
+        and_(Order.updated_at == model.orders_updated_at, Order.id > model.orders_id))
+    changed = session.execute(select(Order.updated_at, Order.id, Order.customer_external_id, Order.email)
+                              .where(Order.shop_id == shop_id, orders_after)
+                              .order_by(Order.updated_at, Order.id).limit(limit)).all()
+    refunds_after = Refund.id > model.refunds_id if model.refunds_created_at is None else or_(
+        Refund.created_at > model.refunds_created_at,
+        and_(Refund.created_at == model.refunds_created_at, Refund.id > model.refunds_id))
+    refunded = session.execute(select(Refund.created_at, Refund.id, Refund.order_external_id)
+                               .where(Refund.shop_id == shop_id, refunds_after)
+                               .order_by(Refund.created_at, Refund.id).limit(limit)).all()
+    people = [(customer, email) for _, _, customer, email in changed]
+    if refunded:
+        people += session.execute(select(Order.customer_external_id, Order.email).where(
+            Order.shop_id == shop_id, Order.external_id.in_([row[2] for row in refunded]))).all()
+    keys: set[str] = set()
+    guests: set[str] = set()
+    for customer, email in people:
+        if customer:
+            keys.add(f"c:{customer}")
+        elif email and email.strip():
+            guests.add(email.strip().lower())
+    if guests:  # a guest's orders belong to the customer with that email, if there is one
+        owners = dict(session.execute(select(func.lower(func.trim(Customer.email)), func.min(Customer.external_id))
+                                      .where(Customer.shop_id == shop_id,
+                                             func.lower(func.trim(Customer.email)).in_(sorted(guests)))
+                                      .group_by(func.lower(func.trim(Customer.email)))).all())
+        keys |= {f"c:{owners[email]}" if email in owners else f"e:{email}" for email in guests}
+    cursor = (changed[-1][0] if changed else model.orders_updated_at, changed[-1][1] if changed else model.orders_id,
+              refunded[-1][0] if refunded else model.refunds_created_at,
+              refunded[-1][1] if refunded else model.refunds_id)
+    return keys, len(changed) == limit or len(refunded) == limit, cursor
+
+
+def refresh(session: Session, shop: Shop, now: dt.datetime | None = None,
+            limit: int = REFRESH_BATCH) -> tuple[set[str], bool]:
+    """Recompute the customers whose orders or refunds changed since the cursor. The caller commits.
+
+    Returns their keys and whether more changes wait. Before the first ``recompute`` of a shop it
+    does that instead (there are no limits to score against yet).
+    """
+    now = now or utcnow()
+    model = model_for(session, shop.id)
+    if model.full_computed_at is None or not model.bounds:
+        recompute(session, shop, now)
+        return set(), False
+    keys, more, cursor = _changed_keys(session, shop.id, model, limit)
+    if keys:
+        window_start = now - dt.timedelta(days=model.window_days)
+        purchases = _purchases(session, shop, now, window_start, only=sorted(keys))
+        rows = _rows(session, shop, purchases, keys, now, model, fit=False)
+        rows = [row for row in rows if row["customer_key"] in keys]
+        for row in rows:
+            row.update(_scores_for(row, model.bounds, window_start))
+        if rows:
+            upsert(session, CustomerMetrics.__table__, rows, conflict=("shop_id", "customer_key"),  # type: ignore[arg-type]
+                   update=(*_WRITTEN, "r_score", "f_score", "m_score", "rfm_segment", "spend_rank"), returning=())
+        gone = keys - {row["customer_key"] for row in rows}
+        if gone:  # every order of theirs cancelled or deleted: no purchases left
+            session.execute(update(CustomerMetrics).where(
+                CustomerMetrics.shop_id == shop.id, tuple_(CustomerMetrics.customer_key).in_([(k,) for k in gone]))
+                .values(order_count=0, total_spent=0.0, average_order_value=None, window_orders=0, window_spent=0.0,
+                        first_order_at=None, last_order_at=None, r_score=None, f_score=None, m_score=None,
+                        rfm_segment=None, spend_rank=None, p_alive=None, expected_orders_90d=None,
+                        predicted_value_12m=None, churn_band=None, computed_at=now))
+    model.orders_updated_at, model.orders_id, model.refunds_created_at, model.refunds_id = cursor
+    model.updated_at = now
+    return keys, more
+
+
+def _scores_for(row: dict[str, Any], bounds: dict[str, Any], window_start: dt.datetime) -> dict[str, Any]:
+    """Scores of one recomputed customer against the limits of the last full computation."""
+    spend = bounds.get("spend") or []
+    spent = row["total_spent"]
+    below = int(np.searchsorted(np.array(spend, dtype=np.float64), spent, side="left")) if spend else 0
+    rank = below / max(len(spend) - 1, 1) if spend else 0.0
+    if not row["order_count"]:
+        return {"r_score": None, "f_score": None, "m_score": None, "rfm_segment": None, "spend_rank": None}
+    spend_rank = round(min(rank, 1.0), 6)
+    if row["last_order_at"] < window_start or not row["window_orders"]:
+        return {"r_score": 1, "f_score": 1, "m_score": 1, "rfm_segment": LOST, "spend_rank": spend_rank}
+    r_limits = [dt.datetime.fromisoformat(value) if value else None for value in bounds["r"]]
+    r = _score(row["last_order_at"], r_limits)
+    f = _score(row["window_orders"], bounds["f"])
+    m = _score(row["window_spent"], bounds["m"])
+    return {"r_score": r, "f_score": f, "m_score": m, "rfm_segment": segment_of(r, f, m), "spend_rank": spend_rank}

@@ -1,0 +1,145 @@
+"""RFM scores on a hand-checked table, predictions per customer, the incremental refresh, one shop only."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+from app.segments import metrics
+from app.store.models import CustomerMetrics, SegmentModel, Shop
+from app.store.types import utcnow
+from tests.analytics import support
+
+NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.timezone.utc)
+DAY = dt.timedelta(days=1)
+
+# customer: (days ago, amount) of each order. Worked out by hand in test_rfm_scores_...:
+#   R ranks the last order among the six who ordered within 365 days: A 200, B 100, C 50, D 40,
+#   E 20, F 5 days ago → percent ranks 0, .2, .4, .6, .8, 1 → R 1, 2, 3, 4, 5, 5.
+#   F (orders in the window): A, D, F 1 (tied, lowest rank) → 1; B 2 → rank 4 of 6 → .6 → 4;
+#   C 3 → .8 → 5; E 4 → 1 → 5.   M: F 5, A 10, B 40, C 90, E 100, D 500 → 1, 2, 3, 4, 5, 5.
+#   G's only order is 400 days old: Lost (1, 1, 1).
+HISTORY = {
+    "A": [(200, "10.00")],
+    "B": [(150, "20.00"), (100, "20.00")],
+    "C": [(90, "30.00"), (60, "30.00"), (50, "30.00")],
+    "D": [(40, "500.00")],
+    "E": [(35, "25.00"), (30, "25.00"), (25, "25.00"), (20, "25.00")],
+    "F": [(5, "5.00")],
+    "G": [(400, "50.00")],
+}
+EXPECTED = {  # (R, F, M), FM = (F + M + 1) // 2, the grid's segment
+    "A": (1, 1, 2, metrics.HIBERNATING),  # R1, FM 2
+    "B": (2, 4, 3, metrics.AT_RISK),  # R2, FM 4
+    "C": (3, 5, 4, metrics.LOYAL),  # R3, FM 5
+    "D": (4, 1, 5, metrics.LOYAL),  # R4, FM 3
+    "E": (5, 5, 5, metrics.CHAMPIONS),
+    "F": (5, 1, 1, metrics.NEW),
+    "G": (1, 1, 1, metrics.LOST),
+}
+
+
+def _history(target: Shop, prefix: str = "") -> None:
+    records = [support.customer(f"{prefix}c-{name}", f"{name.lower()}@example.com", NOW - 500 * DAY)
+               for name in HISTORY]
+    records.append(support.customer(f"{prefix}c-none", "none@example.com", NOW - 10 * DAY))
+    for name, orders in HISTORY.items():
+        records += [support.order(f"{prefix}{name}{number}", NOW - days * DAY, amount, customer=f"{prefix}c-{name}")
+                    for number, (days, amount) in enumerate(orders)]
+    support.write(target, *records)
+
+
+def _rows(session, shop_id: int) -> dict[str, CustomerMetrics]:
+    session.expire_all()
+    return {row.customer_key: row for row in session.execute(
+        select(CustomerMetrics).where(CustomerMetrics.shop_id == shop_id)).scalars()}
+
+
+@pytest.fixture()
+def scored(session, shop):
+    shop.currency = "EUR"
+    session.commit()
+    _history(shop)
+    other = Shop(platform="shopify", domain="other-" + shop.domain, status="active", access_token="tok",
+                 installed_at=utcnow(), currency="EUR")
+    session.add(other)
+    session.commit()
+    # the other shop: the same customers ids, everyone ordering a lot more, yesterday
+    support.write(other, *[support.order(f"x{n}", NOW - DAY, "999.00", customer="c-F") for n in range(5)])
+    metrics.recompute(session, shop, NOW)
+    metrics.recompute(session, other, NOW)
+    session.commit()
+    return shop, other
+
+
+def test_rfm_scores_and_segments_match_the_hand_checked_table(session, scored):
+    shop, _ = scored
+    rows = _rows(session, shop.id)
+    found = {key[4:]: (row.r_score, row.f_score, row.m_score, row.rfm_segment)
+             for key, row in rows.items() if row.order_count}
+    assert found == EXPECTED
+    d = rows["c:c-D"]
+    assert (d.order_count, d.total_spent, d.average_order_value, d.window_orders) == (1, 500.0, 500.0, 1)
+    # spend ranks over all seven buyers: F 5, A 10, B 40, G 50, C 90, E 100, D 500
+    assert {key[4:]: round(row.spend_rank, 4) for key, row in rows.items() if row.order_count} == {
+        "F": 0.0, "A": 0.1667, "B": 0.3333, "G": 0.5, "C": 0.6667, "E": 0.8333, "D": 1.0}
+    none = rows["c:c-none"]
+    assert (none.order_count, none.rfm_segment, none.p_alive, none.email) == (0, None, None, "none@example.com")
+
+
+def test_each_buyer_gets_predictions_from_the_shops_model(session, scored):
+    shop, _ = scored
+    rows = _rows(session, shop.id)
+    model = session.get(SegmentModel, shop.id)
+    assert model.clv["method"] == "prior" and "thin history" in model.clv["reason"]
+    for key, row in rows.items():
+        if not row.order_count:
+            continue
+        assert 0 < row.p_alive <= 1 and row.expected_orders_90d > 0 and row.predicted_value_12m > 0, key
+        assert row.churn_band in ("low", "medium", "high")
+    # one-time buyers are "alive" in BG/NBD; a repeat buyer silent for long is less so than a recent one
+    assert rows["c:c-A"].p_alive == 1.0
+    assert rows["c:c-B"].p_alive < rows["c:c-E"].p_alive
+    # E buys every five days: more expected orders and more value than B, who stopped 100 days ago
+    assert rows["c:c-E"].expected_orders_90d > rows["c:c-B"].expected_orders_90d
+    assert rows["c:c-E"].predicted_value_12m > rows["c:c-B"].predicted_value_12m
+
+
+def test_the_other_shop_is_scored_on_its_own(session, scored):
+    shop, other = scored
+    theirs = _rows(session, other.id)
+    assert list(theirs) == ["c:c-F"]
+    assert (theirs["c:c-F"].order_count, theirs["c:c-F"].total_spent) == (5, 4995.0)
+    assert _rows(session, shop.id)["c:c-F"].total_spent == 5.0
+
+
+def test_a_new_order_refreshes_only_its_customer_against_the_last_limits(session, scored):
+    shop, _ = scored
+    before = _rows(session, shop.id)
+    # A orders again today (60.00): last order now, two orders in the window, 70 spent
+    support.write(shop, support.order("A-new", NOW, "60.00", customer="c-A"))
+    keys, more = metrics.refresh(session, shop, NOW + DAY)
+    session.commit()
+    assert (keys, more) == ({"c:c-A"}, False)
+    after = _rows(session, shop.id)
+    a = after["c:c-A"]
+    # against the limits of the night: R ≥ E's last order → 5, F 2 reaches B's 4, M 70 ≥ B's 40 → 3
+    assert (a.order_count, a.total_spent, a.window_orders) == (2, 70.0, 2)
+    assert (a.r_score, a.f_score, a.m_score, a.rfm_segment) == (5, 4, 3, metrics.CHAMPIONS)
+    assert a.p_alive < 1.0  # now a repeat buyer
+    assert all(after[key].computed_at == before[key].computed_at for key in before if key != "c:c-A")
+    # a second refresh finds nothing new
+    assert metrics.refresh(session, shop, NOW + DAY) == (set(), False)
+
+
+def test_a_cancelled_order_takes_its_purchase_back(session, scored):
+    shop, _ = scored
+    support.write(shop, support.order("F0", NOW - 5 * DAY, "5.00", customer="c-F", cancelled=True))
+    keys, _ = metrics.refresh(session, shop, NOW)
+    session.commit()
+    f = _rows(session, shop.id)["c:c-F"]
+    assert keys == {"c:c-F"}
+    assert (f.order_count, f.total_spent, f.rfm_segment, f.p_alive) == (0, 0.0, None, None)
+
