@@ -91,6 +91,9 @@ def drain_inbox(shop_id: int) -> dict[str, int]:
             from jobs.flows import request_evaluation
 
             request_evaluation(shop_id)  # carts and orders start and end reminders
+            from jobs.segmentation import request_refresh
+
+            request_refresh(shop_id)  # orders and refunds move customers' figures and segments
         if result.uninstalled:
             from jobs.shops import stop_shop_jobs
 

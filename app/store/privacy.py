@@ -18,6 +18,8 @@ from app.store.models import (
     Cart,
     ConsentWriteback,
     Customer,
+    CustomerMetrics,
+    CustomerTagSync,
     EmailSuppression,
     Flow,
     FlowCursor,
@@ -37,6 +39,10 @@ from app.store.models import (
     Redemption,
     Referral,
     Refund,
+    Segment,
+    SegmentEvent,
+    SegmentMember,
+    SegmentModel,
     Shop,
     SyncRun,
     Variant,
@@ -173,6 +179,7 @@ def redact_customer(session: Session, shop_id: int, customer_external_id: str | 
                             .values(friend_email=f"redacted-{referral_id}", ip=None))
     counts.update(_erase_messages(session, shop_id, customer_external_id, email))
     counts["flow_runs"] = _erase_flow_runs(session, shop_id, customer_external_id, email)
+    counts.update(_erase_segment_data(session, shop_id, customer_external_id, email))
     counts["webhook_payloads"] = _scrub_payloads(session, shop_id, customer_external_id, email)
     # Exports we assembled earlier hold the same data: they go too.
     if customer_external_id:
@@ -220,6 +227,24 @@ def _erase_messages(session: Session, shop_id: int, customer_external_id: str | 
         counts["consent_writebacks"] = session.execute(delete(ConsentWriteback).where(
             ConsentWriteback.shop_id == shop_id, ConsentWriteback.email.in_(sorted(emails)))).rowcount or 0
     return counts
+
+
+def _erase_segment_data(session: Session, shop_id: int, customer_external_id: str | None,
+                        email: str | None) -> dict[str, int]:
+    """A customer's computed figures, memberships and segment events go (the nightly run recomputes
+    a customer's figures from the orders, which keep their amounts, without the person)."""
+    keys = ([f"c:{customer_external_id}"] if customer_external_id else []) + (
+        [f"e:{email.strip().lower()}"] if email and email.strip() else [])
+    if not keys:
+        return {}
+    return {
+        "customer_metrics": session.execute(delete(CustomerMetrics).where(
+            CustomerMetrics.shop_id == shop_id, CustomerMetrics.customer_key.in_(keys))).rowcount or 0,
+        "segment_members": session.execute(delete(SegmentMember).where(
+            SegmentMember.shop_id == shop_id, SegmentMember.customer_key.in_(keys))).rowcount or 0,
+        "segment_events": session.execute(delete(SegmentEvent).where(
+            SegmentEvent.shop_id == shop_id, SegmentEvent.customer_key.in_(keys))).rowcount or 0,
+    }
 
 
 def _erase_flow_runs(session: Session, shop_id: int, customer_external_id: str | None, email: str | None) -> int:
@@ -275,6 +300,8 @@ def redact_shop(session: Session, shop: Shop, *, keep_event_id: int | None) -> P
     """Erase everything we hold for a shop; keep the shop row (status ``redacted``) and a record."""
     counts: dict[str, int] = {}
     for model in (LineItem, Variant):
+        counts[model.__tablename__] = session.execute(delete(model).where(model.shop_id == shop.id)).rowcount or 0
+    for model in (SegmentEvent, SegmentMember, Segment, CustomerMetrics, SegmentModel, CustomerTagSync):
         counts[model.__tablename__] = session.execute(delete(model).where(model.shop_id == shop.id)).rowcount or 0
     for model in (FlowRun, FlowCursor, Flow):
         counts[model.__tablename__] = session.execute(delete(model).where(model.shop_id == shop.id)).rowcount or 0

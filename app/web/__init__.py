@@ -17,6 +17,7 @@ def register_blueprints(app: Flask) -> None:
         loyalty_referrals_admin,
         message_tracking,
         messaging_admin,
+        segments_admin,
         storefront,
         storefront_api,
         unsubscribe,
@@ -39,3 +40,4 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(flows_admin.blueprint)
     app.register_blueprint(analytics_admin.blueprint)
     app.register_blueprint(messaging_admin.blueprint)
+    app.register_blueprint(segments_admin.blueprint)
