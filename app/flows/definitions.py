@@ -84,12 +84,13 @@ BUILT_INS: dict[str, BuiltIn] = {flow.key: flow for flow in (
                                  _step("cross-sell", 30 * 24, "cross_sell", enabled=False)],
                       review_url=None),
             incentive="any"),
+    # Also, when set: churn probability reaching churn_risk_percent (0: off), or entering a segment.
     BuiltIn(WIN_BACK, "Win-back", "a customer has not ordered for lapsed_days",
             "customer", "marketing", ("win_back",),
             _defaults(10, 0.10, [_step("we-miss-you", 0, "win_back", incentive={
                 "kind": "percentage", "value": "15", "expires_hours": 14 * 24, "minimum_subtotal": None})],
-                lapsed_days=90),
-            max_steps=3, incentive="required", trigger_fields={"lapsed_days": (14, 730)}),
+                lapsed_days=90, churn_risk_percent=0, segment=None),
+            max_steps=3, incentive="required", trigger_fields={"lapsed_days": (14, 730), "churn_risk_percent": (0, 99)}),
     BuiltIn(BIRTHDAY, "Birthday", "the loyalty program pays a member's birthday points",
             "loyalty_event", "marketing", ("birthday",),
             _defaults(15, 0.10, [_step("happy-birthday", 0, "birthday")]), max_steps=1, incentive="any"),
@@ -309,6 +310,9 @@ def validate(key: str, settings: dict[str, Any]) -> None:
         raise FlowError("trigger", f"must be an object with {', '.join(flow.defaults['trigger']) or 'no settings'}")
     for name, (low, high) in flow.trigger_fields.items():
         _number(trigger.get(name), f"trigger.{name}", low, high, whole=True)
+    if "segment" in trigger and trigger["segment"] is not None and (
+            not isinstance(trigger["segment"], str) or not 1 <= len(trigger["segment"]) <= 64):
+        raise FlowError("trigger.segment", "must be null or the key of a segment (e.g. at_risk)")
     if "review_url" in trigger and trigger["review_url"] is not None:
         from app.messaging.tracking import is_web_url
 

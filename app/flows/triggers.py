@@ -12,7 +12,8 @@ transaction with its cursor:
   ``points_expiring`` and an upgrading ``tier_changed`` start the notices.
 
 ``scan_lapsed`` (hourly) starts win-back runs for customers whose last order has just become
-``lapsed_days`` old. Only what happened since a flow was enabled starts a run, and never a run
+``lapsed_days`` old, whose churn probability reached ``churn_risk_percent`` (when set), or who
+entered the segment ``trigger.segment`` (when set); a customer gets one win-back at a time. Only what happened since a flow was enabled starts a run, and never a run
 whose every step would already be too late.
 """
 
@@ -23,12 +24,23 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, literal, select, tuple_, update
+from sqlalchemy import func, literal, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from app.flows import definitions, runs
 from app.loyalty import events
-from app.store.models import Cart, Customer, FlowCursor, LoyaltyEvent, LoyaltyMember, Order, Shop
+from app.store.models import (
+    Cart,
+    Customer,
+    CustomerMetrics,
+    FlowCursor,
+    FlowRun,
+    LoyaltyEvent,
+    LoyaltyMember,
+    Order,
+    SegmentEvent,
+    Shop,
+)
 from app.store.types import utcnow
 from app.store.upsert import insert_ignore
 
@@ -281,7 +293,70 @@ def scan_lapsed(session: Session, shop_id: int, now: dt.datetime | None = None) 
             if customer_id in addresses and starts(flow, moment, now):
                 candidates.append(runs.Candidate(f"lapse:{customer_id}:{last_order.isoformat()}", "customer",
                                                  customer_id, moment, customer_id, addresses[customer_id]))
-        started = runs.start(session, shop_id, flow, candidates, now)
-    cursor.marks = {**(cursor.marks or {}), "lapsed_through": now.isoformat()}
+        candidates += _likely_churned(session, shop_id, flow, low, now, lapse)
+        candidates += _entered_segment(session, shop_id, flow, cursor, now, lapse)
+        unique = {candidate.trigger_key: candidate for candidate in candidates}
+        started = runs.start(session, shop_id, flow, list(unique.values()), now)
+    marks = {**(cursor.marks or {}), "lapsed_through": now.isoformat()}
+    last_event = session.execute(select(func.max(SegmentEvent.id)).where(SegmentEvent.shop_id == shop_id)).scalar()
+    marks["segment_event_id"] = max(int(marks.get("segment_event_id") or 0), int(last_event or 0))
+    cursor.marks = marks
     session.commit()
     return started
+
+
+def _recently_won_back(session: Session, shop_id: int, customer_ids: Sequence[str], now: dt.datetime,
+                       lapse: dt.timedelta) -> set[str]:
+    """Customers with a win-back run that is active or began within the lapse: one at a time is enough."""
+    if not customer_ids:
+        return set()
+    return set(str(customer_id) for customer_id in session.execute(select(FlowRun.customer_external_id).where(
+        FlowRun.shop_id == shop_id, FlowRun.flow_key == definitions.WIN_BACK,
+        FlowRun.customer_external_id.in_(sorted(set(customer_ids))),
+        or_(FlowRun.state == "active", FlowRun.started_at >= now - lapse))).scalars())
+
+
+def _likely_churned(session: Session, shop_id: int, flow: definitions.FlowVersion, low: dt.datetime,
+                    now: dt.datetime, lapse: dt.timedelta) -> list[runs.Candidate]:
+    """Win-back for repeat buyers whose churn probability (1 - P(alive)) reached ``churn_risk_percent``.
+
+    Read from the customers' figures computed since the last scan (the daily run recomputes all);
+    the moment is when the figure was computed. 0 (the default) leaves it to ``lapsed_days``.
+    """
+    percent = int(flow["trigger"].get("churn_risk_percent") or 0)
+    if not percent:
+        return []
+    rows = session.execute(select(CustomerMetrics.customer_external_id, CustomerMetrics.last_order_at,
+                                  CustomerMetrics.computed_at).where(
+        CustomerMetrics.shop_id == shop_id, CustomerMetrics.customer_external_id.is_not(None),
+        CustomerMetrics.p_alive.is_not(None), CustomerMetrics.p_alive <= 1 - percent / 100,
+        CustomerMetrics.computed_at >= low)).all()
+    ids = [str(customer_id) for customer_id, _, _ in rows]
+    busy = _recently_won_back(session, shop_id, ids, now, lapse)
+    addresses = _email_of(session, shop_id, ids)
+    return [runs.Candidate(f"churn:{customer_id}:{last_order.isoformat() if last_order else ''}", "customer",
+                           customer_id, computed,
+                           customer_id, addresses[customer_id])
+            for customer_id, last_order, computed in rows
+            if customer_id in addresses and customer_id not in busy and starts(flow, computed, now)]
+
+
+def _entered_segment(session: Session, shop_id: int, flow: definitions.FlowVersion, cursor: FlowCursor,
+                     now: dt.datetime, lapse: dt.timedelta) -> list[runs.Candidate]:
+    """Win-back for customers who entered the segment named by ``trigger.segment`` (e.g. at_risk)."""
+    segment = flow["trigger"].get("segment")
+    after = int((cursor.marks or {}).get("segment_event_id") or 0)
+    if not segment:
+        return []
+    events = session.execute(select(SegmentEvent.id, SegmentEvent.customer_external_id, SegmentEvent.created_at)
+                             .where(SegmentEvent.shop_id == shop_id, SegmentEvent.id > after,
+                                    SegmentEvent.segment_key == segment, SegmentEvent.kind == "entered",
+                                    SegmentEvent.customer_external_id.is_not(None))
+                             .order_by(SegmentEvent.id)).all()
+    ids = [str(customer_id) for _, customer_id, _ in events]
+    busy = _recently_won_back(session, shop_id, ids, now, lapse)
+    addresses = _email_of(session, shop_id, ids)
+    return [runs.Candidate(f"segment:{segment}:{event_id}", "customer", customer_id, at, customer_id,
+                           addresses[customer_id])
+            for event_id, customer_id, at in events
+            if customer_id in addresses and customer_id not in busy and starts(flow, at, now)]

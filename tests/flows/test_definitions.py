@@ -33,7 +33,7 @@ def test_every_shop_gets_every_built_in_enabled_with_its_defaults_once(session, 
         ("thank_you", 1, True), ("review_request", 336, True), ("cross_sell", 720, False)]
     win_back = flows[definitions.WIN_BACK]
     assert (win_back["trigger"], win_back.steps[0]["incentive"]) == (
-        {"lapsed_days": 90}, {"kind": "percentage", "value": "15", "expires_hours": 336, "minimum_subtotal": None})
+        {"lapsed_days": 90, "churn_risk_percent": 0, "segment": None}, {"kind": "percentage", "value": "15", "expires_hours": 336, "minimum_subtotal": None})
     assert {flows[key]["holdout_share"] for key in ("points_earned", "reward_available", "points_expiring",
                                                     "tier_upgrade")} == {0.0}
     for key, flow in flows.items():

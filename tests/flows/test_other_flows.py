@@ -238,3 +238,78 @@ def test_a_transactional_notice_ignores_marketing_consent_but_not_a_suppression(
     session.commit()
     outcome = steps.execute(session, second.id, 0, fake_store.services(settings), now=now)
     assert (outcome.status, outcome.detail) == ("exited", "address suppressed: complaint")
+
+
+def _repeat_buyer(session, shop, t0, orders=(200, 120, 100)):
+    """cust-1's orders, days before t0: a repeat buyer who has gone quiet."""
+    for number, days in enumerate(orders):
+        support.write(session, shop, support.order(f"w{number}", at=t0 - days * DAY))
+
+
+def test_win_back_on_churn_probability_starts_once_per_quiet_spell(session, flow_shop, subscriber, t0):
+    from app.segments import membership
+    from app.store.models import CustomerMetrics
+
+    session.execute(Flow.__table__.update().values(enabled_since=t0 - 300 * DAY))
+    session.commit()
+    _repeat_buyer(session, flow_shop, t0)
+    membership.recompute_shop(session, flow_shop, t0)
+    session.commit()
+    p_alive = session.query(CustomerMetrics.p_alive).filter_by(shop_id=flow_shop.id).scalar()
+    churn = round((1 - p_alive) * 100)
+    assert 5 < churn < 95  # a repeat buyer silent for 100 days: somewhere in between
+    # off by default, and lapsed_days (365 here) is far away: nothing starts
+    support.set_flow(session, flow_shop, definitions.WIN_BACK, trigger={"lapsed_days": 365})
+    assert triggers.scan_lapsed(session, flow_shop.id, t0) == []
+    # a threshold above the customer's churn probability: nothing; at or below: one run
+    support.set_flow(session, flow_shop, definitions.WIN_BACK, trigger={"lapsed_days": 365,
+                                                                        "churn_risk_percent": min(churn + 3, 99)})
+    session.execute(Flow.__table__.update().values(enabled_since=t0 - 300 * DAY))
+    session.commit()
+    assert triggers.scan_lapsed(session, flow_shop.id, t0) == []
+    support.set_flow(session, flow_shop, definitions.WIN_BACK, trigger={"lapsed_days": 365,
+                                                                        "churn_risk_percent": max(churn - 3, 1)})
+    session.execute(Flow.__table__.update().values(enabled_since=t0 - 300 * DAY))
+    session.commit()
+    membership.recompute_shop(session, flow_shop, t0 + HOUR)  # the next night's figures
+    session.commit()
+    started = triggers.scan_lapsed(session, flow_shop.id, t0 + 2 * HOUR)
+    run = support.only(session, flow_shop, definitions.WIN_BACK)
+    assert len(started) == 1 and run.trigger_key.startswith("churn:cust-1:")
+    # the next day's figures say the same: the customer already has a win-back
+    membership.recompute_shop(session, flow_shop, t0 + DAY)
+    session.commit()
+    assert triggers.scan_lapsed(session, flow_shop.id, t0 + DAY + HOUR) == []
+
+
+def test_win_back_when_a_customer_enters_a_segment(session, flow_shop, subscriber, t0):
+    from app.segments import membership
+
+    session.execute(Flow.__table__.update().values(enabled_since=t0 - 300 * DAY))
+    session.commit()
+    support.write(session, flow_shop, support.order("s0", at=t0 - 100 * DAY))
+    membership.recompute_shop(session, flow_shop, t0 - 20 * DAY)  # not at risk yet (80 days)
+    session.commit()
+    support.set_flow(session, flow_shop, definitions.WIN_BACK, trigger={"lapsed_days": 365, "segment": "at_risk"})
+    session.execute(Flow.__table__.update().values(enabled_since=t0 - 300 * DAY))
+    session.commit()
+    assert triggers.scan_lapsed(session, flow_shop.id, t0 - 20 * DAY) == []
+    # 183 days after the order the customer enters at_risk (no order in 182 days): an event, a run
+    membership.recompute_shop(session, flow_shop, t0 + 83 * DAY)
+    session.commit()
+    started = triggers.scan_lapsed(session, flow_shop.id, t0 + 83 * DAY + HOUR)
+    run = support.only(session, flow_shop, definitions.WIN_BACK)
+    assert len(started) == 1 and run.trigger_key.startswith("segment:at_risk:")
+    # the event is read once
+    assert triggers.scan_lapsed(session, flow_shop.id, t0 + 83 * DAY + 2 * HOUR) == []
+
+
+def test_the_win_back_triggers_refuse_bad_settings(session, flow_shop):
+    import pytest
+
+    for trigger, field in (({"lapsed_days": 90, "churn_risk_percent": 100}, "trigger.churn_risk_percent"),
+                           ({"lapsed_days": 90, "churn_risk_percent": 0.5}, "trigger.churn_risk_percent"),
+                           ({"lapsed_days": 90, "segment": 7}, "trigger.segment")):
+        with pytest.raises(definitions.FlowError) as error:
+            definitions.update(session, flow_shop.id, definitions.WIN_BACK, {"trigger": trigger}, actor="test")
+        assert error.value.field == field
