@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from app.loyalty import challenges, events, ledger, tiers
+from app.loyalty import challenges, events, expiry, ledger, tiers
 from app.loyalty import program as programs
-from app.store.models import Customer, LineItem, LoyaltyMember, Order, Product
+from app.store.models import Customer, LineItem, LoyaltyMember, Order, Product, SegmentEvent
 from app.store.types import utcnow
 
 BIRTHDAY_NOTICE_DAYS = 30  # a birthday set less than this long ago earns nothing this time
@@ -108,6 +108,39 @@ def birthdays(session: Session, shop_id: int, today: dt.date | None = None) -> i
         if _earned(session, shop_id, member, program["birthday_points"], cause="birthday",
                    key=f"{member.id}:{today.year}", program=program, reason=f"happy birthday {today.year}"):
             awarded += 1
+    return awarded
+
+
+def segment_bonuses(session: Session, shop_id: int, program: programs.Program) -> int:
+    """Bonus points for members who entered a segment with a bonus since the last run.
+
+    Read from the segment events after the cursor's ``segment_event_id``; a member earns a
+    segment's bonus once per calendar year, however often they enter it.
+    """
+    cursor = expiry.cursor_for(session, shop_id)
+    after = int((cursor.marks or {}).get("segment_event_id") or 0)
+    bonuses = {bonus["segment"]: bonus["points"] for bonus in program["segment_bonuses"]}
+    events_read = session.execute(
+        select(SegmentEvent.id, SegmentEvent.segment_key, SegmentEvent.kind, SegmentEvent.customer_external_id,
+               SegmentEvent.created_at)
+        .where(SegmentEvent.shop_id == shop_id, SegmentEvent.id > after).order_by(SegmentEvent.id).limit(5000)).all()
+    if not events_read:
+        return 0
+    wanted = [(segment, customer, at) for _, segment, kind, customer, at in events_read
+              if segment in bonuses and kind == "entered" and customer is not None]
+    members = {member.customer_external_id: member for member in session.execute(
+        select(LoyaltyMember).where(LoyaltyMember.shop_id == shop_id,
+                                    LoyaltyMember.customer_external_id.in_(sorted({c for _, c, _ in wanted})))
+    ).scalars()} if wanted else {}
+    awarded = 0
+    for segment, customer, at in wanted:
+        member = members.get(customer)
+        if member is None:
+            continue
+        if _earned(session, shop_id, member, bonuses[segment], cause="segment", key=f"{member.id}:{segment}:{at.year}",
+                   program=program, reason=f"entered the {segment} segment"):
+            awarded += 1
+    cursor.marks = {**(cursor.marks or {}), "segment_event_id": events_read[-1][0]}
     return awarded
 
 

@@ -475,10 +475,10 @@ def spend(session: Session, shop_id: int, member_id: int, points: int, *, key: s
     ).scalar_one()
 
 
-ACTION_CAUSES = ("signup", "birthday", "review", "social", "custom", "referral", "challenge", "tier_entry")
+ACTION_CAUSES = ("signup", "birthday", "review", "social", "custom", "referral", "challenge", "tier_entry", "segment")
 # What counts as "points earned" toward tiers and challenges: earning less its reversals.
 EARNING_CAUSES = ("order", "refund", "cancellation", "claim", "signup", "birthday", "review", "social",
-                  "custom", "referral", "challenge")
+                  "custom", "referral", "challenge", "segment")
 
 
 def award_row(shop_id: int, member_id: int, points: int, *, cause: str, key: str, program: Program,

@@ -78,6 +78,9 @@ DEFAULTS: dict[str, Any] = {
         {"id": "first-review", "name": "Your first review", "kind": "reviews", "count": 1, "days": None,
          "points": 50, "badge": "Critic"},
     ],
+    # Bonus points when a member enters a segment (e.g. at_risk: a reason to come back); once a
+    # calendar year per member and segment.
+    "segment_bonuses": [],
     "leaderboard": True,  # members who opt in appear under a name they chose
     # The storefront widget's look (app/loyalty/widget.py): colours, position, texts.
     "widget": copy.deepcopy(widget.DEFAULTS),
@@ -212,6 +215,7 @@ def validate(settings: dict[str, Any]) -> None:
     _validate_actions(settings)
     _validate_referrals(settings)
     _validate_challenges(settings["challenges"])
+    _validate_segment_bonuses(settings["segment_bonuses"])
     try:
         settings["widget"] = widget.validate(settings["widget"])
     except widget.WidgetError as error:
@@ -318,6 +322,23 @@ def _validate_actions(settings: dict[str, Any]) -> None:
         _points(action["points"], f"{where}.points")
         if action["limit"] not in CUSTOM_LIMITS:
             raise ProgramError(f"{where}.limit", f"must be one of {', '.join(CUSTOM_LIMITS)}")
+
+
+def _validate_segment_bonuses(bonuses: Any) -> None:
+    if not isinstance(bonuses, list) or len(bonuses) > 20:
+        raise ProgramError("segment_bonuses", "must be a list of at most 20 bonuses")
+    seen: set[str] = set()
+    for index, bonus in enumerate(bonuses):
+        where = f"segment_bonuses[{index}]"
+        _fields(bonus, where, {"segment", "points"}, {})
+        segment = bonus["segment"]
+        if not isinstance(segment, str) or not 1 <= len(segment) <= 64 or not all(
+                ch.islower() or ch.isdigit() or ch in "-_" for ch in segment):
+            raise ProgramError(f"{where}.segment", "must be the key of a segment (e.g. at_risk)")
+        if segment in seen:
+            raise ProgramError(f"{where}.segment", f"{segment!r} has a bonus already")
+        seen.add(segment)
+        _points(bonus["points"], f"{where}.points")
 
 
 def _validate_referrals(settings: dict[str, Any]) -> None:

@@ -1,6 +1,7 @@
 """The program's periodic work for one shop: what time alone changes.
 
-Points expire and reminders come due, birthdays arrive, pending points become spendable (so a
+Points expire and reminders come due, birthdays arrive, members who entered a segment get its
+bonus, pending points become spendable (so a
 reward may now be affordable), tiers are reviewed (windows move, grace periods end) and
 referred friends' orders clear their pending period. Every step is idempotent and commits on
 its own, so a run cut short is finished by the next.
@@ -26,6 +27,7 @@ def run(session: Session, shop_id: int, now: dt.datetime | None = None) -> dict[
     steps = (("expired", lambda program: expiry.expire(session, shop_id, now)),
              ("reminders", lambda program: expiry.remind(session, shop_id, now)),
              ("birthdays", lambda program: _birthdays(session, shop_id, now)),
+             ("segment_bonuses", lambda program: actions.segment_bonuses(session, shop_id, program)),
              ("rewards_available", lambda program: _matured(session, shop_id, program, now)),
              ("tier_changes", lambda program: _review_tiers(session, shop_id, program, now)),
              ("referrals", lambda program: referrals.complete_due(session, shop_id, now)))
