@@ -18,6 +18,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(migrate_command)
     app.cli.add_command(worker_command)
     app.cli.add_command(sync_progress_command)
+    app.cli.add_command(bounces_command)
 
 
 def run_migrations() -> None:
@@ -115,3 +116,26 @@ def sync_progress_command(shop_domain: str, watch: bool) -> None:
         click.echo("")
         session.expire_all()
         time.sleep(2)
+
+
+@click.command("bounces")
+@click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
+@click.option("--port", type=int, default=None, help="Port (default MESSAGING_BOUNCE_PORT, 2525).")
+def bounces_command(host: str, port: int | None) -> None:
+    """Receive bounces and complaints for MESSAGING_BOUNCE_ADDRESS over SMTP until stopped."""
+    from app.messaging.bounce_server import controller
+
+    settings = current_app.extensions["comeback.settings"]
+    if not settings.messaging_bounce_address:
+        raise click.ClickException("set MESSAGING_BOUNCE_ADDRESS (e.g. bounces@mail.example.com) first")
+    server = controller(current_app._get_current_object(), settings.messaging_bounce_address, host,  # type: ignore[attr-defined]
+                        port or settings.messaging_bounce_port)
+    server.start()
+    click.echo(f"receiving bounces for {settings.messaging_bounce_address} on {host}:{server.port}")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()

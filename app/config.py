@@ -104,6 +104,9 @@ class Settings:
     smtp_from: str = "Comeback <no-reply@localhost>"
     messaging_contact_budget_hours: int = 16
     messaging_quiet_hours: str = "21:00-08:00"  # "HH:MM-HH:MM" in the shop's time zone; "" for none
+    # Envelope sender (VERP: local+<message token>@domain) whose mailbox the bounce receiver serves.
+    messaging_bounce_address: str | None = None
+    messaging_bounce_port: int = 2525
 
     @property
     def is_production(self) -> bool:
@@ -175,6 +178,17 @@ def _sender(environ: Mapping[str, str], name: str, default: str) -> str:
     if "@" not in address or any(c.isspace() for c in address):
         raise ConfigurationError(f"{name} must be an email address, e.g. 'Comeback <no-reply@example.com>', got {raw!r}")
     return raw
+
+
+def _bounce_address(environ: Mapping[str, str], name: str) -> str | None:
+    raw = str(environ.get(name) or "").strip()
+    if not raw:
+        return None
+    local, at, domain = raw.rpartition("@")
+    if not at or not local or "." not in domain or "+" in local or any(c.isspace() or c in "<>\"" for c in raw):
+        raise ConfigurationError(f"{name} must be a plain address without '+', e.g. bounces@mail.example.com, "
+                                 f"got {raw!r}")
+    return raw.lower()
 
 
 def _generated_secrets(instance_path: Path) -> dict[str, str]:
@@ -276,4 +290,6 @@ def load_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[s
         smtp_from=_sender(env_map, "SMTP_FROM", "Comeback <no-reply@localhost>"),
         messaging_contact_budget_hours=_int(env_map, "MESSAGING_CONTACT_BUDGET_HOURS", 16),
         messaging_quiet_hours=_quiet_hours(env_map, "MESSAGING_QUIET_HOURS", "21:00-08:00"),
+        messaging_bounce_address=_bounce_address(env_map, "MESSAGING_BOUNCE_ADDRESS"),
+        messaging_bounce_port=_int(env_map, "MESSAGING_BOUNCE_PORT", 2525),
     )

@@ -40,6 +40,7 @@ class OutgoingMessage:
     html: str | None = None
     headers: Mapping[str, str] = dataclasses.field(default_factory=dict)  # Message-ID, Date, List-Unsubscribe...
     reference: str = ""  # our id of the message, for logs
+    envelope_sender: str | None = None  # MAIL FROM (bounces go there); None: the From address
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,7 +120,7 @@ class SmtpChannel:
 
     def send(self, message: OutgoingMessage) -> DeliveryResult:
         raw = build_email(message).as_bytes()
-        envelope_sender = parseaddr(message.sender)[1]
+        envelope_sender = message.envelope_sender or parseaddr(message.sender)[1]
         smtp = self._reusable()
         ok = False
         try:

@@ -31,7 +31,7 @@ from jinja2 import TemplateError
 from sqlalchemy import CursorResult, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from app.messaging import budget, consent, preferences, render
+from app.messaging import bounces, budget, consent, preferences, render
 from app.messaging.channels import Channel, DeliveryResult, OutgoingMessage
 from app.messaging.tracking import LinkTracker
 from app.store.models import Message, Shop
@@ -60,12 +60,14 @@ class DeliveryConfig:
     transactional: str = "all"
     sender_name: str | None = None  # None: the shop's name
     reply_to: str | None = None
+    bounce_address: str | None = None  # MESSAGING_BOUNCE_ADDRESS: envelope senders become VERP addresses
 
     @classmethod
     def from_settings(cls, settings: Any) -> DeliveryConfig:
         return cls(app_url=settings.app_url, secret_key=settings.secret_key, sender=settings.smtp_from,
                    contact_budget=dt.timedelta(hours=settings.messaging_contact_budget_hours),
-                   quiet_hours=budget.QuietHours.parse(settings.messaging_quiet_hours))
+                   quiet_hours=budget.QuietHours.parse(settings.messaging_quiet_hours),
+                   bounce_address=getattr(settings, "messaging_bounce_address", None))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -182,11 +184,14 @@ def compose(session: Session, message: Message, shop: Shop, config: DeliveryConf
     headers = {
         "Date": format_datetime(now),
         "Message-ID": message.message_id or f"<{message.token}.{message.id}@{sender_address.rpartition('@')[2]}>",
+        bounces.HEADER: message.token,  # comes back inside most bounce reports
     }
+    envelope = bounces.verp(config.bounce_address, message.token) if config.bounce_address else None
     if config.reply_to:
         headers["Reply-To"] = config.reply_to
     if message.category == "test":
-        return _compose_test(session, message, shop, config, branding, headers)
+        return dataclasses.replace(_compose_test(session, message, shop, config, branding, headers),
+                                   envelope_sender=envelope)
     unsubscribe_url = None
     if message.category == "marketing":
         token = consent.unsubscribe_token(config.secret_key, shop.id, message.email, message.id)
@@ -203,7 +208,7 @@ def compose(session: Session, message: Message, shop: Shop, config: DeliveryConf
     return OutgoingMessage(recipient=message.email, sender=formataddr((config.sender_name or branding.shop_name,
                                                                        sender_address)),
                            subject=rendered.subject, text=rendered.text, html=rendered.html, headers=headers,
-                           reference=str(message.id))
+                           reference=str(message.id), envelope_sender=envelope)
 
 
 TEST_PREFIX = "[Test] "

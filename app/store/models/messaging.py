@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.store.models.base import Base
 from app.store.types import BigId, UTCDateTime, utcnow
 
-MESSAGE_STATUSES = ("queued", "deferred", "sending", "sent", "suppressed", "skipped", "failed")
+MESSAGE_STATUSES = ("queued", "deferred", "sending", "sent", "bounced", "suppressed", "skipped", "failed")
 # A message in one of these may still be sent; the others are final.
 OPEN_STATUSES = ("queued", "deferred")
 # ``test``: a merchant's test send from the admin (no consent, budget or quiet hours; never in reports).
