@@ -8,6 +8,8 @@ from jobs.flows import flow_upkeep_all_shops, sweep_flows
 from jobs.inbox import sweep_inbox
 from jobs.loyalty import loyalty_upkeep_all_shops, resume_pending_redemptions
 from jobs.messaging import sweep_messages
+from jobs.segmentation import recompute_due_shops
+from jobs.segments import sweep_tag_write_backs
 from jobs.shops import refresh_expiring_tokens, repair_webhooks_all_shops, resume_unfinished_set_ups
 from jobs.sync import catch_up_all_shops, resume_stalled_backfills
 
@@ -30,6 +32,10 @@ PERIODIC_JOBS = (
     (sweep_flows, "default", 60),
     # Customers who just lapsed (win-back).
     (flow_upkeep_all_shops, "default", 3600),
+    # Every customer's figures and every segment once a day per shop (queued on the bulk queue).
+    (recompute_due_shops, "default", 3600),
+    # Segment tags not yet written to the store (a write that failed and waits for its retry).
+    (sweep_tag_write_backs, "default", 300),
 )
 
 

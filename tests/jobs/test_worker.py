@@ -49,6 +49,8 @@ def test_periodic_jobs_are_registered_with_rq_cron(app_context):
         ("sweep_messages", "default", 60),
         ("sweep_flows", "default", 60),
         ("flow_upkeep_all_shops", "default", 3600),
+        ("recompute_due_shops", "default", 3600),
+        ("sweep_tag_write_backs", "default", 300),
     }
 
 
