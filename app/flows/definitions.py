@@ -61,12 +61,14 @@ class BuiltIn:
     # Incentives: never, only in the last step, in any step, required on every step.
     incentive: str = "never"
     trigger_fields: dict[str, tuple[int, int]] = dataclasses.field(default_factory=dict)  # name: (min, max)
+    max_delay_hours: int = 365 * 24
 
 
 def _defaults(priority: int, holdout: float, steps: list[dict[str, Any]], **trigger: Any) -> dict[str, Any]:
     return {"enabled": True, "priority": priority, "holdout_share": holdout, "trigger": trigger, "steps": steps}
 
 
+CART_LINK_HOURS = 7 * 24
 _TEN_PERCENT_TWO_DAYS = {"kind": "percentage", "value": "10", "expires_hours": 48, "minimum_subtotal": None}
 
 BUILT_INS: dict[str, BuiltIn] = {flow.key: flow for flow in (
@@ -75,7 +77,9 @@ BUILT_INS: dict[str, BuiltIn] = {flow.key: flow for flow in (
             # The last step may offer a code; off by default (discounts teach shoppers to wait).
             _defaults(30, 0.10, [_step("reminder-1", 1, "cart_reminder"), _step("reminder-2", 24, "cart_reminder"),
                                  _step("reminder-3", 72, "cart_reminder")]),
-            incentive="last"),
+            # A week at most: the restore links stores sign for a cart live 7 days, and a
+            # reminder of a cart left longer ago is no longer about that cart.
+            incentive="last", max_delay_hours=CART_LINK_HOURS),
     BuiltIn(POST_PURCHASE, "After a purchase", "an order is placed",
             "order", "marketing", ("thank_you", "review_request", "cross_sell"),
             # The review request counts its days from the fulfilment: nobody reviews what has not arrived.
@@ -336,6 +340,9 @@ def validate(key: str, settings: dict[str, Any]) -> None:
         if not isinstance(step.get("enabled"), bool):
             raise FlowError(f"{where}.enabled", "must be true or false")
         _number(step.get("delay_hours"), f"{where}.delay_hours", 0, MAX_DELAY_HOURS)
+        if step["delay_hours"] > flow.max_delay_hours:
+            raise FlowError(f"{where}.delay_hours", f"must be at most {flow.max_delay_hours} for this flow: a cart's "
+                                                    "restore link lives 7 days, and so does what the shopper remembers")
         if step["delay_hours"] < previous:
             raise FlowError(f"{where}.delay_hours", "must not be less than the step before's (delays count from "
                             "the same moment)")

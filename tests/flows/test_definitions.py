@@ -128,3 +128,14 @@ def test_an_unknown_flow_is_refused(session, shop):
     with pytest.raises(definitions.FlowError) as refused:
         definitions.update(session, shop.id, "newsletter", {"enabled": True}, actor="x")
     assert refused.value.field == "key"
+
+
+def test_a_cart_reminder_cannot_wait_longer_than_its_restore_link_lives(session, flow_shop):
+    steps = [{"id": "r1", "delay_hours": 1, "template": "cart_reminder"},
+             {"id": "r2", "delay_hours": 7 * 24 + 1, "template": "cart_reminder"}]
+    with pytest.raises(definitions.FlowError) as error:
+        definitions.update(session, flow_shop.id, definitions.ABANDONED_CART, {"steps": steps}, actor="test")
+    assert error.value.field == "steps[1].delay_hours" and "restore link lives 7 days" in str(error.value)
+    steps[1]["delay_hours"] = 7 * 24
+    flow = definitions.update(session, flow_shop.id, definitions.ABANDONED_CART, {"steps": steps}, actor="test")
+    assert [step["delay_hours"] for step in flow.steps] == [1, 168]
