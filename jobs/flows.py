@@ -24,14 +24,14 @@ from rq import get_current_job
 from sqlalchemy import func, select
 
 from app import installs, platforms
-from app.extensions import db, redis_holder
+from app.extensions import db
 from app.flows import runs, steps, triggers
 from app.messaging.delivery import DeliveryConfig
 from app.store.models import FlowCursor, FlowRun, LoyaltyEvent, Shop
 from app.store.types import utcnow
 from connectors import base
 from jobs.context import app_settings, with_app
-from jobs.queues import cancel, enqueue
+from jobs.queues import cancel, clear_flag, enqueue, enqueue_once_more, flag_set
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +52,8 @@ def _dirty_key(shop_id: int) -> str:
 
 def request_evaluation(shop_id: int) -> None:
     """Queue the evaluation of the shop's triggers (after the transaction that wrote them committed)."""
-    if enqueue(evaluate_flows, shop_id, queue_name=QUEUE, job_id=evaluate_job_id(shop_id)) is not None:
-        return
-    # Queued or running: have it go round once more, and let one more wait behind it.
-    try:
-        redis_holder.get().set(_dirty_key(shop_id), 1, ex=600)
-    except RedisError:
-        pass
-    enqueue(evaluate_flows, shop_id, queue_name=QUEUE, job_id=f"{evaluate_job_id(shop_id)}-next")
+    enqueue_once_more(evaluate_flows, shop_id, queue_name=QUEUE, job_id=evaluate_job_id(shop_id),
+                      flag=_dirty_key(shop_id))
 
 
 @with_app
@@ -68,10 +62,7 @@ def evaluate_flows(shop_id: int) -> dict[str, int]:
     session = db.session()
     totals = {"started": 0, "exited": 0}
     for _ in range(_MAX_ROUNDS):
-        try:
-            redis_holder.get().delete(_dirty_key(shop_id))
-        except RedisError:
-            pass
+        clear_flag(_dirty_key(shop_id))
         shop = session.get(Shop, shop_id)
         if shop is None or shop.status != "active":
             return totals
@@ -80,11 +71,7 @@ def evaluate_flows(shop_id: int) -> dict[str, int]:
         totals["exited"] += result.exited
         _schedule(result.started)
         cancel(result.cancelled)
-        try:
-            again = redis_holder.get().get(_dirty_key(shop_id))
-        except RedisError:
-            again = None
-        if not result.more and not again:
+        if not result.more and not flag_set(_dirty_key(shop_id)):
             break
         session.rollback()
     if totals["started"] or totals["exited"]:

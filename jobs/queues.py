@@ -101,3 +101,38 @@ def redis_available() -> bool:
         return bool(redis_holder.get().ping())
     except redis.RedisError:
         return False
+
+
+# A job that works through "everything new since its cursor" for a shop needs to run once more
+# when new work arrives while it is queued or running: these three keep that flag in Redis.
+_AGAIN_SECONDS = 600
+
+
+def enqueue_once_more(func: Callable[..., Any], *args: Any, queue_name: str, job_id: str, flag: str) -> None:
+    """Queue ``func(*args)``; if it is queued or running already, have it go round once more.
+
+    The flag makes a running job take another round before it ends (``clear_flag`` at the top
+    of each round, ``flag_set`` at the end); one more job waits behind it (``<job_id>-next``)
+    in case it is past that point already.
+    """
+    if enqueue(func, *args, queue_name=queue_name, job_id=job_id) is not None:
+        return
+    try:
+        redis_holder.get().set(flag, 1, ex=_AGAIN_SECONDS)
+    except redis.RedisError:
+        pass
+    enqueue(func, *args, queue_name=queue_name, job_id=f"{job_id}-next")
+
+
+def clear_flag(flag: str) -> None:
+    try:
+        redis_holder.get().delete(flag)
+    except redis.RedisError:
+        pass
+
+
+def flag_set(flag: str) -> bool:
+    try:
+        return bool(redis_holder.get().get(flag))
+    except redis.RedisError:
+        return False

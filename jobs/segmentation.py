@@ -12,15 +12,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from redis import RedisError
 from sqlalchemy import or_, select
 
-from app.extensions import db, redis_holder
+from app.extensions import db
 from app.segments import membership
 from app.store.models import SegmentModel, Shop
 from app.store.types import utcnow
 from jobs.context import with_app
-from jobs.queues import enqueue
+from jobs.queues import clear_flag, enqueue, enqueue_once_more, flag_set
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +41,8 @@ def _dirty_key(shop_id: int) -> str:
 
 def request_refresh(shop_id: int) -> None:
     """Queue a refresh (after the transaction that wrote new orders committed)."""
-    if enqueue(refresh_segments, shop_id, queue_name="default", job_id=refresh_job_id(shop_id)) is not None:
-        return
-    try:  # queued or running: have it go round once more, and let one more wait behind it
-        redis_holder.get().set(_dirty_key(shop_id), 1, ex=600)
-    except RedisError:
-        pass
-    enqueue(refresh_segments, shop_id, queue_name="default", job_id=f"{refresh_job_id(shop_id)}-next")
+    enqueue_once_more(refresh_segments, shop_id, queue_name="default", job_id=refresh_job_id(shop_id),
+                      flag=_dirty_key(shop_id))
 
 
 def request_recompute(shop_id: int) -> bool:
@@ -68,21 +62,14 @@ def refresh_segments(shop_id: int) -> dict[str, int]:
     session = db.session()
     customers = 0
     for _ in range(_MAX_ROUNDS):
-        try:
-            redis_holder.get().delete(_dirty_key(shop_id))
-        except RedisError:
-            pass
+        clear_flag(_dirty_key(shop_id))
         shop = session.get(Shop, shop_id)
         if shop is None or shop.status != "active":
             return {"customers": customers}
         keys, more = membership.refresh_shop(session, shop)
         session.commit()
         customers += len(keys)
-        try:
-            again = redis_holder.get().get(_dirty_key(shop_id))
-        except RedisError:
-            again = None
-        if not more and not again:
+        if not more and not flag_set(_dirty_key(shop_id)):
             break
     if customers:
         log.info("shop=%s segments refreshed for %s customers", shop_id, customers)
