@@ -8,6 +8,7 @@ from jobs.flows import flow_upkeep_all_shops, sweep_flows
 from jobs.inbox import sweep_inbox
 from jobs.loyalty import loyalty_upkeep_all_shops, resume_pending_redemptions
 from jobs.messaging import sweep_messages
+from jobs.recommendations import update_pairs_all_shops
 from jobs.segmentation import recompute_due_shops
 from jobs.segments import sweep_tag_write_backs
 from jobs.shops import refresh_expiring_tokens, repair_webhooks_all_shops, resume_unfinished_set_ups
@@ -36,6 +37,8 @@ PERIODIC_JOBS = (
     (recompute_due_shops, "default", 3600),
     # Segment tags not yet written to the store (a write that failed and waits for its retry).
     (sweep_tag_write_backs, "default", 300),
+    # Bought-together counts of orders no drain counted (a backfill, a lost job).
+    (update_pairs_all_shops, "default", 3600),
 )
 
 

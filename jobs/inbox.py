@@ -94,6 +94,9 @@ def drain_inbox(shop_id: int) -> dict[str, int]:
             from jobs.segmentation import request_refresh
 
             request_refresh(shop_id)  # orders and refunds move customers' figures and segments
+            from jobs.recommendations import request_pair_update
+
+            request_pair_update(shop_id)  # orders move the bought-together counts
         if result.uninstalled:
             from jobs.shops import stop_shop_jobs
 

@@ -486,6 +486,7 @@ def catch_up(shop_id: int) -> dict[str, int]:
         from jobs.loyalty import request_accrual
 
         request_accrual(shop_id)  # what the catch-up repaired may earn or reverse points
+        _after_new_orders(shop_id)
     if unfinished:
         # A job of its own id: the one running now still holds the plain catch-up id.
         enqueue(catch_up, shop_id, queue_name="default",
@@ -548,5 +549,15 @@ def refetch_records(shop_id: int, resource: str, external_id: str, expected_ids:
         from jobs.loyalty import request_accrual
 
         request_accrual(shop_id)
+        _after_new_orders(shop_id)
     log.info("shop=%s refetched %s %s: %d records", shop_id, resource, external_id, len(records))
     return "applied"
+
+
+def _after_new_orders(shop_id: int) -> None:
+    """Orders the catch-up or a refetch wrote move customers' figures and the bought-together counts."""
+    from jobs.recommendations import request_pair_update
+    from jobs.segmentation import request_refresh
+
+    request_refresh(shop_id)
+    request_pair_update(shop_id)

@@ -86,13 +86,17 @@ def build(session: Session, shop: Shop, run: FlowRun, flow: definitions.FlowVers
                 context["rewards_url"] = shop_url
             else:
                 context["bought"] = list(dict.fromkeys(title for title, _ in lines))[:3]
-            from app.recommendations.popular import popular
+            from app.recommendations.recommend import for_customer
 
-            bought = tuple(product for _, product in lines if product)
+            # The run's own order starts the picks (bought together with it) and is never offered again.
+            bought = [product for _, product in lines if product]
+            customer_id = run.customer_external_id
             context["recommendations"] = [
                 {"name": pick["title"], **({"price": amount(pick["price"])} if pick["price"] else {}),
                  **_links(pick.get("image_url"), pick.get("url"))}
-                for pick in popular(session, shop.id, limit=3 if template == "thank_you" else 4, exclude=bought)]
+                for pick in for_customer(session, shop.id, customer_external_id=customer_id,
+                                         email=None if customer_id else (order.email if order else None),
+                                         cart_product_ids=bought, limit=3 if template == "thank_you" else 4)]
         else:
             context["review_url"] = flow["trigger"].get("review_url") or shop_url
             media = product_media(session, shop.id, [product for _, product in lines])

@@ -1,4 +1,4 @@
-"""Popular products: what the shop's customers ordered most lately, until personal picks exist.
+"""Popular products: what the shop's customers ordered most lately; the last source of ``recommend``.
 
 Counted from the mirror's line items of the last 90 days (orders not cancelled, products not
 deleted); a shop with fewer orders than places is topped up with its newest products.

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from app.store.models import (
     Cart,
     ConsentWriteback,
+    CountedOrder,
     Customer,
     CustomerMetrics,
     CustomerTagSync,
@@ -36,6 +37,9 @@ from app.store.models import (
     Order,
     PrivacyRequest,
     Product,
+    ProductPair,
+    ProductStat,
+    RecommendationCursor,
     Redemption,
     Referral,
     Refund,
@@ -300,6 +304,8 @@ def redact_shop(session: Session, shop: Shop, *, keep_event_id: int | None) -> P
     """Erase everything we hold for a shop; keep the shop row (status ``redacted``) and a record."""
     counts: dict[str, int] = {}
     for model in (LineItem, Variant):
+        counts[model.__tablename__] = session.execute(delete(model).where(model.shop_id == shop.id)).rowcount or 0
+    for model in (CountedOrder, ProductPair, ProductStat, RecommendationCursor):
         counts[model.__tablename__] = session.execute(delete(model).where(model.shop_id == shop.id)).rowcount or 0
     for model in (SegmentEvent, SegmentMember, Segment, CustomerMetrics, SegmentModel, CustomerTagSync):
         counts[model.__tablename__] = session.execute(delete(model).where(model.shop_id == shop.id)).rowcount or 0

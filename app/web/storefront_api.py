@@ -24,7 +24,7 @@ from sqlalchemy import select
 from app import platforms
 from app.extensions import db, redis_holder
 from app.loyalty import ledger, referrals, rewards, storefront
-from app.recommendations import popular
+from app.recommendations import recommend
 from app.store.models import Shop
 from app.web import widget_assets
 from app.web.errors import error_response
@@ -291,11 +291,20 @@ def referral():
 
 @blueprint.get("/recommendations")
 def recommendations():
-    """Products to show: the shop's most ordered lately (personal picks come with segments)."""
+    """Products for this shopper: bought with their cart or last order, their categories, popular.
+
+    ``cart`` lists the product ids in the shopper's cart, comma-separated (absent: the signed-in
+    customer's open cart in the mirror). The customer is the signed one, never a parameter.
+    """
     try:
         limit = int(request.args.get("limit", 4))
     except ValueError:
         return error_response(400, "limit must be a whole number")
     if not 1 <= limit <= 12:
         return error_response(400, "limit must be from 1 to 12")
-    return _private({"products": popular.popular(db.session(), g.shop.id, limit)})
+    cart = request.args.get("cart")
+    cart_ids = None if cart is None else [part.strip() for part in cart.split(",") if part.strip()]
+    if cart_ids is not None and (len(cart_ids) > 50 or any(len(part) > 64 for part in cart_ids)):
+        return error_response(400, "cart must list at most 50 product ids of up to 64 characters")
+    return _private({"products": recommend.for_customer(db.session(), g.shop.id, customer_external_id=g.customer_id,
+                                                        cart_product_ids=cart_ids, limit=limit)})

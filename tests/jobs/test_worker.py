@@ -51,6 +51,7 @@ def test_periodic_jobs_are_registered_with_rq_cron(app_context):
         ("flow_upkeep_all_shops", "default", 3600),
         ("recompute_due_shops", "default", 3600),
         ("sweep_tag_write_backs", "default", 300),
+        ("update_pairs_all_shops", "default", 3600),
     }
 
 

@@ -25,6 +25,7 @@ from app.store.models.messaging import (
 from app.store.models.orders import LineItem, Order, Refund, RefundLineItem
 from app.store.models.privacy import PrivacyRequest
 from app.store.models.products import Product, Variant
+from app.store.models.recommendations import CountedOrder, ProductPair, ProductStat, RecommendationCursor
 from app.store.models.segments import (
     CustomerMetrics,
     CustomerTagSync,
@@ -37,8 +38,10 @@ from app.store.models.shops import OAuthState, Shop
 from app.store.models.sync import SyncRun
 
 __all__ = [
-    "Base", "Cart", "ConsentWriteback", "Customer", "CustomerMetrics", "CustomerTagSync", "EmailSuppression", "Flow", "FlowCursor", "FlowRun",
-    "LedgerEntry", "LineItem", "LoyaltyCursor", "LoyaltyEvent", "LoyaltyMember", "LoyaltyProgram", "MemberBadge",
-    "Message", "MessageClick", "MessagingSettings", "OAuthState", "Order", "PrivacyRequest", "Product", "Redemption", "Referral",
-    "Refund", "RefundLineItem", "Segment", "SegmentEvent", "SegmentMember", "SegmentModel", "Shop", "SyncRun", "Variant", "WebhookEvent",
+    "Base", "Cart", "ConsentWriteback", "CountedOrder", "Customer", "CustomerMetrics", "CustomerTagSync",
+    "EmailSuppression", "Flow", "FlowCursor", "FlowRun", "LedgerEntry", "LineItem", "LoyaltyCursor",
+    "LoyaltyEvent", "LoyaltyMember", "LoyaltyProgram", "MemberBadge", "Message", "MessageClick",
+    "MessagingSettings", "OAuthState", "Order", "PrivacyRequest", "Product", "ProductPair", "ProductStat",
+    "RecommendationCursor", "Redemption", "Referral", "Refund", "RefundLineItem", "Segment", "SegmentEvent",
+    "SegmentMember", "SegmentModel", "Shop", "SyncRun", "Variant", "WebhookEvent",
 ]
