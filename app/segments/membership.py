@@ -15,17 +15,19 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy import delete, exists, func, literal, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.analytics import common
 from app.segments import metrics, rules, tags
 from app.store.models import CustomerMetrics, Segment, SegmentEvent, SegmentMember, Shop
-from app.store.types import utcnow
+from app.store.types import BigId, UTCDateTime, utcnow
 from app.store.upsert import insert_ignore
 
 ENTERED, LEFT = "entered", "left"
@@ -99,21 +101,23 @@ def update(session: Session, shop: Shop, segment: Segment, now: dt.datetime | No
     context = _context(session, shop, now)
     matches = rules.condition(session, context, segment.rules)
     M = CustomerMetrics
-    wanted = select(M.customer_key, M.customer_external_id, M.email).where(M.shop_id == shop.id, matches)
-    current = select(SegmentMember.customer_key).where(SegmentMember.segment_id == segment.id)
-    if only is not None:
+    if only is None:  # every customer: compared in the database, only the differences come back
+        now_in, entering, leaving = _compare_all(session, shop, segment, matches, now)
+    else:  # the few a refresh recomputed
         if not only:
             return Change(members=segment.member_count), set()
-        wanted = wanted.where(_keys_in(M.customer_key, only))
-        current = current.where(_keys_in(SegmentMember.customer_key, only))
-    now_in = {key: (external_id, email) for key, external_id, email in session.execute(wanted)}
-    was_in = set(session.execute(current).scalars())
-    entering = [key for key in now_in if key not in was_in]
-    leaving = sorted(was_in - set(now_in))
-    if entering:
-        insert_ignore(session, SegmentMember.__table__,  # type: ignore[arg-type]
-                      [{"segment_id": segment.id, "customer_key": key, "shop_id": shop.id, "entered_at": now}
-                       for key in entering], conflict=("segment_id", "customer_key"), returning=())
+        wanted = (select(M.customer_key, M.customer_external_id, M.email)
+                  .where(M.shop_id == shop.id, matches, _keys_in(M.customer_key, only)))
+        current = select(SegmentMember.customer_key).where(SegmentMember.segment_id == segment.id,
+                                                           _keys_in(SegmentMember.customer_key, only))
+        now_in = {key: (external_id, email) for key, external_id, email in session.execute(wanted)}
+        was_in = set(session.execute(current).scalars())
+        entering = [key for key in now_in if key not in was_in]
+        leaving = sorted(was_in - set(now_in))
+        if entering:
+            insert_ignore(session, SegmentMember.__table__,  # type: ignore[arg-type]
+                          [{"segment_id": segment.id, "customer_key": key, "shop_id": shop.id, "entered_at": now}
+                           for key in entering], conflict=("segment_id", "customer_key"), returning=())
     left_people: dict[str, tuple[Any, Any]] = {}
     if leaving:
         for start in range(0, len(leaving), _CHUNK):
@@ -136,6 +140,38 @@ def update(session: Session, shop: Shop, segment: Segment, now: dt.datetime | No
         select(func.count()).select_from(SegmentMember).where(SegmentMember.segment_id == segment.id)).scalar_one()
     segment.computed_at = now
     return Change(len(entering), len(leaving), segment.member_count), set(entering) | set(leaving)
+
+
+def _compare_all(session: Session, shop: Shop, segment: Segment, matches: Any,
+                 now: dt.datetime) -> tuple[dict[str, tuple[Any, Any]], list[str], list[str]]:
+    """Add every customer who matches and is not a member yet; find the members who no longer match.
+
+    Returns who of those entering the events need (their customer id and email, when the
+    segment was computed before: a first computation has no events), the keys entering and the
+    keys leaving (sorted). A set-based ``INSERT … SELECT`` and an anti-join, so that a shop's
+    hundreds of thousands of unchanged members never travel to Python.
+    """
+    M, S = CustomerMetrics, SegmentMember
+    is_member = exists().where(S.segment_id == segment.id, S.customer_key == M.customer_key)
+    newcomers = (select(literal(segment.id, BigId), M.customer_key, literal(shop.id, BigId),
+                        literal(now, UTCDateTime()))
+                 .where(M.shop_id == shop.id, matches, ~is_member)
+                 .order_by(M.customer_key))  # the index is then written leaf after leaf
+    insert = (postgresql.insert(S) if session.get_bind().dialect.name == "postgresql" else sqlite.insert(S))
+    statement = (insert.from_select(["segment_id", "customer_key", "shop_id", "entered_at"], newcomers)
+                 .on_conflict_do_nothing(index_elements=["segment_id", "customer_key"])
+                 .returning(S.customer_key))
+    entering = list(session.execute(statement).scalars())
+    still = (select(M.id).where(M.shop_id == shop.id, M.customer_key == S.customer_key, matches)
+             .correlate(S).exists())
+    leaving = sorted(session.execute(select(S.customer_key).where(S.segment_id == segment.id, ~still)).scalars())
+    now_in: dict[str, tuple[Any, Any]] = {}
+    if segment.computed_at is not None:
+        for start in range(0, len(entering), _CHUNK):
+            now_in.update({key: (external_id, email) for key, external_id, email in session.execute(
+                select(M.customer_key, M.customer_external_id, M.email)
+                .where(M.shop_id == shop.id, _keys_in(M.customer_key, entering[start:start + _CHUNK])))})
+    return now_in, entering, leaving
 
 
 def _external(key: str) -> str | None:
@@ -240,5 +276,7 @@ def recompute_shop(session: Session, shop: Shop, now: dt.datetime | None = None)
     """The nightly run: every customer's figures, then every segment. The caller commits."""
     now = now or utcnow()
     result = metrics.recompute(session, shop, now)
+    began = time.perf_counter()
     update_all(session, shop, now)
+    result.seconds["segments"] = time.perf_counter() - began
     return result

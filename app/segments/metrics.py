@@ -3,7 +3,8 @@
 ``recompute`` (nightly, and on demand) computes every customer of a shop: one grouped statement
 over the counted orders (``app.analytics.common``: same orders, same customers, same money as the
 analytics), the shop's BG/NBD and Gamma-Gamma fit (``clv.fit``) and per-customer predictions in
-numpy, one bulk upsert, then the RFM scores as one window-function statement. ``refresh``
+numpy, the RFM scores (percent ranks in numpy, as SQL's ``PERCENT_RANK`` ranks), then one bulk
+upsert that writes each customer's row once (on PostgreSQL through COPY). ``refresh``
 (after the inbox drains) recomputes only the customers whose orders or refunds arrived since the
 shop's cursor, scoring them against the quintile limits and the models of the last ``recompute``
 so their scores mean the same as everyone else's until the next night.
@@ -19,11 +20,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Float, and_, case, cast, delete, func, literal, literal_column, or_, select, tuple_, update
+from sqlalchemy import Float, and_, case, cast, delete, func, literal, or_, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from app.analytics import common
@@ -102,8 +104,13 @@ def _purchases(session: Session, shop: Shop, now: dt.datetime, window_start: dt.
                .group_by(Refund.order_external_id).subquery())
     net = case((orders.c.currency == currency, _float(orders.c.total) - func.coalesce(refunds.c.amount, 0.0)),
                else_=None)
-    sequence = func.row_number().over(partition_by=orders.c.who, order_by=(orders.c.placed, orders.c.external_id))
-    each = (select(orders.c.who, orders.c.placed, net.label("net"), sequence.label("seq"))
+    who: Any = orders.c.who
+    if session.get_bind().dialect.name == "postgresql":
+        # Grouping needs no language's order of the keys: sorting millions of them byte-wise is
+        # several times faster than by the database's collation (and spills less).
+        who = who.collate("C")
+    sequence = func.row_number().over(partition_by=who, order_by=(orders.c.placed, orders.c.external_id))
+    each = (select(who.label("who"), orders.c.placed, net.label("net"), sequence.label("seq"))
             .select_from(orders.outerjoin(refunds, refunds.c.order_id == orders.c.external_id))
             .where(orders.c.who.is_not(None), orders.c.placed <= now))
     if only is not None:
@@ -207,49 +214,102 @@ def _predict(purchases: Sequence[Any], now: dt.datetime, model: SegmentModel, fi
             "band": clv.churn_risk(alive)}
 
 
-def _rows(session: Session, shop: Shop, purchases: Sequence[Any], keys: Iterable[str] | None, now: dt.datetime,
-          model: SegmentModel, fit: bool) -> list[dict[str, Any]]:
-    customers = _customers(session, shop.id, keys)
-    members = _members(session, shop.id, keys, now)
-    predicted = _predict(purchases, now, model, fit) if purchases else {}
-    rows: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for index, (who, first, last, orders, spent, _, _, window_orders, window_spent) in enumerate(purchases):
-        seen.add(who)
-        email, tags, subscribed = customers.get(who, (who[2:] if who.startswith("e:") else None, None, False))
-        tier, points = members.get(who, (None, None))
-        rows.append({
-            "shop_id": shop.id, "customer_key": who, "customer_external_id": who[2:] if who.startswith("c:") else None,
-            "email": email, "first_order_at": first, "last_order_at": last, "order_count": int(orders),
-            "total_spent": round(float(spent), 2), "average_order_value": round(float(spent) / orders, 2),
-            "window_orders": int(window_orders), "window_spent": round(float(window_spent), 2),
-            "p_alive": round(float(predicted["p_alive"][index]), 6),
-            "expected_orders_90d": round(float(predicted["expected"][index]), 6),
-            "predicted_value_12m": round(float(predicted["value"][index]), 2),
-            "churn_band": str(predicted["band"][index]), "tags_text": tags, "email_subscribed": subscribed,
-            "tier": tier, "points_balance": points, "computed_at": now})
-    for who, (email, tags, subscribed) in customers.items():
-        if who in seen:
-            continue
-        tier, points = members.get(who, (None, None))
-        rows.append({
-            "shop_id": shop.id, "customer_key": who, "customer_external_id": who[2:], "email": email,
-            "first_order_at": None, "last_order_at": None, "order_count": 0, "total_spent": 0.0,
-            "average_order_value": None, "window_orders": 0, "window_spent": 0.0, "p_alive": None,
-            "expected_orders_90d": None, "predicted_value_12m": None, "churn_band": None, "tags_text": tags,
-            "email_subscribed": subscribed, "tier": tier, "points_balance": points, "computed_at": now})
-    return rows
-
-
 _WRITTEN = ("customer_external_id", "email", "first_order_at", "last_order_at", "order_count", "total_spent",
             "average_order_value", "window_orders", "window_spent", "p_alive", "expected_orders_90d",
             "predicted_value_12m", "churn_band", "tags_text", "email_subscribed", "tier", "points_balance",
             "computed_at")
+_SCORED = ("r_score", "f_score", "m_score", "rfm_segment", "spend_rank")
+_ROW = ("shop_id", "customer_key", *_WRITTEN)  # what ``_row_values`` yields, in this order
 
 
-def _write(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    upsert(session, CustomerMetrics.__table__, rows, conflict=("shop_id", "customer_key"),  # type: ignore[arg-type]
-           update=_WRITTEN, returning=())
+def _row_values(session: Session, shop: Shop, purchases: Sequence[Any], keys: Iterable[str] | None,
+                now: dt.datetime, model: SegmentModel, fit: bool,
+                lap: Callable[[str], None] = lambda stage: None) -> Callable[[], Iterator[tuple[Any, ...]]]:
+    """The rows to write (``_ROW``): one per purchases row, in their order, then the customers without any.
+
+    Reads the customers and members and predicts now; returns a function that yields the rows,
+    so that a million of them can be streamed into the database without being held at once.
+    """
+    customers = _customers(session, shop.id, keys)
+    members = _members(session, shop.id, keys, now)
+    lap("customers")
+    predicted = _predict(purchases, now, model, fit) if purchases else {}
+    lap("clv")
+    # Python floats and texts up front: indexing numpy arrays one element at a time is slow.
+    alive, expected, value, band = ((predicted[name].tolist() if predicted else [])
+                                    for name in ("p_alive", "expected", "value", "band"))
+    shop_id = shop.id
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        guest = (None, None, False)
+        no_member = (None, None)
+        seen: set[str] = set()
+        for index, (who, first, last, orders, spent, _, _, window_orders, window_spent) in enumerate(purchases):
+            seen.add(who)
+            is_customer = who.startswith("c:")
+            email, tags, subscribed = customers.get(who, guest if is_customer else (who[2:], None, False))
+            tier, points = members.get(who, no_member)
+            spent = float(spent)
+            yield (shop_id, who, who[2:] if is_customer else None, email, first, last, int(orders),
+                   round(spent, 2), round(spent / orders, 2), int(window_orders), round(float(window_spent), 2),
+                   round(alive[index], 6), round(expected[index], 6), round(value[index], 2), band[index], tags,
+                   subscribed, tier, points, now)
+        for who, (email, tags, subscribed) in customers.items():
+            if who in seen:
+                continue
+            tier, points = members.get(who, no_member)
+            yield (shop_id, who, who[2:], email, None, None, 0, 0.0, None, 0, 0.0, None, None, None, None, tags,
+                   subscribed, tier, points, now)
+
+    return rows
+
+
+def _rows(session: Session, shop: Shop, purchases: Sequence[Any], keys: Iterable[str] | None, now: dt.datetime,
+          model: SegmentModel, fit: bool) -> list[dict[str, Any]]:
+    return [dict(zip(_ROW, values, strict=True))
+            for values in _row_values(session, shop, purchases, keys, now, model, fit)()]
+
+
+def _write(session: Session, rows: Iterable[tuple[Any, ...]], columns: Sequence[str],
+           lap: Callable[[str], None] = lambda stage: None) -> None:
+    """Upsert rows (tuples of ``columns``, the first two the shop and customer key) by (shop, customer key).
+
+    PostgreSQL gets them through COPY: ``app.store.bulk_upsert`` does the same for any table but
+    converts each value through its column type in Python, and dedupes; these rows hold only
+    plain values psycopg sends as they are (aware datetimes, numbers, texts), one per key.
+    """
+    update = columns[2:]
+    if session.get_bind().dialect.name != "postgresql":
+        upsert(session, CustomerMetrics.__table__,  # type: ignore[arg-type]
+               [dict(zip(columns, values, strict=True)) for values in rows], conflict=("shop_id", "customer_key"),
+               update=update, returning=())
+        return
+    column_list = ", ".join(f'"{name}"' for name in columns)
+    connection = session.connection()
+    connection.execute(text(f'CREATE TEMPORARY TABLE IF NOT EXISTS "{_STAGING}" ON COMMIT DROP AS '
+                            f'SELECT {column_list} FROM customer_metrics WITH NO DATA'))
+    connection.execute(text(f'TRUNCATE "{_STAGING}"'))
+    # Binary COPY, its types those of the staging table's columns: several times faster than
+    # text, which formats every timestamp and float in Python.
+    types: dict[str, int] = dict(connection.execute(text(
+        "SELECT attname, atttypid::int FROM pg_attribute WHERE attrelid = CAST(:name AS regclass) AND attnum > 0"),
+        {"name": f'"{_STAGING}"'}).all())
+    raw = connection.connection.driver_connection
+    with raw.cursor() as cursor:  # type: ignore[union-attr]
+        with cursor.copy(f'COPY "{_STAGING}" ({column_list}) FROM STDIN (FORMAT BINARY)') as copy:
+            copy.set_types([types[name] for name in columns])
+            for values in rows:
+                copy.write_row(values)
+    lap("copy")
+    assignments = ", ".join(f'"{name}" = EXCLUDED."{name}"' for name in update)
+    # In key order: the unique index is then written (or looked up) leaf after leaf, not all over.
+    connection.execute(text(f'INSERT INTO customer_metrics ({column_list}) SELECT {column_list} FROM "{_STAGING}" '
+                            f'ORDER BY customer_key ON CONFLICT (shop_id, customer_key) DO UPDATE SET {assignments}'))
+    connection.execute(text(f'TRUNCATE "{_STAGING}"'))
+    lap("upsert")
+
+
+_STAGING = "staging_customer_metrics_recompute"
 
 
 def _score(value: Any, limits: Sequence[Any]) -> int:
@@ -261,51 +321,64 @@ def _score(value: Any, limits: Sequence[Any]) -> int:
     return score
 
 
-def _quintile(rank: Any) -> Any:
-    """``1 + floor(5 × rank)``, at most 5, for a PERCENT_RANK in [0, 1] (the same on both databases)."""
-    return case(*[(rank >= literal_column(limit), literal_column(str(score)))
-                  for limit, score in (("0.8", 5), ("0.6", 4), ("0.4", 3), ("0.2", 2))], else_=literal_column("1"))
+def _percent_rank(values: np.ndarray) -> np.ndarray:
+    """SQL's ``PERCENT_RANK() OVER (ORDER BY value)``: (rank - 1) / (rows - 1), peers sharing the lowest rank."""
+    if len(values) < 2:
+        return np.zeros(len(values), dtype=np.float64)
+    below = np.searchsorted(np.sort(values, kind="stable"), values, side="left")
+    return below.astype(np.float64) / float(len(values) - 1)
 
 
-def _score_all(session: Session, shop_id: int, window_start: dt.datetime) -> dict[str, list[Any]]:
-    """R, F, M, the named segment and the spend rank of every customer, in SQL; returns the score limits."""
-    table = CustomerMetrics
-    in_window = and_(table.shop_id == shop_id, table.last_order_at >= window_start, table.window_orders > 0)
-    ranks = (select(table.id.label("id"),
-                    func.percent_rank().over(order_by=table.last_order_at).label("r"),
-                    func.percent_rank().over(order_by=table.window_orders).label("f"),
-                    func.percent_rank().over(order_by=table.window_spent).label("m"))
-             .where(in_window).subquery())
-    scores = select(ranks.c.id, _quintile(ranks.c.r).label("r"), _quintile(ranks.c.f).label("f"),
-                    _quintile(ranks.c.m).label("m")).subquery()
-    fm = (scores.c.f + scores.c.m + 1) // 2  # SQLAlchemy's floor division: integer division on both
-    # The grid is written into the statement: it is the same for every shop.
-    named = case(*[(and_(scores.c.r == literal_column(str(r)), fm == literal_column(str(column + 1))),
-                    literal_column(f"'{name}'")) for r, names in GRID.items() for column, name in enumerate(names)],
-                 else_=None)
-    session.execute(update(table).where(table.shop_id == shop_id).values(
-        r_score=None, f_score=None, m_score=None, rfm_segment=None, spend_rank=None))
-    session.execute(update(table).where(table.id == scores.c.id).values(
-        r_score=scores.c.r, f_score=scores.c.f, m_score=scores.c.m, rfm_segment=named))
-    session.execute(update(table).where(table.shop_id == shop_id, table.order_count > 0, table.r_score.is_(None))
-                    .values(r_score=1, f_score=1, m_score=1, rfm_segment=LOST))
-    spend = (select(table.id.label("id"), func.percent_rank().over(order_by=table.total_spent).label("rank"))
-             .where(table.shop_id == shop_id, table.order_count > 0).subquery())
-    session.execute(update(table).where(table.id == spend.c.id).values(spend_rank=spend.c.rank))
+def _quintiles(rank: np.ndarray) -> np.ndarray:
+    """``1 + floor(5 × rank)``, at most 5, for percent ranks in [0, 1]."""
+    return 1 + (rank >= 0.2).astype(np.int64) + (rank >= 0.4) + (rank >= 0.6) + (rank >= 0.8)
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
+def _score_all(purchases: Sequence[Any], window_start: dt.datetime) -> tuple[list[tuple[Any, ...]], dict[str, list[Any]]]:
+    """``_SCORED`` of every buyer (a purchases row, in their order), and the score limits.
+
+    Among the customers who ordered within the window each score is the quintile of a
+    ``PERCENT_RANK`` (see the module); buyers whose orders all lie before it are ``Lost``;
+    ``spend_rank`` is the percent rank of every buyer's total. Ranked on the values as they are
+    written (money rounded to cents), so they are what window functions over the table give.
+    """
+    last = [row[2] for row in purchases]
+    window_orders = [int(row[7]) for row in purchases]
+    window_spent = [round(float(row[8]), 2) for row in purchases]
+    totals = np.array([round(float(row[4]), 2) for row in purchases], dtype=np.float64)
+    inside = np.flatnonzero(np.array([moment >= window_start and orders > 0
+                                      for moment, orders in zip(last, window_orders, strict=True)], dtype=bool))
+    scores = [np.ones(len(purchases), dtype=np.int64) for _ in range(3)]
     limits: dict[str, list[Any]] = {}
-    for name, column, score in (("r", table.last_order_at, table.r_score), ("f", table.window_orders, table.f_score),
-                                ("m", table.window_spent, table.m_score)):
-        lowest = dict(session.execute(select(score, func.min(column)).where(in_window).group_by(score)).all())
-        value = [lowest.get(number) for number in range(2, 6)]
-        limits[name] = [item.isoformat() if isinstance(item, dt.datetime) else item for item in value]
+    picked = inside.tolist()
+    for place, (name, values) in enumerate((("r", last), ("f", window_orders), ("m", window_spent))):
+        if name == "r":
+            ranked = np.array([(last[index] - _EPOCH) // _MICROSECOND for index in picked], dtype=np.int64)
+        else:
+            ranked = np.array([values[index] for index in picked], dtype=np.float64)
+        quintile = _quintiles(_percent_rank(ranked))
+        scores[place][inside] = quintile
+        lowest: list[Any] = []
+        for number in range(2, 6):
+            chosen = np.flatnonzero(quintile == number)
+            item = values[picked[int(chosen[np.argmin(ranked[chosen])])]] if len(chosen) else None
+            lowest.append(item.isoformat() if isinstance(item, dt.datetime) else item)
+        limits[name] = lowest
+    named = np.full(len(purchases), LOST, dtype=object)
+    named[inside] = [segment_of(r, f, m) for r, f, m in
+                     zip(scores[0][inside].tolist(), scores[1][inside].tolist(), scores[2][inside].tolist(),
+                         strict=True)]
+    spend_rank = _percent_rank(totals)
     # Every buyer's total, thinned to at most ~1,000 points: where a refreshed customer ranks.
-    buyers = session.execute(select(func.count()).where(table.shop_id == shop_id, table.order_count > 0)).scalar_one()
-    step = max(1, buyers // 1000)
-    spent = [float(value) for (value,) in session.execute(
-        select(table.total_spent).where(table.shop_id == shop_id, table.order_count > 0).order_by(table.total_spent))
-        .all()[::step]] if buyers else []
-    limits["spend"] = spent
-    return limits
+    step = max(1, len(purchases) // 1000)
+    limits["spend"] = np.sort(totals)[::step].tolist()
+    scored = list(zip(scores[0].tolist(), scores[1].tolist(), scores[2].tolist(), named.tolist(),
+                      spend_rank.tolist(), strict=True))
+    return scored, limits
 
 
 def recompute(session: Session, shop: Shop, now: dt.datetime | None = None) -> Result:
@@ -314,17 +387,41 @@ def recompute(session: Session, shop: Shop, now: dt.datetime | None = None) -> R
     model = model_for(session, shop.id)
     common.tune(session)
     window_start = now - dt.timedelta(days=model.window_days)
+    seconds: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        seconds[stage] = seconds.get(stage, 0.0) + time.perf_counter() - clock
+        clock = time.perf_counter()
+
     cursor = _cursor_now(session, shop.id)
     purchases = _purchases(session, shop, now, window_start)
-    rows = _rows(session, shop, purchases, None, now, model, fit=True)
-    _write(session, rows)
+    lap("purchases")
+    rows = _row_values(session, shop, purchases, None, now, model, fit=True, lap=lap)
+    scored, model.bounds = _score_all(purchases, window_start)
+    lap("scores")
+    unscored = (None,) * len(_SCORED)
+    count = 0
+
+    def with_scores() -> Iterator[tuple[Any, ...]]:
+        nonlocal count
+        for count, values in enumerate(rows(), start=1):  # noqa: B007 (the count is read after)
+            yield values + (scored[count - 1] if count <= len(scored) else unscored)
+
+    _write(session, with_scores(), (*_ROW, *_SCORED), lap)
     session.execute(delete(CustomerMetrics).where(CustomerMetrics.shop_id == shop.id,
                                                   CustomerMetrics.computed_at < now))
-    model.bounds = _score_all(session, shop.id, window_start)
+    if session.get_bind().dialect.name == "postgresql":
+        # The table was just rewritten: without fresh statistics the segments' statements that
+        # follow in this transaction are planned for a table of a few hundred rows.
+        session.execute(text("ANALYZE customer_metrics"))
+    lap("delete")
     model.full_computed_at = now
     model.orders_updated_at, model.orders_id, model.refunds_created_at, model.refunds_id = cursor
     model.updated_at = now
-    return Result(customers=len(rows), buyers=len(purchases), method=(model.clv or {}).get("method", ""))
+    return Result(customers=count, buyers=len(purchases), method=(model.clv or {}).get("method", ""),
+                  seconds=seconds)
 
 
 def _cursor_now(session: Session, shop_id: int) -> tuple[Any, int, Any, int]:
@@ -395,7 +492,7 @@ def refresh(session: Session, shop: Shop, now: dt.datetime | None = None,
             row.update(_scores_for(row, model.bounds, window_start))
         if rows:
             upsert(session, CustomerMetrics.__table__, rows, conflict=("shop_id", "customer_key"),  # type: ignore[arg-type]
-                   update=(*_WRITTEN, "r_score", "f_score", "m_score", "rfm_segment", "spend_rank"), returning=())
+                   update=(*_WRITTEN, *_SCORED), returning=())
         gone = keys - {row["customer_key"] for row in rows}
         if gone:  # every order of theirs cancelled or deleted: no purchases left
             session.execute(update(CustomerMetrics).where(
