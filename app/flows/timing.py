@@ -15,7 +15,7 @@ import datetime as dt
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.messaging import budget, preferences, render
+from app.messaging import budget, preferences, zones
 from app.messaging.delivery import DeliveryConfig
 from app.store.models import Message, Shop
 
@@ -29,4 +29,5 @@ def send_wait(session: Session, shop: Shop, email: str, config: DeliveryConfig,
     if session.execute(select(Message.id).where(*same, Message.status == "sending").limit(1)).first():
         last = now
     return budget.earliest_send(now, last_marketing_at=last, window=config.contact_budget,
-                                timezone=render.zone(shop.timezone), quiet=config.quiet_hours)
+                                timezone=zones.recipient_zone(session, shop, customer_external_id=None, email=email),
+                                quiet=config.quiet_hours)

@@ -4,8 +4,9 @@
   across every flow; transactional mail is not counted. Of two that compete, the higher
   priority goes first (then the older message); the other waits, it is not dropped.
 * Quiet hours: marketing mail that falls between 21:00 and 08:00 in the customer's local time
-  waits for the end of the quiet period. The mirror holds no customer time zone: the shop's
-  (IANA name) stands in, and UTC when the shop has none.
+  waits for the end of the quiet period. The customer's zone comes from the country and
+  subdivision of their default address in the mirror (``app.messaging.zones``); the shop's
+  (IANA name) stands in when the mirror cannot tell, and UTC when the shop has none.
 """
 
 from __future__ import annotations

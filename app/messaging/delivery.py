@@ -31,7 +31,7 @@ from jinja2 import TemplateError
 from sqlalchemy import CursorResult, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from app.messaging import bounces, budget, consent, preferences, render
+from app.messaging import bounces, budget, consent, preferences, render, zones
 from app.messaging.channels import Channel, DeliveryResult, OutgoingMessage
 from app.messaging.tracking import LinkTracker
 from app.store.models import Message, Shop
@@ -56,10 +56,11 @@ class DeliveryConfig:
     sender: str  # SMTP_FROM: its address sends every shop's mail, with the shop's name
     contact_budget: dt.timedelta = budget.DEFAULT_WINDOW
     quiet_hours: budget.QuietHours | None = dataclasses.field(default_factory=budget.QuietHours)
-    # A shop's own settings replace the four below (``preferences.apply``).
+    # A shop's own settings replace the five below (``preferences.apply``).
     transactional: str = "all"
     sender_name: str | None = None  # None: the shop's name
     reply_to: str | None = None
+    language: str = "en"  # the templates' language (render.render)
     bounce_address: str | None = None  # MESSAGING_BOUNCE_ADDRESS: envelope senders become VERP addresses
 
     @classmethod
@@ -162,7 +163,9 @@ def _marketing_wait(session: Session, message: Message, shop: Shop, config: Deli
     if any(other.status == "sending" for other in others):
         last = max(last or now, now)  # one is being sent right now: it spends the budget
     wait = budget.earliest_send(now, last_marketing_at=last, window=config.contact_budget,
-                                timezone=render.zone(shop.timezone), quiet=config.quiet_hours)
+                                timezone=zones.recipient_zone(session, shop, email=message.email,
+                                                              customer_external_id=message.customer_external_id),
+                                quiet=config.quiet_hours)
     if wait is not None:
         return wait
     competitors = [(other.priority, other.id) for other in others if other.status in OPEN_STATUSES
@@ -204,7 +207,7 @@ def compose(session: Session, message: Message, shop: Shop, config: DeliveryConf
         if customer is not None and customer.first_name:
             context["first_name"] = customer.first_name
     rendered = render.render(message.template, context, branding, category=message.category,
-                             unsubscribe_url=unsubscribe_url, tracker=tracker)
+                             unsubscribe_url=unsubscribe_url, tracker=tracker, language=config.language)
     return OutgoingMessage(recipient=message.email, sender=formataddr((config.sender_name or branding.shop_name,
                                                                        sender_address)),
                            subject=rendered.subject, text=rendered.text, html=rendered.html, headers=headers,
@@ -224,7 +227,8 @@ def _compose_test(session: Session, message: Message, shop: Shop, config: Delive
     assert message.email is not None
     category = render.category_of(message.template)
     rendered = render.render(message.template, dict(message.context or {}), branding, category=category,
-                             unsubscribe_url="#unsubscribe" if category == "marketing" else None)
+                             unsubscribe_url="#unsubscribe" if category == "marketing" else None,
+                             language=config.language)
     return OutgoingMessage(recipient=message.email,
                            sender=formataddr((config.sender_name or branding.shop_name, parseaddr(config.sender)[1])),
                            subject=TEST_PREFIX + rendered.subject, text=rendered.text, html=rendered.html,

@@ -1,4 +1,4 @@
-"""A shop's messaging settings: contact budget, quiet hours, transactional mail, sender, attribution.
+"""A shop's messaging settings: contact budget, quiet hours, transactional mail, sender, attribution, language.
 
 The app's settings (``MESSAGING_CONTACT_BUDGET_HOURS``, ``MESSAGING_QUIET_HOURS``) are the
 defaults; a shop that changed one keeps its own in ``messaging_settings``. Delivery and the flow
@@ -11,6 +11,9 @@ engine read them through ``apply``, which returns the delivery configuration for
   ``off`` (none).
 * ``sender_name`` (the From name; null: the shop's name) and ``reply_to`` (null: no Reply-To).
 * ``attribution_days`` (1 to 60): how long after a click an order counts for the message.
+* ``language`` (``en``, ``de``, ``fr``, ``es``): the language of the templates' texts, amounts and
+  dates. A shop that never chose one sends English, and its settings do not show the field
+  (null: the default again).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from app.messaging import budget, consent
+from app.messaging import budget, consent, translations
 from app.store.models import MessagingSettings
 from app.store.types import utcnow
 from app.store.upsert import upsert
@@ -31,8 +34,9 @@ if TYPE_CHECKING:
 
 TRANSACTIONAL_CHOICES = consent.TRANSACTIONAL_CHOICES
 ATTRIBUTION_DAYS = 5
+LANGUAGES = translations.LANGUAGES
 FIELDS = ("contact_budget_hours", "quiet_hours", "transactional_email", "sender_name", "reply_to",
-          "attribution_days")
+          "attribution_days", "language")
 
 
 class SettingsError(ValueError):
@@ -53,15 +57,22 @@ class Preferences:
     attribution_days: int
     updated_at: dt.datetime | None = None
     updated_by: str | None = None
+    chosen_language: str | None = None  # None: the shop never chose one (English)
+
+    @property
+    def language(self) -> str:
+        """The language the shop's mail is written in."""
+        return self.chosen_language if self.chosen_language in LANGUAGES else translations.DEFAULT
 
     def describe(self) -> dict[str, Any]:
         """The settings as the admin API shows them."""
         quiet = self.quiet_hours
-        return {"contact_budget_hours": self.contact_budget_hours,
-                "quiet_hours": {"start": f"{quiet.start:%H:%M}", "end": f"{quiet.end:%H:%M}"} if quiet else None,
-                "transactional_email": self.transactional_email, "sender_name": self.sender_name,
-                "reply_to": self.reply_to, "attribution_days": self.attribution_days,
-                "updated_at": self.updated_at.isoformat() if self.updated_at else None,
+        described: dict[str, Any] = {
+            "contact_budget_hours": self.contact_budget_hours,
+            "quiet_hours": {"start": f"{quiet.start:%H:%M}", "end": f"{quiet.end:%H:%M}"} if quiet else None,
+            "transactional_email": self.transactional_email, "sender_name": self.sender_name,
+            "reply_to": self.reply_to, "attribution_days": self.attribution_days, "language": self.language}
+        return {**described, "updated_at": self.updated_at.isoformat() if self.updated_at else None,
                 "updated_by": self.updated_by}
 
 
@@ -82,7 +93,7 @@ def load(session: Session, shop_id: int, config: DeliveryConfig) -> Preferences:
 
 def describe_raw(preferences: Preferences) -> dict[str, Any]:
     described = preferences.describe()
-    return {key: described[key] for key in FIELDS}
+    return {key: described[key] for key in FIELDS if key in described}
 
 
 def _read(values: dict[str, Any], updated_at: dt.datetime | None, updated_by: str | None) -> Preferences:
@@ -93,7 +104,7 @@ def _read(values: dict[str, Any], updated_at: dt.datetime | None, updated_by: st
         if quiet else None,
         transactional_email=values["transactional_email"], sender_name=values.get("sender_name"),
         reply_to=values.get("reply_to"), attribution_days=int(values["attribution_days"]),
-        updated_at=updated_at, updated_by=updated_by)
+        updated_at=updated_at, updated_by=updated_by, chosen_language=values.get("language"))
 
 
 def transactional_email(session: Session, shop_id: int) -> str:
@@ -104,12 +115,13 @@ def transactional_email(session: Session, shop_id: int) -> str:
 
 
 def apply(session: Session, shop_id: int, config: DeliveryConfig) -> DeliveryConfig:
-    """The delivery configuration for this shop: its budget, quiet hours, transactional rule and sender."""
+    """The delivery configuration for this shop: its budget, quiet hours, transactional rule, sender and language."""
     preferences = load(session, shop_id, config)
     return dataclasses.replace(config, contact_budget=dt.timedelta(hours=preferences.contact_budget_hours),
                                quiet_hours=preferences.quiet_hours,
                                transactional=preferences.transactional_email,
-                               sender_name=preferences.sender_name, reply_to=preferences.reply_to)
+                               sender_name=preferences.sender_name, reply_to=preferences.reply_to,
+                               language=preferences.language)
 
 
 def update(session: Session, shop_id: int, changes: Any, config: DeliveryConfig, *, actor: str,
@@ -122,6 +134,8 @@ def update(session: Session, shop_id: int, changes: Any, config: DeliveryConfig,
         raise SettingsError(unknown[0], f"unknown setting (known: {', '.join(FIELDS)})")
     current = describe_raw(load(session, shop_id, config))
     values = {**current, **{key: _validate(key, value) for key, value in changes.items()}}
+    if values.get("language", "") is None:
+        del values["language"]  # null: back to the default
     now = now or utcnow()
     upsert(session, MessagingSettings.__table__,  # type: ignore[arg-type]
            [{"shop_id": shop_id, "settings": values, "updated_at": now, "updated_by": actor[:255]}],
@@ -151,6 +165,10 @@ def _validate(key: str, value: Any) -> Any:
     if key == "transactional_email":
         if value not in TRANSACTIONAL_CHOICES:
             raise SettingsError(key, f"must be one of {', '.join(TRANSACTIONAL_CHOICES)}")
+        return value
+    if key == "language":
+        if value is not None and value not in LANGUAGES:
+            raise SettingsError(key, f"must be one of {', '.join(LANGUAGES)} (or null for the default, en)")
         return value
     if key == "sender_name":
         if value is None:

@@ -5,6 +5,11 @@ Templates live in ``app/messaging/templates/``: ``<name>.html`` (autoescaped) an
 branding and a footer; marketing mail carries the unsubscribe link. After rendering, every
 http(s) link of both parts goes through the message's click-tracking URL and the HTML gets the
 open pixel; links to the app's own message endpoints (the unsubscribe page) stay as they are.
+
+Every fixed text of a template comes from the catalogue of the message's language
+(``app/messaging/translations/<language>.json``): templates call ``t("cart.heading", name=...)``,
+or ``named("cart.heading")`` for a text that has a ``_anonymous`` form used when the customer's
+first name is unknown. Amounts, numbers and dates are written the way the language writes them.
 """
 
 from __future__ import annotations
@@ -19,11 +24,14 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import css_inline
-from jinja2 import ChainableUndefined, Environment, PackageLoader, Undefined, select_autoescape
+from jinja2 import ChainableUndefined, Environment, PackageLoader, Undefined, pass_eval_context, select_autoescape
+from jinja2.nodes import EvalContext
+from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.loyalty import widget
+from app.messaging import translations
 from app.messaging.tracking import LinkTracker, is_web_url
 from app.store.models import LoyaltyProgram, Shop
 
@@ -195,6 +203,26 @@ def fill_placeholders(text: str, values: Mapping[str, str]) -> str:
 _SYMBOLS = {"USD": "$", "EUR": "\u20ac", "GBP": "\u00a3", "JPY": "\u00a5", "CAD": "CA$", "AUD": "A$",
             "NZD": "NZ$", "INR": "\u20b9", "BRL": "R$", "MXN": "MX$", "KRW": "\u20a9"}
 _NO_MINOR_UNITS = {"JPY", "KRW", "VND", "CLP", "ISK", "UGX", "XAF", "XOF"}
+# How each language writes numbers: the thousands separator, the decimal mark, the smallest
+# number that is grouped (Spanish writes 1250 but 12.500), and whether a currency symbol comes
+# after the amount (``12,50 €``, a no-break space between them) rather than before (``€12.50``).
+_NUMBERS: dict[str, tuple[str, str, int, bool]] = {
+    "en": (",", ".", 1000, False),
+    "de": (".", ",", 1000, True),
+    "fr": ("\u202f", ",", 1000, True),
+    "es": (".", ",", 10000, True),
+}
+
+
+def format_number(value: Any, language: str = translations.DEFAULT, places: int = 0) -> str:
+    """``1250`` is ``1,250`` in English, ``1.250`` in German, ``1 250`` in French, ``1250`` in Spanish."""
+    group, mark, grouped_from, _ = _NUMBERS.get(language, _NUMBERS[translations.DEFAULT])
+    amount = _as_decimal(value)
+    if amount is None:
+        return str(value)
+    written = f"{abs(amount):,.{places}f}" if abs(amount) >= grouped_from else f"{abs(amount):.{places}f}"
+    written = written.replace(",", "\0").replace(".", mark).replace("\0", group)
+    return f"-{written}" if amount < 0 else written
 
 
 def _as_decimal(value: Any) -> Decimal | None:
@@ -207,19 +235,20 @@ def _as_decimal(value: Any) -> Decimal | None:
     return amount if amount.is_finite() else None
 
 
-def format_money(value: Any, currency: str | None) -> str:
-    """``12.5`` in EUR is ``€12.50``; a currency without a symbol here is written after the amount."""
+def format_money(value: Any, currency: str | None, language: str = translations.DEFAULT) -> str:
+    """``12.5`` in EUR is ``€12.50`` (German, French, Spanish: ``12,50 €``); a currency without a
+    symbol here is written after the amount (``10.00 CHF``, ``10,00 CHF``)."""
     amount = _as_decimal(value)
     if amount is None:
         return ""
     code = (currency or "").upper()
     places = 0 if code in _NO_MINOR_UNITS else 2
     amount = amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
-    number = f"{abs(amount):,.{places}f}"
+    number = format_number(abs(amount), language, places)
     sign = "-" if amount < 0 else ""
-    if code in _SYMBOLS:
-        return f"{sign}{_SYMBOLS[code]}{number}"
-    return f"{sign}{number} {code}".rstrip()
+    if not _NUMBERS.get(language, _NUMBERS[translations.DEFAULT])[3]:
+        return f"{sign}{_SYMBOLS[code]}{number}" if code in _SYMBOLS else f"{sign}{number} {code}".rstrip()
+    return f"{sign}{number}\u00a0{_SYMBOLS.get(code, code)}".rstrip()
 
 
 def _as_moment(value: Any) -> dt.date | dt.datetime | None:
@@ -244,14 +273,17 @@ def zone(name: str | None) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def format_date(value: Any, timezone: str | None) -> str:
-    """``2026-12-05`` is ``5 December 2026``; a date-time is shown on its day in the shop's zone."""
+def format_date(value: Any, timezone: str | None, language: str = translations.DEFAULT) -> str:
+    """``2026-12-05`` is ``5 December 2026`` (``5. Dezember 2026``, ``5 décembre 2026``,
+    ``5 de diciembre de 2026``); a date-time is shown on its day in the shop's zone."""
     moment = _as_moment(value)
     if moment is None:
         return ""
     if isinstance(moment, dt.datetime):
         moment = moment.astimezone(zone(timezone)).date()
-    return f"{moment.day} {moment:%B %Y}"
+    day = translations.translate(language, "date.day.1", day=1) if moment.day == 1 else str(moment.day)
+    return translations.translate(language, "date.format", day=day, year=moment.year,
+                                  month=translations.text(language, f"date.month.{moment.month}"))
 
 
 # --- rendering --------------------------------------------------------------------------------
@@ -275,12 +307,16 @@ _BLANK_LINES = re.compile(r"\n{3,}")
 
 
 def render(template: str, context: Mapping[str, Any], branding: Branding, *, category: str | None = None,
-           unsubscribe_url: str | None = None, tracker: LinkTracker | None = None) -> RenderedMessage:
-    """Render one message. Marketing mail must be given its ``unsubscribe_url``."""
+           unsubscribe_url: str | None = None, tracker: LinkTracker | None = None,
+           language: str = translations.DEFAULT) -> RenderedMessage:
+    """Render one message in ``language`` (``translations.LANGUAGES``). Marketing mail must be
+    given its ``unsubscribe_url``. The merchant's own ``subject_override`` and ``intro`` are used as
+    written, in whatever language the merchant wrote them."""
     category = category or category_of(template)
     if category == "marketing" and not unsubscribe_url:
         raise ValueError("marketing mail needs an unsubscribe link")
-    values = _values(context, branding, category, unsubscribe_url)
+    translations.catalogue(language)  # an unknown language is refused here, before anything renders
+    values = _values(context, branding, category, unsubscribe_url, language)
     text_template = _environment.get_template(f"{template}.txt")
     if isinstance(values.get("subject_override"), str) and values["subject_override"].strip():
         subject = " ".join(values["subject_override"].split())
@@ -302,16 +338,49 @@ def _track(tracker: LinkTracker, url: str) -> str:
     return url if tracker.is_own(url) or not is_web_url(url) else tracker.click_url(url)
 
 
+def _translator(language: str, first_name: str, has_name: bool) -> tuple[Callable[..., str], Callable[..., str]]:
+    """``t(id, **values)`` and ``named(id, **values)`` for the templates.
+
+    In HTML the catalogue's text is escaped and so is every value, except one that is markup
+    already (``{% set x %}<strong>…</strong>{% endset %}``), so a translation may wrap values in tags.
+    ``named`` gives ``<id>`` with the customer's first name as ``name``, or ``<id>_anonymous``.
+    """
+
+    @pass_eval_context
+    def t(eval_context: EvalContext, key: str, **values: Any) -> str:
+        text = translations.text(language, key)
+        try:
+            if eval_context.autoescape:
+                return Markup(escape(text).format(**values))
+            return text.format(**values)
+        except (KeyError, IndexError) as error:
+            raise translations.TranslationError(f"{language} text {key!r} needs the value {error}") from None
+
+    @pass_eval_context
+    def named(eval_context: EvalContext, key: str, **values: Any) -> str:
+        if has_name:
+            return t(eval_context, key, name=first_name, **values)
+        return t(eval_context, f"{key}_anonymous", **values)
+
+    return t, named
+
+
 def _values(context: Mapping[str, Any], branding: Branding, category: str,
-            unsubscribe_url: str | None) -> dict[str, Any]:
+            unsubscribe_url: str | None, language: str) -> dict[str, Any]:
     currency = context.get("currency") if isinstance(context.get("currency"), str) else branding.currency
     timezone = branding.timezone
     first_name = context.get("first_name")
     if isinstance(context.get("logo_url"), str) and not branding.logo_url:
         branding = dataclasses.replace(branding, logo_url=context["logo_url"])
-    money: Callable[[Any], str] = lambda value: format_money(value, currency)  # noqa: E731
-    date: Callable[[Any], str] = lambda value: format_date(value, timezone)  # noqa: E731
-    name = first_name.strip() if isinstance(first_name, str) and first_name.strip() else "there"
+    money: Callable[[Any], str] = lambda value: format_money(value, currency, language)  # noqa: E731
+    date: Callable[[Any], str] = lambda value: format_date(value, timezone, language)  # noqa: E731
+    number: Callable[[Any], str] = lambda value: format_number(value, language)  # noqa: E731
+    given = first_name.strip() if isinstance(first_name, str) else ""
+    has_name = bool(given)
+    # Unknown: the merchant's own texts say "there" ("Hi {first_name}" is "Hi there"), or the
+    # language's own way of addressing a customer.
+    name = given or translations.text(language, "name.unknown")
+    t, named = _translator(language, name, has_name)
     own = {key: fill_placeholders(context[key], {"first_name": name, "shop_name": branding.shop_name})
            for key in ("subject_override", "intro") if isinstance(context.get(key), str) and context[key].strip()}
     return {
@@ -328,11 +397,16 @@ def _values(context: Mapping[str, Any], branding: Branding, category: str,
         "unsubscribe_url": unsubscribe_url,
         "money": money,
         "date": date,
+        "number": number,
+        "language": language,
+        "has_name": has_name,
+        "t": t,
+        "named": named,
     }
 
 
 def preview(shop: Shop, template: str, context: Mapping[str, Any], *, session: Session | None = None,
-            category: str | None = None) -> RenderedMessage:
+            category: str | None = None, language: str = translations.DEFAULT) -> RenderedMessage:
     """What a customer would see, without tracking (for the admin's preview).
 
     Links are shown as they are; marketing mail shows its unsubscribe link pointing at ``#``.
@@ -343,4 +417,4 @@ def preview(shop: Shop, template: str, context: Mapping[str, Any], *, session: S
     checked = validate_context(template, context)
     category = category or category_of(template)
     return render(template, checked, branding_for(session, shop), category=category,
-                  unsubscribe_url="#unsubscribe" if category == "marketing" else None)
+                  unsubscribe_url="#unsubscribe" if category == "marketing" else None, language=language)

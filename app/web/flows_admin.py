@@ -171,8 +171,9 @@ def _step_context(key: str, position: int) -> tuple[dict[str, Any], dict[str, An
 def preview_step(key: str, position: int):
     """The step's email as a shopper would see it: from a run (``?run=<id>``), else from a sample."""
     step, context, source = _step_context(key, position)
+    language = preferences.load(db.session(), g.shop.id, delivery_config()).language
     try:
-        rendered = render.preview(g.shop, step["template"], context, session=db.session())
+        rendered = render.preview(g.shop, step["template"], context, session=db.session(), language=language)
     except render.ContextError as error:
         return error_response(422, f"this run cannot show the step any more: {error}", field=error.field)
     except (ValueError, TemplateError) as error:

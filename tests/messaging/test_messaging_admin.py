@@ -44,7 +44,7 @@ def test_settings_start_from_the_apps_defaults_and_change_one_at_a_time(client, 
     assert shown == {"contact_budget_hours": settings.messaging_contact_budget_hours,
                      "quiet_hours": {"start": "21:00", "end": "08:00"} if settings.messaging_quiet_hours else None,
                      "transactional_email": "all", "sender_name": None, "reply_to": None, "attribution_days": 5,
-                     "updated_at": None, "updated_by": None}
+                     "language": "en", "updated_at": None, "updated_by": None}
     changed = client.put(SETTINGS, json={"contact_budget_hours": 24, "quiet_hours": {"start": "22:30", "end": "07:00"},
                                          "reply_to": " Help@Nord.example ", "sender_name": "Nord Coffee"},
                          headers=auth)

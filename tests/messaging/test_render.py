@@ -72,9 +72,10 @@ def test_the_button_takes_the_program_colour_with_readable_text():
     assert "color: #ffffff" in button.search(light.html).group(1)
 
 
-def test_first_name_falls_back_to_there_and_text_is_escaped_in_html_only():
+def test_without_a_first_name_the_greeting_has_none_and_text_is_escaped_in_html_only():
     message = _render("win_back", {"coupon": {"code": "X1"}})
-    assert "We miss you, there" in message.html and message.subject == "We miss you: a gift from Caf\u00e9 Nord"
+    assert "We miss you</h1>" in message.html and "We miss you, " not in message.html
+    assert message.subject == "We miss you: a gift from Caf\u00e9 Nord"
     hostile = _render("points_earned", {"points": 5, "first_name": "<script>alert(1)</script>"})
     assert "<script>" not in hostile.html and "&lt;script&gt;alert(1)&lt;/script&gt;" in hostile.html
     assert "You earned points, <script>alert(1)</script>!" in hostile.text
