@@ -100,6 +100,14 @@ class Customer:
     consent_updated_at: dt.datetime | None = None
     order_count: int | None = None
     total_spent: Money | None = None
+    # Where the customer's default address is: the ISO 3166-1 alpha-2 country and the
+    # subdivision part of its ISO 3166-2 code as the platform spells it ("CA" for California,
+    # "ON", "NSW"); None when the customer has no address or the address does not say.
+    country_code: str | None = None
+    province_code: str | None = None
+    # Fields of ``CUSTOMER_OPTIONAL_FIELDS`` the source did not carry (a payload without the
+    # address): the mirror keeps what it holds for them (see ``Product.unknown_fields``).
+    unknown_fields: frozenset[str] = frozenset()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -268,6 +276,7 @@ class Product:
 
 # Fields a record may leave unknown (``unknown_fields``), by record type.
 PRODUCT_OPTIONAL_FIELDS = frozenset({"image_url", "url", "categories"})
+CUSTOMER_OPTIONAL_FIELDS = frozenset({"country_code", "province_code"})
 ORDER_OPTIONAL_FIELDS = frozenset({"fulfilled_at"})
 
 

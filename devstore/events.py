@@ -135,21 +135,24 @@ def _picks(shop: ShopState, items: Optional[list]) -> list[tuple[Variant, int]]:
 _ADDRESS_TEXT = ("first_name", "last_name", "address1", "address2", "city", "province_code", "zip")
 
 
-def _shipping_address(body: dict, customer: Customer) -> Optional[Address]:
-    """Read `shipping_address` (null: the order ships nowhere; absent: the buyer's address)."""
-    if "shipping_address" not in body:
+def _shipping_address(body: dict, customer: Customer, field: str = "shipping_address") -> Optional[Address]:
+    """Read `shipping_address` (null: the order ships nowhere; absent: the buyer's address).
+
+    `field` names another address of the same shape (a customer's `default_address`).
+    """
+    if field not in body:
         return customer.default_address
-    value = body["shipping_address"]
+    value = body[field]
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise BadRequest("shipping_address must be an object or null")
+        raise BadRequest(f"{field} must be an object or null")
     for key in _ADDRESS_TEXT + ("country_code",):
         if value.get(key) is not None and not isinstance(value[key], str):
-            raise BadRequest(f"shipping_address.{key} must be a string")
+            raise BadRequest(f"{field}.{key} must be a string")
     country = (value.get("country_code") or "US").upper()
     if country not in commerce.SHIPS_TO:
-        raise BadRequest(f"shipping_address.country_code must be one of {sorted(commerce.SHIPS_TO)}")
+        raise BadRequest(f"{field}.country_code must be one of {sorted(commerce.SHIPS_TO)}")
     text = {key: value.get(key) or "" for key in _ADDRESS_TEXT}
     return Address(text["first_name"] or customer.first_name, text["last_name"] or customer.last_name,
                    text["address1"], text["address2"], text["city"], text["province_code"],
@@ -335,9 +338,11 @@ def cancel_fulfillment(store: DevStore, shop: ShopState, order_id: Any, fulfillm
 
 
 def update_customer(store: DevStore, shop: ShopState, customer_id: Any, body: dict) -> dict:
-    """Change a customer's name, email or phone (customers/update)."""
+    """Change a customer's name, email, phone or default address (customers/update)."""
     with shop.lock:
         customer = _customer(shop, customer_id)
+        if "default_address" in body:  # checked before anything changes
+            customer.default_address = _shipping_address(body, customer, "default_address")
         for key in ("first_name", "last_name", "phone"):
             if key in body:
                 setattr(customer, key, body[key])

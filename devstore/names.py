@@ -54,6 +54,14 @@ PLACES = (
     ("Chicago", "IL", "60607", "US"), ("Seattle", "WA", "98101", "US"),
     ("Toronto", "ON", "M5V 2T6", "CA"), ("Vancouver", "BC", "V6B 1A1", "CA"),
     ("London", "", "SW1A 1AA", "GB"), ("Berlin", "", "10115", "DE"),
+    ("Los Angeles", "CA", "90012", "US"), ("San Francisco", "CA", "94103", "US"),
+    ("Phoenix", "AZ", "85004", "US"), ("Honolulu", "HI", "96813", "US"),
+    ("Miami", "FL", "33130", "US"), ("Indianapolis", "IN", "46204", "US"),
+    ("Montréal", "QC", "H2Y 1C6", "CA"), ("Calgary", "AB", "T2P 1J9", "CA"),
+    ("Paris", "", "75001", "FR"), ("Lyon", "", "69001", "FR"),
+    ("Manchester", "", "M1 1AE", "GB"), ("München", "", "80331", "DE"),
+    ("Sydney", "NSW", "2000", "AU"), ("Melbourne", "VIC", "3000", "AU"),
+    ("Perth", "WA", "6000", "AU"), ("Brisbane", "QLD", "4000", "AU"),
 )
 
 STREETS = ("Main St.", "Oak Avenue", "Maple Dr", "Cedar Lane", "Elm Street", "Pine Rd.",

@@ -34,7 +34,18 @@ def customer(shop: ShopState, c: Customer) -> dict[str, Any]:
         "state": c.state.lower(), "created_at": iso_local(c.created_at, shop.timezone),
         "updated_at": iso_local(c.updated_at, shop.timezone),
         "verified_email": c.verified_email, "currency": shop.currency,
+        "default_address": _default_address(c),
+        "addresses": [_default_address(c)] if c.default_address is not None else [],
     }
+
+
+def _default_address(c: Customer) -> Optional[dict[str, Any]]:
+    """Return a customer's `default_address` (a REST customer address; null without one)."""
+    a = c.default_address
+    if a is None:
+        return None
+    return {"id": c.id, "customer_id": c.id, **(address(a) or {}), "province": a.province_code or None,
+            "country_name": COUNTRY_NAMES.get(a.country_code, a.country_code), "default": True}
 
 
 def _order_customer(shop: ShopState, c: Optional[Customer]) -> Optional[dict[str, Any]]:

@@ -34,12 +34,16 @@ def _newest(records: Iterable[Any], key: str = "external_id", stamp: str = "upda
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
-_CUSTOMER_CORE = ("email", "first_name", "last_name", "phone", "state", "source_created_at",
-                  "source_updated_at", "updated_at")
+_CUSTOMER_CORE = ("email", "first_name", "last_name", "phone", "state", "country_code", "province_code",
+                  "source_created_at", "source_updated_at", "updated_at")
 
 
 def apply_customers(session: Session, shop_id: int, platform: str, records: Sequence[base.Customer]) -> int:
-    """Upsert customers; consent and purchasing summary only when the record carries them."""
+    """Upsert customers; consent and purchasing summary only when the record carries them.
+
+    A location field the record names unknown (a payload without the address) keeps what is
+    stored; a new row starts without it.
+    """
     records = _newest(records)
     now = utcnow()
     rows = [
@@ -47,15 +51,21 @@ def apply_customers(session: Session, shop_id: int, platform: str, records: Sequ
             "shop_id": shop_id, "platform": platform, "external_id": r.external_id,
             "email": r.email, "first_name": r.first_name, "last_name": r.last_name,
             "phone": r.phone, "state": r.state, "tags": list(r.tags) if r.tags is not None else None,
+            "country_code": None if "country_code" in r.unknown_fields else r.country_code,
+            "province_code": None if "province_code" in r.unknown_fields else r.province_code,
             "source_created_at": r.created_at, "source_updated_at": r.updated_at,
             "created_at": now, "updated_at": now,
         }
         for r in records
     ]
+    columns = [_known_columns(_CUSTOMER_CORE, set(r.unknown_fields) & base.CUSTOMER_OPTIONAL_FIELDS)
+               for r in records]
     # A redacted customer keeps its erased fields erased, whatever arrives later.
     not_redacted = Customer.__table__.c.redacted_at.is_(None)
-    written = upsert(session, Customer.__table__, rows, conflict=("shop_id", "external_id"),
-                     update=_CUSTOMER_CORE, newer_than="source_updated_at", extra_where=not_redacted)
+    written: list[Any] = []
+    for update_columns, group in _by_columns(rows, columns).items():
+        written += upsert(session, Customer.__table__, group, conflict=("shop_id", "external_id"),
+                          update=update_columns, newer_than="source_updated_at", extra_where=not_redacted)
     tagged = [r for r in rows if r["tags"] is not None]
     if tagged:
         upsert(session, Customer.__table__, tagged, conflict=("shop_id", "external_id"),

@@ -95,7 +95,7 @@ def export_customer_data(session: Session, shop_id: int, request: base.PrivacyRe
     ).scalars().all() if request.customer_external_id else []
     export = {
         "customer": _row(customer, ("external_id", "email", "first_name", "last_name", "phone", "state",
-                                    "email_marketing_state", "consent_updated_at", "order_count",
+                                    "country_code", "province_code", "email_marketing_state", "consent_updated_at", "order_count",
                                     "total_spent", "source_created_at")) if customer else None,
         "orders": [
             {**_row(order, ("external_id", "number", "email", "currency", "total_price",
@@ -133,10 +133,12 @@ def redact_customer(session: Session, shop_id: int, customer_external_id: str | 
         written = upsert(
             session, Customer.__table__,
             [{"shop_id": shop_id, "platform": platform, "external_id": customer_external_id, "email": None,
-              "first_name": None, "last_name": None, "phone": None, "tags": None, "redacted_at": now,
+              "first_name": None, "last_name": None, "phone": None, "tags": None, "country_code": None,
+              "province_code": None, "redacted_at": now,
               "created_at": now, "updated_at": now}],
             conflict=("shop_id", "external_id"),
-            update=("email", "first_name", "last_name", "phone", "tags", "redacted_at", "updated_at"),
+            update=("email", "first_name", "last_name", "phone", "tags", "country_code", "province_code",
+                    "redacted_at", "updated_at"),
         )
         counts["customers"] = len(written)
     order_match = []

@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from connectors.base import (
+    CUSTOMER_OPTIONAL_FIELDS,
     Cart,
     CartLine,
     Customer,
@@ -26,6 +27,7 @@ from connectors.shopify.values import (
     decimal,
     external_id,
     integer,
+    location,
     optional_id,
     optional_timestamp,
     snake_lower,
@@ -79,12 +81,17 @@ def _ref(obj: Any) -> str | None:
 
 
 def customer(node: dict[str, Any]) -> Customer:
-    """Return the ``Customer`` of a GraphQL ``Customer`` node."""
+    """Return the ``Customer`` of a GraphQL ``Customer`` node.
+
+    ``defaultAddress: null`` is a customer without an address; a node that lacks the field
+    leaves the stored location as it is.
+    """
     email_address = node.get("defaultEmailAddress") or {}
     phone = node.get("defaultPhoneNumber") or {}
     consent = node.get("emailMarketingConsent") or {}
     spent = node.get("amountSpent")
     count = node.get("numberOfOrders")
+    country, province = location(node.get("defaultAddress"))
     return Customer(
         external_id=external_id(node["id"]),
         email=email_address.get("emailAddress") or node.get("email") or None,
@@ -101,6 +108,9 @@ def customer(node: dict[str, Any]) -> Customer:
         order_count=None if count is None else integer(count),
         total_spent=(Money(decimal(spent.get("amount")), str(spent.get("currencyCode")))
                      if spent else None),
+        country_code=country,
+        province_code=province,
+        unknown_fields=frozenset() if "defaultAddress" in node else CUSTOMER_OPTIONAL_FIELDS,
     )
 
 

@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from connectors.base import (
+    CUSTOMER_OPTIONAL_FIELDS,
     Cart,
     CartLine,
     Customer,
@@ -29,6 +30,7 @@ from connectors.shopify.values import (
     decimal,
     external_id,
     integer,
+    location,
     optional_id,
     optional_timestamp,
     require,
@@ -174,7 +176,21 @@ def _refund_currency(payload: dict[str, Any]) -> str:
 
 
 def customer(payload: dict[str, Any]) -> Customer:
-    """Return the ``Customer`` of a ``customers/create|update`` payload."""
+    """Return the ``Customer`` of a ``customers/create|update`` payload.
+
+    The location is the ``default_address``'s, else that of the address of ``addresses``
+    marked default; ``default_address: null`` or an empty ``addresses`` is a customer without
+    an address. A payload with neither key leaves the stored location as it is.
+    """
+    addresses = payload.get("addresses")
+    if "default_address" in payload:
+        address, known = payload["default_address"], True
+    elif isinstance(addresses, list):
+        address = next((a for a in addresses if isinstance(a, dict) and a.get("default")), None)
+        known = True
+    else:
+        address, known = None, False
+    country, province = location(address)
     return Customer(
         external_id=external_id(require(payload, "id")),
         email=payload.get("email") or None,
@@ -184,6 +200,9 @@ def customer(payload: dict[str, Any]) -> Customer:
         state=snake_lower(payload.get("state")),
         created_at=optional_timestamp(payload.get("created_at")),
         updated_at=optional_timestamp(payload.get("updated_at")),
+        country_code=country,
+        province_code=province,
+        unknown_fields=frozenset() if known else CUSTOMER_OPTIONAL_FIELDS,
     )
 
 

@@ -149,3 +149,18 @@ def categories(taxonomy_name: Any, product_type: Any) -> tuple[str, ...]:
             names.append(text)
     return tuple(names)
 
+
+def location(address: Any) -> tuple[str | None, str | None]:
+    """Return the country and subdivision codes of an address (``US``, ``CA``); None for a missing part.
+
+    A subdivision given in full ISO 3166-2 form (``JP-13``) loses its country prefix.
+    """
+    if not isinstance(address, dict):
+        return None, None
+    country = str(address.get("countryCodeV2") or address.get("country_code") or "").strip().upper()
+    province = str(address.get("provinceCode") or address.get("province_code") or "").strip().upper()
+    if len(country) != 2:
+        return None, None  # a subdivision means nothing without its country
+    if province.startswith(f"{country}-"):
+        province = province[len(country) + 1:]
+    return country, province[:8] or None

@@ -131,9 +131,32 @@ def meta_value(resource: Mapping[str, Any], key: str) -> Any:
 # --- customers ----------------------------------------------------------------------------
 
 
+def location(resource: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """Return the country and state codes of a customer: billing's, else shipping's.
+
+    The state comes from the address that names the country; one in WooCommerce's prefixed
+    form (``DE-BY``) loses the prefix.
+    """
+    for kind in ("billing", "shipping"):
+        address = _mapping(resource.get(kind))
+        country = (_text(address.get("country")) or "").upper()
+        if len(country) == 2:
+            state = (_text(address.get("state")) or "").upper()
+            if state.startswith(f"{country}-"):
+                state = state[len(country) + 1:]
+            return country, state[:8] or None
+    return None, None
+
+
 def customer(resource: Mapping[str, Any]) -> base.Customer:
-    """Map a customer; marketing consent is read from the companion plugin's meta, if any."""
+    """Map a customer; marketing consent is read from the companion plugin's meta, if any.
+
+    A resource without its ``billing`` and ``shipping`` addresses leaves the stored location
+    as it is.
+    """
     billing = _mapping(resource.get("billing"))
+    country, province = location(resource)
+    has_address = "billing" in resource or "shipping" in resource
     updated = required_gmt(resource, "date_modified_gmt", "date_created_gmt")
     consent = meta_value(resource, CONSENT_META_KEY)
     consent_state = None
@@ -152,6 +175,9 @@ def customer(resource: Mapping[str, Any]) -> base.Customer:
         updated_at=updated,
         email_marketing_state=consent_state,
         consent_updated_at=updated if consent_state else None,
+        country_code=country,
+        province_code=province,
+        unknown_fields=frozenset() if has_address else base.CUSTOMER_OPTIONAL_FIELDS,
     )
 
 

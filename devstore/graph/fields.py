@@ -126,6 +126,7 @@ FIELDS: dict[str, dict[str, Getter]] = {
         "numberOfOrders": lambda o, a, c: str(o.orders_count),
         "amountSpent": lambda o, a, c: _bag(o.spent, c),
         "emailMarketingConsent": lambda o, a, c: o if o.email else None,
+        "defaultAddress": lambda o, a, c: o.default_address,
     },
     "CustomerEmailAddress": {
         "emailAddress": lambda o, a, c: o.email,

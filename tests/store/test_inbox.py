@@ -165,3 +165,20 @@ def test_an_uninstall_still_in_the_inbox_does_not_undo_a_reinstall(client, store
     shop = db.session().execute(select(Shop).where(Shop.domain == store.domain)).scalar_one()
     assert (shop.status, shop.access_token) == ("active", fresh_token)
     assert [e.status for e in events(topic="app/uninstalled")] == ["ignored"]
+
+
+def test_erasing_a_customer_clears_their_location(client, shop):
+    post(client, shop, "customers/update", {"id": 881, "email": "moved@example.com", "first_name": "Mo",
+                                             "state": "enabled", "created_at": "2026-10-01T10:00:00+00:00",
+                                             "updated_at": "2026-11-05T10:00:00+00:00",
+                                             "default_address": {"country_code": "US", "province_code": "CA"}})
+    assert run_jobs() == []
+    located = db.session().execute(select(Customer).where(Customer.external_id == "881")).scalar_one()
+    assert (located.country_code, located.province_code) == ("US", "CA")
+    post(client, shop, "customers/redact", {"shop_id": 1, "shop_domain": shop.domain,
+                                             "customer": {"id": 881, "email": "moved@example.com", "phone": None},
+                                             "orders_to_redact": []})
+    assert run_jobs() == []
+    db.session().expire_all()
+    erased = db.session().execute(select(Customer).where(Customer.external_id == "881")).scalar_one()
+    assert (erased.email, erased.country_code, erased.province_code) == (None, None, None)

@@ -36,6 +36,10 @@ class Customer(Timestamped, Base):
     total_spent: Mapped[Decimal | None] = mapped_column(MoneyAmount())
     total_spent_currency: Mapped[str | None] = mapped_column(String(3))
     summary_updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # The default address's country (ISO 3166-1 alpha-2) and subdivision (the part of its
+    # ISO 3166-2 code after the country): where the customer's local time is read from.
+    country_code: Mapped[str | None] = mapped_column(String(2))
+    province_code: Mapped[str | None] = mapped_column(String(8))
     source_created_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     # The platform's own updated_at of the version we hold: a write with an older one loses.
     source_updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

@@ -12,7 +12,10 @@ from ..state import WooStore
 TAX_RATE_PERCENT = 8
 PLACES = (("Berlin", "BE", "10115", "DE"), ("München", "BY", "80331", "DE"),
           ("Köln", "NW", "50667", "DE"), ("Paris", "", "75001", "FR"),
-          ("Lyon", "", "69001", "FR"), ("Wien", "", "1010", "AT"))
+          ("Lyon", "", "69001", "FR"), ("Wien", "", "1010", "AT"),
+          ("London", "", "SW1A 1AA", "GB"), ("Los Angeles", "CA", "90012", "US"),
+          ("Brooklyn", "NY", "11201", "US"), ("Phoenix", "AZ", "85004", "US"),
+          ("Toronto", "ON", "M5V 2T6", "CA"), ("Sydney", "NSW", "2000", "AU"))
 STREETS = ("Hauptstraße", "Rue de la Paix", "Gartenweg", "Lindenallee", "Ringstraße")
 
 __all__ = ["money", "number", "links", "address", "customer_address", "meta", "digest"]

@@ -94,6 +94,7 @@ def test_products_and_customers(connector, file_server):
         "defaultPhoneNumber": None, "createdAt": "2026-01-01T00:00:00Z", "updatedAt": "2026-01-02T00:00:00Z",
         "state": "ENABLED", "tags": ["vip"], "numberOfOrders": "3", "amountSpent": {"amount": "75.10", "currencyCode": "USD"},
         "emailMarketingConsent": {"marketingState": "SUBSCRIBED", "consentUpdatedAt": "2026-01-01T12:00:00Z"},
+        "defaultAddress": None,
     }
     url = file_server.add("/c.jsonl", json.dumps(customer_line).encode())
     (customer,) = connector.iter_backfill(_job(url, "customers"))
