@@ -119,27 +119,49 @@ def customer_key(customer_id: Any, email: Any, emails: Any) -> ColumnElement[Any
     return case(*whens, else_=None)
 
 
-def counted_orders(shop_id: int) -> CTE:
+def counted_orders(shop_id: int, only: Sequence[str] | None = None, addresses: Sequence[str] = ()) -> CTE:
     """The shop's orders that count: ``external_id``, ``who``, ``placed``, ``total``, ``currency``.
 
     Orders with a customer id and guest orders are read apart: only the guests are matched to
     the customers' emails, so a shop whose orders mostly have a customer does not pay for it.
+    Given ``only`` (customer keys), just the orders that may belong to those customers are read:
+    theirs by id through its index, and guest orders by the guests' addresses and ``addresses``
+    (the customers' own, trimmed and lower case: ``addresses_of``) through
+    ``ix_orders_shop_id_email_key``. The caller still keeps the rows whose ``who`` it asked for,
+    as a guest order with a customer's address may belong to another customer.
     """
     counts = (Order.shop_id == shop_id, Order.cancelled_at.is_(None), Order.deleted_at.is_(None),
               Order.is_test.is_(False))
     customer = func.nullif(Order.customer_external_id, "")
-    emails = customer_emails(shop_id, select(email_key(Order.email)).where(*counts, customer.is_(None)))
+    by_id: list[Any] = []
+    by_email: list[Any] = []
+    if only is not None:
+        ids = sorted({key[2:] for key in only if key.startswith("c:")})
+        guests = sorted({key[2:] for key in only if key.startswith("e:")} | set(addresses))
+        by_id = [Order.customer_external_id.in_(ids)]
+        by_email = [func.lower(func.trim(Order.email)).in_(guests)]
+    emails = customer_emails(shop_id, select(email_key(Order.email)).where(*counts, *by_email, customer.is_(None)))
     placed = func.coalesce(Order.processed_at, Order.source_created_at)
     with_customer = (select(Order.external_id.label("external_id"), (literal("c:") + customer).label("who"),
                             placed.label("placed"), Order.total_price.label("total"),
                             Order.currency.label("currency"))
-                     .where(*counts, customer.is_not(None)))
+                     .where(*counts, *by_id, customer.is_not(None)))
     guests = (select(Order.external_id, customer_key(None, Order.email, emails), placed, Order.total_price,
                      Order.currency)
               .select_from(Order)
               .outerjoin(emails, emails.c.email == email_key(Order.email))
-              .where(*counts, customer.is_(None)))
+              .where(*counts, *by_email, customer.is_(None)))
     return union_all(with_customer, guests).cte("counted_orders")
+
+
+def addresses_of(session: Session, shop_id: int, keys: Sequence[str]) -> list[str]:
+    """The addresses (trimmed, lower case) of the customers among ``keys``, for ``counted_orders``."""
+    ids = sorted({key[2:] for key in keys if key.startswith("c:")})
+    if not ids:
+        return []
+    return sorted({address for (address,) in session.execute(
+        select(func.lower(func.trim(Customer.email))).where(Customer.shop_id == shop_id, Customer.external_id.in_(ids),
+                                                           Customer.email.is_not(None))) if address})
 
 
 def first_orders(orders: CTE) -> CTE:

@@ -136,8 +136,11 @@ def update(session: Session, shop: Shop, segment: Segment, now: dt.datetime | No
                     "email": left_people.get(key, (None, _email(key)))[1], "created_at": now} for key in leaving]
         if events:
             session.execute(SegmentEvent.__table__.insert(), events)
-    segment.member_count = session.execute(
-        select(func.count()).select_from(SegmentMember).where(SegmentMember.segment_id == segment.id)).scalar_one()
+    if only is None:
+        segment.member_count = session.execute(
+            select(func.count()).select_from(SegmentMember).where(SegmentMember.segment_id == segment.id)).scalar_one()
+    else:  # counting a large segment on every refresh would cost more than the refresh; the nightly run recounts
+        segment.member_count = max(0, (segment.member_count or 0) + len(entering) - len(leaving))
     segment.computed_at = now
     return Change(len(entering), len(leaving), segment.member_count), set(entering) | set(leaving)
 

@@ -98,7 +98,7 @@ def _purchases(session: Session, shop: Shop, now: dt.datetime, window_start: dt.
                only: Sequence[str] | None = None) -> list[Any]:
     """Per customer key: first and last order, orders, money spent (all, repeat orders, in the window)."""
     currency = common.report_currency(session, shop)
-    orders = common.counted_orders(shop.id)
+    orders = common.counted_orders(shop.id, only, common.addresses_of(session, shop.id, only) if only else ())
     refunds = (select(Refund.order_external_id.label("order_id"), func.sum(_float(Refund.amount)).label("amount"))
                .where(Refund.shop_id == shop.id, Refund.currency == currency)
                .group_by(Refund.order_external_id).subquery())
@@ -482,6 +482,7 @@ def refresh(session: Session, shop: Shop, now: dt.datetime | None = None,
     if model.full_computed_at is None or not model.bounds:
         recompute(session, shop, now)
         return set(), False
+    common.tune(session)  # a statement JIT-compiled for a handful of customers costs more than it saves
     keys, more, cursor = _changed_keys(session, shop.id, model, limit)
     if keys:
         window_start = now - dt.timedelta(days=model.window_days)
