@@ -137,9 +137,9 @@ def counted_orders(shop_id: int, only: Sequence[str] | None = None, addresses: S
     by_email: list[Any] = []
     if only is not None:
         ids = sorted({key[2:] for key in only if key.startswith("c:")})
-        guests = sorted({key[2:] for key in only if key.startswith("e:")} | set(addresses))
+        looked_up = sorted({key[2:] for key in only if key.startswith("e:")} | set(addresses))
         by_id = [Order.customer_external_id.in_(ids)]
-        by_email = [func.lower(func.trim(Order.email)).in_(guests)]
+        by_email = [func.lower(func.trim(Order.email)).in_(looked_up)]
     emails = customer_emails(shop_id, select(email_key(Order.email)).where(*counts, *by_email, customer.is_(None)))
     placed = func.coalesce(Order.processed_at, Order.source_created_at)
     with_customer = (select(Order.external_id.label("external_id"), (literal("c:") + customer).label("who"),
