@@ -1,10 +1,11 @@
 """Each customer's figures: purchases, RFM scores and segment, churn probability and 12-month value.
 
-``recompute`` (nightly, and on demand) computes every customer of a shop: one grouped statement
-over the counted orders (``app.analytics.common``: same orders, same customers, same money as the
-analytics), the shop's BG/NBD and Gamma-Gamma fit (``clv.fit``) and per-customer predictions in
-numpy, the RFM scores (percent ranks in numpy, as SQL's ``PERCENT_RANK`` ranks), then one bulk
-upsert that writes each customer's row once (on PostgreSQL through COPY). ``refresh``
+``recompute`` (nightly, and on demand) computes every customer of a shop: one statement over the
+counted orders (``app.analytics.common``: same orders, same customers, same money as the
+analytics) that groups them per customer and ranks the groups with window functions into the RFM
+scores (``_scored``, the same SQL on PostgreSQL and SQLite), the shop's BG/NBD and Gamma-Gamma
+fit (``clv.fit``) and per-customer predictions in numpy, then one bulk upsert that writes each
+customer's row once (on PostgreSQL through COPY). ``refresh``
 (after the inbox drains) recomputes only the customers whose orders or refunds arrived since the
 shop's cursor, scoring them against the quintile limits and the models of the last ``recompute``
 so their scores mean the same as everyone else's until the next night.
@@ -25,7 +26,22 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Float, and_, case, cast, delete, func, literal, or_, select, text, tuple_, update
+from sqlalchemy import (
+    Float,
+    Numeric,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from app.analytics import common
@@ -125,7 +141,50 @@ def _purchases(session: Session, shop: Shop, now: dt.datetime, window_start: dt.
                         func.count(case((in_window, 1), else_=None)),
                         func.coalesce(func.sum(case((in_window, rows.c.net), else_=None)), 0.0))
                  .group_by(rows.c.who))
+    if only is None:
+        statement = _scored(statement, window_start)
     return list(session.execute(statement))
+
+
+def _cents(value: Any) -> Any:
+    """Money rounded to cents as it is stored: what a rank of the stored figures would compare."""
+    return func.round(cast(value, Numeric(18, 6)), 2)
+
+
+def _quintile(rank: Any) -> Any:
+    """``1 + floor(5 × rank)``, at most 5, for a PERCENT_RANK in [0, 1] (the same on both databases)."""
+    return case(*[(rank >= literal_column(limit), literal_column(str(score)))
+                  for limit, score in (("0.8", 5), ("0.6", 4), ("0.4", 3), ("0.2", 2))], else_=literal_column("1"))
+
+
+def _scored(grouped: Any, window_start: dt.datetime) -> Any:
+    """The grouped purchases with R, F, M, the named segment and the spend rank: window functions, in SQL.
+
+    Among the buyers who ordered within the window (one partition) R ranks the last order, F the
+    window's orders, M the window's money; everyone else (the other partition) is Lost (1, 1, 1).
+    ``spend_rank`` ranks every buyer's total. The grid is written into the statement.
+    """
+    g = grouped.subquery()
+    last, window_orders, window_spent = g.c[2], g.c[7], g.c[8]
+    inside = and_(last >= window_start, window_orders > 0)
+    part = case((inside, literal_column("1")), else_=literal_column("0"))
+    ranks = select(*g.c, part.label("inside"),
+                   func.percent_rank().over(partition_by=part, order_by=last).label("pr_r"),
+                   func.percent_rank().over(partition_by=part, order_by=window_orders).label("pr_f"),
+                   func.percent_rank().over(partition_by=part, order_by=_cents(window_spent)).label("pr_m"),
+                   func.percent_rank().over(order_by=_cents(g.c[4])).label("spend_rank")).subquery()
+    one = literal_column("1")
+    r = case((ranks.c.inside == one, _quintile(ranks.c.pr_r)), else_=one)
+    f = case((ranks.c.inside == one, _quintile(ranks.c.pr_f)), else_=one)
+    m = case((ranks.c.inside == one, _quintile(ranks.c.pr_m)), else_=one)
+    scores = select(*[ranks.c[index] for index in range(9)], r.label("r"), f.label("f"), m.label("m"),
+                    ranks.c.spend_rank).subquery()
+    fm = (scores.c.f + scores.c.m + 1) // 2  # SQLAlchemy's floor division: integer division on both
+    named = case(*[(and_(scores.c.r == literal_column(str(score)), fm == literal_column(str(column + 1))),
+                    literal_column(f"'{name}'")) for score, names in GRID.items() for column, name in enumerate(names)],
+                 else_=None)
+    return select(*[scores.c[index] for index in range(9)], scores.c.r, scores.c.f, scores.c.m, named,
+                  scores.c.spend_rank)
 
 
 def _customers(session: Session, shop_id: int, keys: Iterable[str] | None) -> dict[str, tuple[Any, ...]]:
@@ -244,7 +303,8 @@ def _row_values(session: Session, shop: Shop, purchases: Sequence[Any], keys: It
         guest = (None, None, False)
         no_member = (None, None)
         seen: set[str] = set()
-        for index, (who, first, last, orders, spent, _, _, window_orders, window_spent) in enumerate(purchases):
+        for index, (who, first, last, orders, spent, _, _, window_orders, window_spent) in enumerate(
+                row[:9] for row in purchases):
             seen.add(who)
             is_customer = who.startswith("c:")
             email, tags, subscribed = customers.get(who, guest if is_customer else (who[2:], None, False))
@@ -321,63 +381,26 @@ def _score(value: Any, limits: Sequence[Any]) -> int:
     return score
 
 
-def _percent_rank(values: np.ndarray) -> np.ndarray:
-    """SQL's ``PERCENT_RANK() OVER (ORDER BY value)``: (rank - 1) / (rows - 1), peers sharing the lowest rank."""
-    if len(values) < 2:
-        return np.zeros(len(values), dtype=np.float64)
-    below = np.searchsorted(np.sort(values, kind="stable"), values, side="left")
-    return below.astype(np.float64) / float(len(values) - 1)
-
-
-def _quintiles(rank: np.ndarray) -> np.ndarray:
-    """``1 + floor(5 × rank)``, at most 5, for percent ranks in [0, 1]."""
-    return 1 + (rank >= 0.2).astype(np.int64) + (rank >= 0.4) + (rank >= 0.6) + (rank >= 0.8)
-
-
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-_MICROSECOND = dt.timedelta(microseconds=1)
-
-
 def _score_all(purchases: Sequence[Any], window_start: dt.datetime) -> tuple[list[tuple[Any, ...]], dict[str, list[Any]]]:
-    """``_SCORED`` of every buyer (a purchases row, in their order), and the score limits.
+    """``_SCORED`` of every buyer as the statement ranked them, and the limits a refresh scores against.
 
-    Among the customers who ordered within the window each score is the quintile of a
-    ``PERCENT_RANK`` (see the module); buyers whose orders all lie before it are ``Lost``;
-    ``spend_rank`` is the percent rank of every buyer's total. Ranked on the values as they are
-    written (money rounded to cents), so they are what window functions over the table give.
+    A score's limit is the lowest value that reached it among the customers ranked in the window;
+    the spend list is every buyer's total, thinned to about 1,000 points.
     """
-    last = [row[2] for row in purchases]
-    window_orders = [int(row[7]) for row in purchases]
-    window_spent = [round(float(row[8]), 2) for row in purchases]
-    totals = np.array([round(float(row[4]), 2) for row in purchases], dtype=np.float64)
-    inside = np.flatnonzero(np.array([moment >= window_start and orders > 0
-                                      for moment, orders in zip(last, window_orders, strict=True)], dtype=bool))
-    scores = [np.ones(len(purchases), dtype=np.int64) for _ in range(3)]
+    scored = [(int(row[9]), int(row[10]), int(row[11]), row[12] or LOST, float(row[13])) for row in purchases]
     limits: dict[str, list[Any]] = {}
-    picked = inside.tolist()
-    for place, (name, values) in enumerate((("r", last), ("f", window_orders), ("m", window_spent))):
-        if name == "r":
-            ranked = np.array([(last[index] - _EPOCH) // _MICROSECOND for index in picked], dtype=np.int64)
-        else:
-            ranked = np.array([values[index] for index in picked], dtype=np.float64)
-        quintile = _quintiles(_percent_rank(ranked))
-        scores[place][inside] = quintile
-        lowest: list[Any] = []
-        for number in range(2, 6):
-            chosen = np.flatnonzero(quintile == number)
-            item = values[picked[int(chosen[np.argmin(ranked[chosen])])]] if len(chosen) else None
-            lowest.append(item.isoformat() if isinstance(item, dt.datetime) else item)
-        limits[name] = lowest
-    named = np.full(len(purchases), LOST, dtype=object)
-    named[inside] = [segment_of(r, f, m) for r, f, m in
-                     zip(scores[0][inside].tolist(), scores[1][inside].tolist(), scores[2][inside].tolist(),
-                         strict=True)]
-    spend_rank = _percent_rank(totals)
-    # Every buyer's total, thinned to at most ~1,000 points: where a refreshed customer ranks.
-    step = max(1, len(purchases) // 1000)
-    limits["spend"] = np.sort(totals)[::step].tolist()
-    scored = list(zip(scores[0].tolist(), scores[1].tolist(), scores[2].tolist(), named.tolist(),
-                      spend_rank.tolist(), strict=True))
+    for name, place, column in (("r", 9, 2), ("f", 10, 7), ("m", 11, 8)):
+        lowest: dict[int, Any] = {}
+        for row in purchases:
+            if row[2] >= window_start and row[7] > 0:
+                value = row[column] if column != 8 else round(float(row[column]), 2)
+                score = int(row[place])
+                if score not in lowest or value < lowest[score]:
+                    lowest[score] = value
+        limits[name] = [lowest[number].isoformat() if isinstance(lowest.get(number), dt.datetime)
+                        else lowest.get(number) for number in range(2, 6)]
+    totals = np.sort(np.array([round(float(row[4]), 2) for row in purchases], dtype=np.float64))
+    limits["spend"] = totals[::max(1, len(purchases) // 1000)].tolist()
     return scored, limits
 
 
