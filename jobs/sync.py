@@ -348,6 +348,12 @@ def _finish(session: Session, run: SyncRun):
         run.total_count = run.processed_count
     session.commit()
     log.info("shop=%s backfill of %s completed: %s records", run.shop_id, run.resource, run.processed_count)
+    if run.resource == "orders":  # the shop's history is in: figures, segments and pair counts from it
+        from jobs.recommendations import request_pair_update
+        from jobs.segmentation import request_recompute
+
+        request_recompute(run.shop_id)
+        request_pair_update(run.shop_id)
     return "completed", run.shop_id, _NOW
 
 

@@ -498,7 +498,8 @@ def refresh(session: Session, shop: Shop, now: dt.datetime | None = None,
     """Recompute the customers whose orders or refunds changed since the cursor. The caller commits.
 
     Returns their keys and whether more changes wait. Before the first ``recompute`` of a shop it
-    does that instead (there are no limits to score against yet).
+    does that instead (there are no limits to score against yet), and so it does when more than
+    ``limit`` orders or refunds changed (the empty key set then means: everyone was recomputed).
     """
     now = now or utcnow()
     model = model_for(session, shop.id)
@@ -507,6 +508,9 @@ def refresh(session: Session, shop: Shop, now: dt.datetime | None = None,
         return set(), False
     common.tune(session)  # a statement JIT-compiled for a handful of customers costs more than it saves
     keys, more, cursor = _changed_keys(session, shop.id, model, limit)
+    if more:  # a batch full of changes (an import, an outage caught up): everyone at once is cheaper
+        recompute(session, shop, now)
+        return set(), False
     if keys:
         window_start = now - dt.timedelta(days=model.window_days)
         purchases = _purchases(session, shop, now, window_start, only=sorted(keys))

@@ -269,3 +269,19 @@ def test_read_ahead_keeps_order_hands_over_errors_and_stops_early():
     assert next(batches) == list(range(10))
     batches.close()  # the consumer stops (the shop was uninstalled): the reader ends too
     assert not any(t.name == "backfill-read-ahead" for t in threading.enumerate())
+
+
+def test_a_completed_order_backfill_computes_the_customers_figures_and_pair_counts(installed):
+    from app.store.models import CustomerMetrics, ProductStat, SegmentModel
+
+    run = orders_run(installed)
+    step_until(run.id, ("completed",), limit=200)
+    assert run_jobs() == []  # what the completed backfill queued
+    session = db.session()
+    session.expire_all()
+    assert session.get(SegmentModel, installed.id).full_computed_at is not None
+    buyers = session.execute(select(func.count()).select_from(CustomerMetrics).where(
+        CustomerMetrics.shop_id == installed.id, CustomerMetrics.order_count > 0)).scalar_one()
+    assert buyers > 0
+    assert session.execute(select(func.count()).select_from(ProductStat).where(
+        ProductStat.shop_id == installed.id)).scalar_one() > 0

@@ -143,3 +143,19 @@ def test_a_cancelled_order_takes_its_purchase_back(session, scored):
     assert keys == {"c:c-F"}
     assert (f.order_count, f.total_spent, f.rfm_segment, f.p_alive) == (0, 0.0, None, None)
 
+
+
+def test_more_changes_than_a_batch_recompute_everyone(session, scored):
+    shop, _ = scored
+    support.write(shop, support.order("A-new", NOW, "60.00", customer="c-A"),
+                  support.order("B-new", NOW, "10.00", customer="c-B"))
+    later = NOW + DAY
+    assert metrics.refresh(session, shop, later, limit=1) == (set(), False)
+    session.commit()
+    rows = _rows(session, shop.id)
+    model = session.get(SegmentModel, shop.id)
+    # a full run: every row recomputed at that moment, the night's limits redrawn, the cursor at the end
+    assert model.full_computed_at == later and {row.computed_at for row in rows.values()} == {later}
+    assert (rows["c:c-A"].order_count, rows["c:c-B"].order_count) == (2, 3)
+    assert metrics.refresh(session, shop, later + DAY) == (set(), False)
+    assert session.get(SegmentModel, shop.id).full_computed_at == later
