@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 from connectors import base
 from connectors.base import (
+    CAP_ADMIN_LINK,
     CAP_CONSENT_WRITEBACK,
     CAP_KEY_CALLBACK,
     CAP_ORDER_LOOKUP,
@@ -31,7 +32,7 @@ from connectors.base import (
     TerminalError,
     WebhookEnvelope,
 )
-from connectors.woocommerce import mapping, storefront, stores, webhooks
+from connectors.woocommerce import mapping, plugin_signing, storefront, stores, webhooks
 from connectors.woocommerce.client import MAX_PER_PAGE, NotFoundError, WooClient
 
 logger = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ class WooCommerceConnector:
 
     platform: ClassVar[str] = "woocommerce"
     capabilities: ClassVar[frozenset[str]] = frozenset(
-        {CAP_CONSENT_WRITEBACK, CAP_KEY_CALLBACK, CAP_ORDER_LOOKUP, CAP_SHOP_WEBHOOK_SECRET, CAP_WEBHOOK_REPAIR,
+        {CAP_ADMIN_LINK, CAP_CONSENT_WRITEBACK, CAP_KEY_CALLBACK, CAP_ORDER_LOOKUP, CAP_SHOP_WEBHOOK_SECRET, CAP_WEBHOOK_REPAIR,
          CAP_WEBHOOK_SUBSCRIPTIONS})
     # Resources the platform cannot filter by modification time: read in full, less often.
     full_pass_resources: ClassVar[frozenset[str]] = frozenset({"customers"})
@@ -256,6 +257,11 @@ class WooCommerceConnector:
     def storefront_shop_id(self, headers: Mapping[str, str]) -> int | None:
         """Return the store id a signed plugin request names."""
         return storefront.shop_id_of(headers)
+
+    def verify_admin_link(self, secret: str, store_id: str, params: Mapping[str, str], *, now: float) -> str:
+        """Return the store user's address a signed admin link vouches for (``InvalidSignatureError``)."""
+        return plugin_signing.verify_admin_link(secret, store_id, params.get("email", ""), params.get("expires", ""),
+                                                params.get("signature"), now=now)
 
     def storefront_caller(self, query: str, headers: Mapping[str, str], *, now: float,
                           store_of: Callable[[int], tuple[str, str | None] | None]) -> base.StorefrontCaller | None:

@@ -238,3 +238,39 @@ def verify_restore_signature(secret: str, store_id: str, cart_token: str, expire
         raise InvalidSignatureError("restore link signature is invalid")
     if int(stamp) <= now:
         raise InvalidSignatureError("restore link has expired")
+
+
+# --- 5. admin link ----------------------------------------------------------------------------
+
+ADMIN_LINK_LIFETIME_SECONDS = 120
+
+
+def admin_link_signature(secret: str, store_id: str, email: str, expires: int | str) -> str:
+    """Return the ``signature`` of the link the plugin's admin page opens Comeback with."""
+    message = f"admin|{store_id}|{normalize_email(email)}|{expires}".encode("utf-8")
+    return b64url_encode(_mac(secret, message))
+
+
+def verify_admin_link(secret: str, store_id: str, email: str, expires: str | int, signature: str | None,
+                      *, now: float) -> str:
+    """Return the (normalised) address of the store user a signed admin link vouches for.
+
+    The link is short-lived: it must expire within ``ADMIN_LINK_LIFETIME_SECONDS`` of ``now``,
+    whatever expiry it claims, so a link copied out of a browser history cannot be reused.
+    """
+    address = normalize_email(email or "")
+    if not address or "|" in address or "@" not in address:
+        raise InvalidSignatureError("admin link email is malformed")
+    stamp = str(expires)
+    if not _DIGITS.fullmatch(stamp):
+        raise InvalidSignatureError("admin link expiry is malformed")
+    if not signature:
+        raise InvalidSignatureError("admin link signature is missing")
+    expected = admin_link_signature(secret, store_id, address, stamp)
+    if not hmac.compare_digest(expected.encode("ascii"), signature.encode("utf-8")):
+        raise InvalidSignatureError("admin link signature is invalid")
+    if int(stamp) <= now:
+        raise InvalidSignatureError("admin link has expired: open Comeback again from the store's admin")
+    if int(stamp) > now + ADMIN_LINK_LIFETIME_SECONDS:
+        raise InvalidSignatureError("admin link expires too far in the future")
+    return address

@@ -1,4 +1,4 @@
-"""Store pages outside the REST API: the storefront and `/wc-auth/v1/authorize`."""
+"""Store pages outside the REST API: the storefront, the plugin's wp-admin screen, `/wc-auth/v1/authorize`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from .. import images
 from ..models import Customer
-from . import session, storefront, wcauth, wpjson
+from . import session, storefront, wcauth, wpadmin, wpjson
 from .context import load_store, registry, store
 from .errors import WooError
 from .shapes.catalog import image_path
@@ -20,10 +20,10 @@ bp = Blueprint("woo_site", __name__, url_prefix="/woo/<handle>")
 bp.url_value_preprocessor(load_store)
 
 
-def _die(message: str, status: int) -> Response:
+def _die(message: str, status: int, title: str = "Access denied") -> Response:
     """Render a `wp_die` error page."""
     html = (f'<!DOCTYPE html>\n<html lang="en-US">\n<head><meta charset="UTF-8">'
-            f'<title>Access denied</title></head>\n<body id="error-page">'
+            f'<title>{escape(title)}</title></head>\n<body id="error-page">'
             f'<div class="wp-die-message">{escape(message)}</div></body>\n</html>\n')
     return Response(html, status, content_type="text/html; charset=UTF-8")
 
@@ -128,6 +128,29 @@ def upload(year: str, month: str, name: str) -> Any:
         return _html("<!DOCTYPE html><title>Page not found</title>", 404)
     return Response(images.png(f"{woo.handle}/{image_id}"), 200, mimetype="image/png",
                     headers={"Cache-Control": "public, max-age=31536000"})
+
+
+@bp.get("/wp-admin/admin.php")
+def wp_admin_page() -> Any:
+    """Render `?page=comeback` (WooCommerce → Comeback) with the plugin; other pages are denied."""
+    woo = store()
+    if request.args.get("page") != "comeback" or not woo.plugin_installed:
+        return _die("Sorry, you are not allowed to access this page.", 403)
+    return _html(wpadmin.page(woo))
+
+
+@bp.post("/wp-admin/admin-post.php")
+def wp_admin_post() -> Any:
+    """Run `?action=comeback_open`: 302 to a freshly signed Comeback admin link (60 s)."""
+    woo = store()
+    action = request.args.get("action") or request.form.get("action", "")
+    if action != wpadmin.OPEN_ACTION or not woo.plugin_installed:
+        return _die("", 400, "WordPress")
+    try:
+        target = wpadmin.open_app(woo, request.form.get("_wpnonce"))
+    except wpadmin.Refused as refusal:
+        return _die(refusal.message, refusal.status, "Comeback")
+    return redirect(target, 302)
 
 
 @bp.get("/wc-auth/v1/authorize")

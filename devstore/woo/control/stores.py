@@ -56,7 +56,7 @@ def get_store(handle: str) -> Any:
 
 @bp.post("/stores/<handle>")
 def set_flags(handle: str) -> Any:
-    """Set flags, comeback settings, home_url, name, currency, timezone or locale."""
+    """Set flags, comeback settings, home_url, admin_email, name, currency, timezone or locale."""
     reg = registry()
     store = reg.get(handle)
     body = json_body(required=True)
@@ -66,6 +66,7 @@ def set_flags(handle: str) -> Any:
     settings = body.get("settings") or {}
     if not isinstance(settings, dict) or set(settings) - set(SETTING_IDS):
         raise BadRequest(f"settings keys must be among {list(SETTING_IDS)}")
+    admin_email = _text(body, "admin_email")
     reg.ensure(handle, _text(body, "name"), _text(body, "currency"), _text(body, "timezone"),
                _text(body, "locale"))
     with store.lock:
@@ -75,6 +76,8 @@ def set_flags(handle: str) -> Any:
         store.settings.update({k: str(v or "") for k, v in settings.items()})
         if "home_url" in body:
             store.home_url = _text(body, "home_url")
+        if "admin_email" in body:
+            store.shop.email = admin_email or ""
     reg.refresh_url(store)
     return jsonify(summary(reg, store))
 

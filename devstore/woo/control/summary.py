@@ -16,6 +16,7 @@ def summary(registry: WooRegistry, store: WooStore) -> dict[str, Any]:
             "handle": store.handle, "name": shop.name, "url": registry.http_url(store.handle),
             "https_url": registry.https_url(store.handle), "home_url": store.url,
             "currency": shop.currency, "timezone": shop.timezone, "locale": store.locale,
+            "admin_email": shop.email,
             "plugin_installed": store.plugin_installed,
             "flags": {"plugin_installed": store.plugin_installed,
                       "strip_authorization": store.strip_authorization,

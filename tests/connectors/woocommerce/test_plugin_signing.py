@@ -13,18 +13,22 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import pytest
 
 from connectors.base import InvalidSignatureError
 from connectors.woocommerce.plugin_signing import (
+    ADMIN_LINK_LIFETIME_SECONDS,
     RESTORE_LIFETIME_SECONDS,
     TOKEN_LIFETIME_SECONDS,
     CustomerIdentity,
+    admin_link_signature,
+    normalize_email,
     sign_customer_token,
     sign_request,
     sign_restore_link,
+    verify_admin_link,
     verify_customer_token,
     verify_request,
     verify_restore_signature,
@@ -34,7 +38,10 @@ REPO = Path(__file__).resolve().parents[3]
 PLUGIN = REPO / "connectors" / "woocommerce" / "wordpress-plugin" / "comeback"
 VECTORS_PATH = REPO / "tests" / "fixtures" / "woocommerce_plugin_vectors.json"
 PHP_RUNNER = PLUGIN / "tests" / "signing-vectors.php"
-SECTIONS = ("customer_tokens", "customer_token_checks", "request_checks", "restore_links", "restore_checks")
+SECTIONS = ("customer_tokens", "customer_token_checks", "request_checks", "restore_links", "restore_checks",
+            "admin_links", "admin_link_checks")
+# The plugin mints admin links for a minute; the app refuses any that claims more than two.
+PLUGIN_ADMIN_LINK_SECONDS = 60
 
 
 def php_binary() -> str:
@@ -77,6 +84,21 @@ def python_outcome(check: Callable[[], Any]) -> dict[str, Any]:
     return {"ok": True, **(result or {})}
 
 
+def python_admin_link(app_url: str, store_id: str, secret: str, email: str, locale: str, now: int) -> dict[str, str]:
+    """Return the admin link the plugin must mint at ``now``: the app verifies it as minted.
+
+    The e-mail is refused as the app would refuse it; values are encoded as PHP's rawurlencode.
+    """
+    expires = now + PLUGIN_ADMIN_LINK_SECONDS
+    signature = admin_link_signature(secret, store_id, email, expires)
+    address = verify_admin_link(secret, store_id, email, expires, signature, now=now)
+    if "?" in app_url or "#" in app_url:
+        raise ValueError("app url must not contain a query or a fragment")
+    params = {"store": store_id, "email": address, "expires": str(expires), "signature": signature,
+              **({"locale": locale} if locale else {})}
+    return {"url": f"{app_url.rstrip('/')}/admin/enter?{urlencode(params, quote_via=quote)}", "signature": signature}
+
+
 def python_results(vectors: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """Return the Python outcome of every vector, section by section."""
     return {
@@ -95,6 +117,11 @@ def python_results(vectors: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
         "restore_checks": [python_outcome(lambda v=v: verify_restore_signature(
             v["secret"], v["store_id"], v["cart_token"], v["expires"], v["signature"], now=v["now"]))
             for v in vectors["restore_checks"]],
+        "admin_links": [python_outcome(lambda v=v: python_admin_link(
+            v["app_url"], v["store_id"], v["secret"], v["email"], v["locale"], v["now"])) for v in vectors["admin_links"]],
+        "admin_link_checks": [python_outcome(lambda v=v: {"email": verify_admin_link(
+            v["secret"], v["store_id"], v["email"], v["expires"], v["signature"], now=v["now"])})
+            for v in vectors["admin_link_checks"]],
     }
 
 
@@ -176,6 +203,45 @@ def test_denied_restore_links_raise(vectors, name, message):
     assert str(caught.value) == message
 
 
+@pytest.mark.parametrize("name, message", [
+    ("expired at expiry", "admin link has expired: open Comeback again from the store's admin"),
+    ("too far in the future", "admin link expires too far in the future"),
+    ("tampered email", "admin link signature is invalid"),
+    ("wrong store", "admin link signature is invalid"),
+    ("wrong secret signature", "admin link signature is invalid"),
+    ("missing signature", "admin link signature is missing"),
+    ("email without at sign", "admin link email is malformed"),
+    ("email with pipe", "admin link email is malformed"),
+    ("missing email", "admin link email is malformed"),
+    ("expiry not a number", "admin link expiry is malformed"),
+    ("expiry negative", "admin link expiry is malformed"),
+])
+def test_denied_admin_links_raise(vectors, name, message):
+    vector = next(v for v in vectors["admin_link_checks"] if v["name"] == name)
+    with pytest.raises(InvalidSignatureError) as caught:
+        verify_admin_link(vector["secret"], vector["store_id"], vector["email"], vector["expires"],
+                          vector["signature"], now=vector["now"])
+    assert str(caught.value) == message
+
+
+def test_the_admin_link_carries_the_normalised_address_and_the_locale(vectors):
+    vector = next(v for v in vectors["admin_links"] if v["name"] == "mixed case non-ascii")
+    assert vector["email"] == " José@Example.COM\n"
+    assert vector["expected"]["url"] == (
+        "https://app.example/admin/enter?store=4821&email=jos%C3%A9%40example.com&expires=1767225660"
+        "&signature=UXR1RTHFTKESBjlT19mt_rFKB6osM49RX7qq80cicBo&locale=fr_FR")
+    query = parse_qs(urlsplit(vector["expected"]["url"]).query)
+    assert verify_admin_link(vector["secret"], vector["store_id"], query["email"][0], query["expires"][0],
+                             query["signature"][0], now=vector["now"] + PLUGIN_ADMIN_LINK_SECONDS - 1) == "josé@example.com"
+
+
+def test_the_plugin_mints_admin_links_the_app_accepts_for_their_whole_life(vectors):
+    assert PLUGIN_ADMIN_LINK_SECONDS < ADMIN_LINK_LIFETIME_SECONDS
+    boundary = next(v for v in vectors["admin_link_checks"] if v["name"] == "valid at the 120 s limit")
+    assert int(boundary["expires"]) - boundary["now"] == ADMIN_LINK_LIFETIME_SECONDS
+    assert boundary["expected"] == {"ok": True, "email": "ana@example.com"}
+
+
 def test_restore_link_with_a_query_appends_with_ampersand(vectors):
     vector = next(v for v in vectors["restore_links"] if v["name"] == "site url with a query")
     assert vector["expected"]["url"] == (
@@ -213,6 +279,8 @@ def test_php_request_signatures_match_the_vectors(vectors, php_results):
 def test_php_normalises_emails_like_python(vectors, php_results):
     assert [r["email"] for r in php_results["customer_tokens"]] == \
         [v["expected_email"] for v in vectors["customer_tokens"]]
+    assert [r["email"] for r in php_results["admin_links"]] == \
+        [normalize_email(v["email"]) for v in vectors["admin_links"]]
 
 
 def test_php_cart_events_have_the_documented_shape(vectors, php_results):
@@ -261,6 +329,14 @@ def test_what_php_issues_now_verifies_in_python(vectors, php_results):
                              query["signature"][0], now=now)
     with pytest.raises(InvalidSignatureError):
         verify_customer_token(fresh["secret"], "1", issued["token"], now=now)
+    admin = urlsplit(issued["admin_url"])
+    assert (admin.scheme, admin.netloc, admin.path) == ("https", "app.example", "/admin/enter")
+    params = {key: values[0] for key, values in parse_qs(admin.query).items()}
+    assert list(params) == ["store", "email", "expires", "signature", "locale"]
+    assert params["store"] == fresh["store_id"] and params["locale"] == "de_DE"
+    assert params["expires"] == str(issued["now"] + PLUGIN_ADMIN_LINK_SECONDS)
+    assert verify_admin_link(fresh["secret"], fresh["store_id"], params["email"], params["expires"],
+                             params["signature"], now=now) == "josé@example.com"
 
 
 def test_what_python_issues_now_verifies_in_php(vectors, tmp_path):
@@ -283,6 +359,13 @@ def test_what_python_issues_now_verifies_in_php(vectors, tmp_path):
     live["restore_checks"] = [
         {"name": "fresh", "secret": secret, "store_id": store, "cart_token": "abc", "expires": restore["expires"][0],
          "signature": restore["signature"][0], "now": None}]
+    admin_expires = str(now + PLUGIN_ADMIN_LINK_SECONDS)
+    admin_signature = admin_link_signature(secret, store, "Zoe@Example.com", admin_expires)
+    live["admin_link_checks"] = [
+        {"name": "fresh", "secret": secret, "store_id": store, "email": "zoe@example.com", "expires": admin_expires,
+         "signature": admin_signature, "now": None},
+        {"name": "fresh, other store", "secret": secret, "store_id": "1", "email": "zoe@example.com",
+         "expires": admin_expires, "signature": admin_signature, "now": None}]
     path = tmp_path / "live.json"
     path.write_text(json.dumps(live, ensure_ascii=False), encoding="utf-8")
     results = run_php_vectors(path)
@@ -292,6 +375,8 @@ def test_what_python_issues_now_verifies_in_php(vectors, tmp_path):
     assert [r["outcome"] for r in results["request_checks"]] == [
         {"ok": True}, {"ok": False, "error": "X-Comeback-Signature is invalid"}]
     assert [r["outcome"] for r in results["restore_checks"]] == [{"ok": True}]
+    assert [r["outcome"] for r in results["admin_link_checks"]] == [
+        {"ok": True, "email": "zoe@example.com"}, {"ok": False, "error": "admin link signature is invalid"}]
 
 
 # --- (d) every PHP file parses ----------------------------------------------------------------

@@ -3,7 +3,9 @@
  * The three connection settings, their screen under WooCommerce and their WC REST API group.
  *
  * The app fills the settings in during "Connect to Comeback" over the WooCommerce REST API:
- * PUT /wp-json/wc/v3/settings/comeback/comeback_shared_secret {"value": "..."}.
+ * PUT /wp-json/wc/v3/settings/comeback/comeback_shared_secret {"value": "..."}. Once connected,
+ * "Open Comeback" posts to admin-post.php?action=comeback_open, which signs the current user into
+ * the Comeback admin with a link minted at that moment (it lives 60 seconds).
  *
  * @package Comeback
  */
@@ -21,6 +23,7 @@ final class Comeback_Settings {
 	const OPTIONS  = array( self::APP_URL, self::STORE_ID, self::SECRET );
 	const GROUP    = 'comeback';
 	const PAGE     = 'comeback';
+	const OPEN     = 'comeback_open';
 
 	/**
 	 * Hook everything in.
@@ -35,6 +38,7 @@ final class Comeback_Settings {
 		add_action( 'admin_init', array( __CLASS__, 'register' ) );
 		add_action( 'admin_menu', array( __CLASS__, 'add_menu' ), 60 );
 		add_action( 'admin_notices', array( __CLASS__, 'activation_notice' ) );
+		add_action( 'admin_post_' . self::OPEN, array( __CLASS__, 'open_app' ) );
 		add_filter( 'option_page_capability_' . self::GROUP, array( __CLASS__, 'capability' ) );
 	}
 
@@ -249,9 +253,18 @@ final class Comeback_Settings {
 	}
 
 	/**
-	 * Add WooCommerce → Comeback.
+	 * Add a top-level Comeback menu and WooCommerce → Comeback, both to the same screen.
 	 */
 	public static function add_menu() {
+		add_menu_page(
+			__( 'Comeback', 'comeback' ),
+			__( 'Comeback', 'comeback' ),
+			self::capability(),
+			self::PAGE,
+			array( __CLASS__, 'render' ),
+			'dashicons-update',
+			56
+		);
 		add_submenu_page(
 			'woocommerce',
 			__( 'Comeback', 'comeback' ),
@@ -283,6 +296,7 @@ final class Comeback_Settings {
 		}
 		echo '<div class="wrap"><h1>' . esc_html__( 'Comeback', 'comeback' ) . '</h1>';
 		settings_errors();
+		self::render_open();
 		echo '<form method="post" action="' . esc_url( admin_url( 'options.php' ) ) . '">';
 		settings_fields( self::GROUP );
 		echo '<table class="form-table" role="presentation">';
@@ -320,6 +334,64 @@ final class Comeback_Settings {
 	}
 
 	/**
+	 * The "Open Comeback" button, once connected: a form, so that the link is minted at click time.
+	 */
+	private static function render_open() {
+		if ( ! self::is_configured() ) {
+			return;
+		}
+		echo '<form method="post" action="' . esc_url( admin_url( 'admin-post.php?action=' . self::OPEN ) ) . '">';
+		wp_nonce_field( self::OPEN );
+		echo '<p>' . esc_html__( 'Your store is connected. Loyalty, reminder e-mails, segments and reports are managed in the Comeback admin.', 'comeback' ) . '</p>';
+		echo '<p><button type="submit" class="button button-primary">' . esc_html__( 'Open Comeback', 'comeback' ) . '</button></p>';
+		echo '</form>';
+	}
+
+	/**
+	 * Sign the current user into the Comeback admin: redirect to a link that lives 60 seconds.
+	 *
+	 * The app URL is the merchant's own setting, so wp_redirect() (not wp_safe_redirect()) is right.
+	 */
+	public static function open_app() {
+		if ( ! current_user_can( self::capability() ) ) {
+			wp_die( esc_html__( 'You do not have permission to manage Comeback.', 'comeback' ), 403 );
+		}
+		check_admin_referer( self::OPEN );
+		if ( ! self::is_configured() ) {
+			self::refuse( __( 'This store is not connected to Comeback yet: save the app URL and click "Connect to Comeback" first.', 'comeback' ), 409 );
+		}
+		$email = Comeback_Signing::normalize_email( wp_get_current_user()->user_email );
+		if ( ! Comeback_Signing::is_admin_address( $email ) ) {
+			self::refuse( __( 'Your WordPress account has no usable e-mail address. Set one under Users → Profile, then open Comeback again.', 'comeback' ), 400 );
+		}
+		try {
+			$url = Comeback_Signing::admin_link( self::app_url(), self::store_id(), self::secret(), $email, get_user_locale(), time() );
+		} catch ( InvalidArgumentException $e ) {
+			self::refuse( __( 'The Comeback app URL must not contain "?" or "#". Correct it on this screen, then open Comeback again.', 'comeback' ), 400 );
+		}
+		wp_redirect( $url ); // phpcs:ignore WordPress.Security.SafeRedirect.wp_redirect_wp_redirect -- the external app the merchant connected.
+		exit;
+	}
+
+	/**
+	 * Stop with a WordPress error page that links back to the Comeback screen.
+	 *
+	 * @param string $message Translated message.
+	 * @param int    $status  HTTP status.
+	 */
+	private static function refuse( $message, $status ) {
+		wp_die(
+			esc_html( $message ),
+			esc_html__( 'Comeback', 'comeback' ),
+			array(
+				'response'  => (int) $status,
+				'link_url'  => admin_url( 'admin.php?page=' . self::PAGE ),
+				'link_text' => esc_html__( 'Back to Comeback', 'comeback' ),
+			)
+		);
+	}
+
+	/**
 	 * The "Connect to Comeback" button, once an app URL is saved.
 	 */
 	private static function render_connect() {
@@ -331,7 +403,9 @@ final class Comeback_Settings {
 		}
 		$status = self::is_configured() ? __( 'Connected.', 'comeback' ) : __( 'Not connected yet.', 'comeback' );
 		echo '<p>' . esc_html( $status ) . '</p>';
-		echo '<p><a class="button button-primary" href="' . esc_url( $url ) . '">' . esc_html__( 'Connect to Comeback', 'comeback' ) . '</a></p>';
+		$class = self::is_configured() ? 'button' : 'button button-primary';
+		$label = self::is_configured() ? __( 'Reconnect to Comeback', 'comeback' ) : __( 'Connect to Comeback', 'comeback' );
+		echo '<p><a class="' . esc_attr( $class ) . '" href="' . esc_url( $url ) . '">' . esc_html( $label ) . '</a></p>';
 	}
 
 	/**

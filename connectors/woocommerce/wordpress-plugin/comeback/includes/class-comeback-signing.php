@@ -21,7 +21,7 @@ if ( ! class_exists( 'Comeback_Signature_Exception' ) ) {
 
 if ( ! class_exists( 'Comeback_Signing' ) ) {
 	/**
-	 * Static helpers for the customer token, signed requests and restore links.
+	 * Static helpers for the customer token, signed requests, restore links and admin links.
 	 */
 	final class Comeback_Signing {
 
@@ -31,6 +31,11 @@ if ( ! class_exists( 'Comeback_Signing' ) ) {
 		const REQUEST_WINDOW_SECONDS     = 300;
 		const RESTORE_LIFETIME_SECONDS   = 604800;
 		const RESTORE_PARAM              = 'comeback_restore';
+
+		/** The plugin mints admin links for this long; the app refuses any beyond the maximum. */
+		const ADMIN_LINK_LIFETIME_SECONDS     = 60;
+		const ADMIN_LINK_MAX_LIFETIME_SECONDS = 120;
+		const ADMIN_LINK_PATH                 = '/admin/enter';
 
 		/** PHP trim()'s default characters; the Python side strips exactly these. */
 		const TRIM_CHARS = " \t\n\r\0\x0B";
@@ -333,6 +338,106 @@ if ( ! class_exists( 'Comeback_Signing' ) ) {
 			if ( (int) $stamp <= $now ) {
 				throw new Comeback_Signature_Exception( 'restore link has expired' );
 			}
+		}
+
+		/* ------------------------------------------------------------- admin links */
+
+		/**
+		 * The signature parameter of an admin link: b64url(HMAC(secret, "admin|<store>|<email>|<expires>")).
+		 *
+		 * @param string     $secret   Shared secret.
+		 * @param string     $store_id The app's store id.
+		 * @param string     $email    The store user's e-mail address (normalised here).
+		 * @param int|string $expires  Unix seconds.
+		 * @return string
+		 */
+		public static function admin_link_signature( $secret, $store_id, $email, $expires ) {
+			return self::b64url_encode( self::mac( $secret, 'admin|' . $store_id . '|' . self::normalize_email( $email ) . '|' . $expires ) );
+		}
+
+		/**
+		 * The link that signs the store user into the Comeback admin until $now + 60 s.
+		 *
+		 * <app_url>/admin/enter?store=&email=&expires=&signature=[&locale=], values encoded as
+		 * rawurlencode() does (RFC 3986); the e-mail is sent normalised, as it was signed.
+		 *
+		 * @param string $app_url  The Comeback app URL (no query, no fragment).
+		 * @param string $store_id The app's store id.
+		 * @param string $secret   Shared secret.
+		 * @param string $email    The store user's e-mail address.
+		 * @param string $locale   The user's WordPress locale (e.g. de_DE); '' leaves it out.
+		 * @param int    $now      Unix seconds.
+		 * @return string
+		 * @throws InvalidArgumentException For an address the app would refuse or an app URL with a query or fragment.
+		 */
+		public static function admin_link( $app_url, $store_id, $secret, $email, $locale, $now ) {
+			$address = self::normalize_email( $email );
+			if ( ! self::is_admin_address( $address ) ) {
+				throw new InvalidArgumentException( 'admin link email is malformed' );
+			}
+			$app_url = (string) $app_url;
+			if ( false !== strpos( $app_url, '?' ) || false !== strpos( $app_url, '#' ) ) {
+				throw new InvalidArgumentException( 'app url must not contain a query or a fragment' );
+			}
+			$expires = (string) ( (int) $now + self::ADMIN_LINK_LIFETIME_SECONDS );
+			$params  = array(
+				'store'     => (string) $store_id,
+				'email'     => $address,
+				'expires'   => $expires,
+				'signature' => self::admin_link_signature( $secret, $store_id, $address, $expires ),
+			);
+			if ( '' !== (string) $locale ) {
+				$params['locale'] = (string) $locale;
+			}
+			return rtrim( $app_url, '/' ) . self::ADMIN_LINK_PATH . '?' . http_build_query( $params, '', '&', PHP_QUERY_RFC3986 );
+		}
+
+		/**
+		 * Verify the parameters of an admin link, as the app does; the address it vouches for.
+		 *
+		 * The app is the verifier; this twin pins the plugin to the same rules in the vectors.
+		 *
+		 * @param string      $secret    Shared secret.
+		 * @param string      $store_id  The app's store id.
+		 * @param mixed       $email     email parameter.
+		 * @param mixed       $expires   expires parameter.
+		 * @param string|null $signature signature parameter.
+		 * @param int         $now       Unix seconds.
+		 * @return string The normalised address.
+		 * @throws Comeback_Signature_Exception When the link is not acceptable.
+		 */
+		public static function verify_admin_link( $secret, $store_id, $email, $expires, $signature, $now ) {
+			$address = self::normalize_email( is_string( $email ) ? $email : '' );
+			if ( ! self::is_admin_address( $address ) ) {
+				throw new Comeback_Signature_Exception( 'admin link email is malformed' );
+			}
+			$stamp = is_int( $expires ) ? (string) $expires : $expires;
+			if ( ! self::is_timestamp( $stamp ) ) {
+				throw new Comeback_Signature_Exception( 'admin link expiry is malformed' );
+			}
+			if ( null === $signature || '' === $signature ) {
+				throw new Comeback_Signature_Exception( 'admin link signature is missing' );
+			}
+			if ( ! is_string( $signature ) || ! hash_equals( self::admin_link_signature( $secret, $store_id, $address, $stamp ), $signature ) ) {
+				throw new Comeback_Signature_Exception( 'admin link signature is invalid' );
+			}
+			if ( (int) $stamp <= $now ) {
+				throw new Comeback_Signature_Exception( "admin link has expired: open Comeback again from the store's admin" );
+			}
+			if ( (int) $stamp > $now + self::ADMIN_LINK_MAX_LIFETIME_SECONDS ) {
+				throw new Comeback_Signature_Exception( 'admin link expires too far in the future' );
+			}
+			return $address;
+		}
+
+		/**
+		 * Whether a normalised address can name a store user in an admin link (non-empty, an "@", no "|").
+		 *
+		 * @param string $address Normalised e-mail address.
+		 * @return bool
+		 */
+		public static function is_admin_address( $address ) {
+			return '' !== $address && false === strpos( $address, '|' ) && false !== strpos( $address, '@' );
 		}
 
 		/* ---------------------------------------------------------------- helpers */

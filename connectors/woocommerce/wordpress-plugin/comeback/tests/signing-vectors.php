@@ -7,7 +7,8 @@
  * Run by tests/connectors/woocommerce/test_plugin_signing.py, which compares the output with
  * the expected values in the vectors and with connectors/woocommerce/plugin_signing.py. A
  * "now" of null in a check means the current time; the "fresh" section issues a token, a
- * request signature and a restore link at the current time for the Python side to verify.
+ * request signature, a restore link and an admin link at the current time for the Python side
+ * to verify.
  *
  * @package Comeback
  */
@@ -123,6 +124,30 @@ function comeback_vectors_run( array $vectors ) {
 			),
 		);
 	}
+	foreach ( $vectors['admin_links'] as $v ) {
+		$out['admin_links'][] = array(
+			'name'    => $v['name'],
+			'email'   => Comeback_Signing::normalize_email( $v['email'] ),
+			'outcome' => comeback_vectors_outcome(
+				function () use ( $v ) {
+					return array(
+						'url'       => Comeback_Signing::admin_link( $v['app_url'], $v['store_id'], $v['secret'], $v['email'], $v['locale'], $v['now'] ),
+						'signature' => Comeback_Signing::admin_link_signature( $v['secret'], $v['store_id'], $v['email'], $v['now'] + Comeback_Signing::ADMIN_LINK_LIFETIME_SECONDS ),
+					);
+				}
+			),
+		);
+	}
+	foreach ( $vectors['admin_link_checks'] as $v ) {
+		$out['admin_link_checks'][] = array(
+			'name'    => $v['name'],
+			'outcome' => comeback_vectors_outcome(
+				function () use ( $v ) {
+					return array( 'email' => Comeback_Signing::verify_admin_link( $v['secret'], $v['store_id'], $v['email'], $v['expires'], $v['signature'], comeback_vectors_now( $v ) ) );
+				}
+			),
+		);
+	}
 	foreach ( $vectors['cart_events'] as $v ) {
 		$out['cart_events'][] = array(
 			'name' => $v['name'],
@@ -134,9 +159,9 @@ function comeback_vectors_run( array $vectors ) {
 }
 
 /**
- * A token, a signed request and a restore link issued now, as the plugin does.
+ * A token, a signed request, a restore link and an admin link issued now, as the plugin does.
  *
- * @param array $v secret, store_id, customer_id, email, body, site_url, cart_token.
+ * @param array $v secret, store_id, customer_id, email, body, site_url, cart_token, app_url, locale.
  * @return array
  */
 function comeback_vectors_fresh( array $v ) {
@@ -146,6 +171,7 @@ function comeback_vectors_fresh( array $v ) {
 		'token'        => Comeback_Signing::sign_customer_token( $v['secret'], $v['store_id'], $v['customer_id'], $v['email'], $now + Comeback_Signing::TOKEN_LIFETIME_SECONDS ),
 		'headers'      => Comeback_Signing::request_headers( $v['secret'], $v['store_id'], $v['body'], $now ),
 		'restore_url'  => Comeback_Signing::sign_restore_link( $v['secret'], $v['store_id'], $v['site_url'], $v['cart_token'], $now + Comeback_Signing::RESTORE_LIFETIME_SECONDS ),
+		'admin_url'    => Comeback_Signing::admin_link( $v['app_url'], $v['store_id'], $v['secret'], $v['email'], $v['locale'], $now ),
 	);
 }
 
