@@ -581,6 +581,12 @@ CAP_ORDER_LOOKUP = "order_lookup"
 # The store takes a shopper's email marketing consent written back (``set_email_consent``):
 # an unsubscribe here reaches the store's own consent record.
 CAP_CONSENT_WRITEBACK = "consent_writeback"
+# The admin opens inside the platform's own admin frame (``admin_frame``), authenticated by
+# the platform's session tokens; the pages take the platform's look.
+CAP_EMBEDDED_ADMIN = "embedded_admin"
+# The store's own admin opens Comeback with a short-lived signed link (``verify_admin_link``)
+# that becomes a first-party session.
+CAP_ADMIN_LINK = "admin_link"
 
 RESOURCES = ("customers", "products", "orders", "carts")
 # The record type a resource's progress is counted in (a page may carry others along).

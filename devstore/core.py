@@ -43,7 +43,7 @@ def app_from_config(body: dict[str, Any]) -> App:
         raise BadRequest("extensions must be a list of absolute directory paths")
     return App(body["client_id"], body["client_secret"], body.get("compliance_uri"),
                body.get("scopes"), parse_app_proxy(body.get("app_proxy")),
-               tuple(check_extension(path) for path in extensions))
+               tuple(check_extension(path) for path in extensions), body.get("application_url"))
 
 
 @dataclass

@@ -14,7 +14,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from .core import DevStore
 from .errors import DevstoreError
-from .http import admin, cdn, control, embeds, storefront
+from .http import admin, cdn, control, embedded, embeds, storefront
 from .http.common import error_response
 from .woo.context import registry_of
 from .woo.install import install as install_woo
@@ -43,6 +43,7 @@ def create_app(config: Optional[dict[str, Any]] = None) -> Flask:
     app.register_blueprint(cdn.bp)
     app.register_blueprint(control.bp)
     app.register_blueprint(embeds.bp)
+    app.register_blueprint(embedded.bp)
     app.register_blueprint(storefront.bp)
     install_woo(app, devstore, config)
 

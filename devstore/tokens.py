@@ -36,6 +36,8 @@ class App:
     scopes: Optional[str] = None
     app_proxy: Optional[AppProxy] = None
     extensions: tuple[str, ...] = ()
+    # Where the admin opens the embedded app (the app's "App URL"); None: not embedded.
+    application_url: Optional[str] = None
 
 
 @dataclass

@@ -7,6 +7,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, NoReturn
+from urllib.parse import urlsplit
 
 import httpx
 from shopify_app import AppConfig, refresh_access_token, token_exchange
@@ -14,6 +15,7 @@ from shopify_app import AppConfig, refresh_access_token, token_exchange
 from connectors.base import (
     CAP_BULK_EXPORT,
     CAP_CONSENT_WRITEBACK,
+    CAP_EMBEDDED_ADMIN,
     CAP_EXPIRING_TOKENS,
     CAP_ORDER_LOOKUP,
     CAP_SESSION_TOKENS,
@@ -50,6 +52,8 @@ REFRESH_MARGIN = dt.timedelta(minutes=5)
 _ALREADY_TAKEN = "already been taken"
 _RETRYABLE_EXCHANGE_CODES = frozenset({"network_error", "rate_limit_exceeded", "server_error"})
 _REVOKED_EXCHANGE_CODES = frozenset({"invalid_grant", "invalid_client", "refresh_token_expired"})
+# The handle of the storefront widget's app embed block (its file name in the theme app extension).
+APP_EMBED_BLOCK = "app-embed"
 
 
 class ShopifyConnector:
@@ -57,8 +61,8 @@ class ShopifyConnector:
 
     platform: ClassVar[str] = "shopify"
     capabilities: ClassVar[frozenset[str]] = frozenset(
-        {CAP_BULK_EXPORT, CAP_CONSENT_WRITEBACK, CAP_EXPIRING_TOKENS, CAP_ORDER_LOOKUP, CAP_SESSION_TOKENS,
-         CAP_WEBHOOK_SUBSCRIPTIONS})
+        {CAP_BULK_EXPORT, CAP_CONSENT_WRITEBACK, CAP_EMBEDDED_ADMIN, CAP_EXPIRING_TOKENS, CAP_ORDER_LOOKUP,
+         CAP_SESSION_TOKENS, CAP_WEBHOOK_SUBSCRIPTIONS})
 
     def __init__(self, *, api_key: str, api_secret: str, scopes: str, api_origin: str | None = None,
                  api_version: str = "2026-10", redis: Any = None, timeout: float = 10.0,
@@ -217,7 +221,36 @@ class ShopifyConnector:
 
     def frame_ancestors(self, shop_key: str) -> list[str]:
         """Return the origins allowed to frame the embedded app for this shop."""
-        return [f"https://{self.normalize_shop_key(shop_key)}", "https://admin.shopify.com"]
+        shop = self.normalize_shop_key(shop_key)
+        origins = [f"https://{shop}", "https://admin.shopify.com"]
+        if self.api_origin:
+            # An emulated platform (devstore) serves the shop's admin on its own port.
+            # A person's browser may name it <shop>.localhost, which resolves to loopback.
+            parts = urlsplit(self.api_origin)
+            port = f":{parts.port}" if parts.port else ""
+            origins += [f"{parts.scheme}://{shop}.localhost{port}", f"{parts.scheme}://{shop}{port}"]
+        return origins
+
+    def admin_frame(self, shop_key: str) -> dict[str, str]:
+        """What a page needs to live in the shop's admin: App Bridge (always from Shopify's CDN,
+        as Shopify requires), the app's client id, and the admin address that embeds the app."""
+        shop = self.normalize_shop_key(shop_key)
+        if self.api_origin:  # an emulated platform (devstore) serves its own App Bridge and admin
+            return {"script": f"{self.api_origin}/cdn/shopifycloud/app-bridge.js", "api_key": self.api_key,
+                    "embed_url": f"{self.frame_ancestors(shop)[-1]}/admin/apps/{self.api_key}"}
+        return {"script": "https://cdn.shopify.com/shopifycloud/app-bridge.js", "api_key": self.api_key,
+                "embed_url": f"https://{shop}/admin/apps/{self.api_key}"}
+
+    def app_embed_link(self, shop_key: str) -> str | None:
+        """Return the theme editor address that switches the storefront widget's app embed on.
+
+        The embed is ``extensions/comeback-widget/blocks/<APP_EMBED_BLOCK>.liquid``; the editor
+        opens the live theme at App embeds with it activated, and the merchant saves. Whether it
+        is on cannot be read back without the ``read_themes`` scope, which the app does not ask for.
+        """
+        shop = self.normalize_shop_key(shop_key)
+        return (f"https://{shop}/admin/themes/current/editor?context=apps"
+                f"&activateAppId={self.api_key}/{APP_EMBED_BLOCK}")
 
     def shop_info(self, credentials: Credentials) -> dict:
         """Return the shop's name, currency, timezone and email."""

@@ -53,7 +53,8 @@ def register_app() -> Any:
                            "client_secret": _text(body, "client_secret", True),
                            "compliance_uri": _text(body, "compliance_uri"),
                            "scopes": _text(body, "scopes"), "app_proxy": body.get("app_proxy"),
-                           "extensions": body.get("extensions")})
+                           "extensions": body.get("extensions"),
+                           "application_url": _text(body, "application_url")})
     created = store().tokens.register_app(app)
     return jsonify({"client_id": app.client_id, "compliance_uri": app.compliance_uri,
                     "app_proxy": proxy_json(app.app_proxy),

@@ -231,3 +231,20 @@ def test_compliance_request_for_another_shop_than_the_header_is_refused():
         connector.verify_webhook(headers, body)
     headers["X-Shopify-Shop-Domain"] = "victim.myshopify.com"
     assert connector.verify_webhook(headers, body).shop_key == "victim.myshopify.com"
+
+
+def test_the_admin_frame_is_app_bridge_from_shopifys_cdn(connector):
+    frame = connector.admin_frame("A-Shop.myshopify.com")
+    assert frame == {"script": "https://cdn.shopify.com/shopifycloud/app-bridge.js", "api_key": connector.api_key,
+                     "embed_url": f"https://a-shop.myshopify.com/admin/apps/{connector.api_key}"}
+
+
+def test_an_emulated_admin_may_frame_the_app_on_its_own_port():
+    emulated = ShopifyConnector(api_key="key", api_secret="secret", scopes="read_orders",
+                                api_origin="http://127.0.0.1:8100")
+    assert emulated.frame_ancestors("a-shop.myshopify.com") == [
+        "https://a-shop.myshopify.com", "https://admin.shopify.com", "http://a-shop.myshopify.com.localhost:8100",
+        "http://a-shop.myshopify.com:8100"]
+    assert emulated.admin_frame("a-shop.myshopify.com") == {
+        "script": "http://127.0.0.1:8100/cdn/shopifycloud/app-bridge.js", "api_key": "key",
+        "embed_url": "http://a-shop.myshopify.com:8100/admin/apps/key"}
