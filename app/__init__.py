@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -18,7 +19,11 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings
     settings = settings or load_settings(overrides=overrides)
     app = Flask(__name__, instance_path=str(settings.instance_path), instance_relative_config=False)
     app.config.update(SECRET_KEY=settings.secret_key, TESTING=settings.testing,
-                      MAX_CONTENT_LENGTH=5 * 1024 * 1024, JSON_SORT_KEYS=False)
+                      MAX_CONTENT_LENGTH=5 * 1024 * 1024, JSON_SORT_KEYS=False,
+                      # the first-party admin session (merchants outside an embedding platform)
+                      SESSION_COOKIE_NAME="comeback_session", SESSION_COOKIE_SAMESITE="Lax",
+                      SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SECURE=settings.app_url.startswith("https://"),
+                      PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12))
     app.extensions["comeback.settings"] = settings
     if settings.database_url.startswith("sqlite"):
         settings.instance_path.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ def register_blueprints(app: Flask) -> None:
         admin,
         analytics_admin,
         auth,
+        customers_admin,
         errors,
         flows_admin,
         health,
@@ -17,6 +18,8 @@ def register_blueprints(app: Flask) -> None:
         loyalty_referrals_admin,
         message_tracking,
         messaging_admin,
+        onboarding_admin,
+        pages,
         segments_admin,
         storefront,
         storefront_api,
@@ -41,3 +44,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(analytics_admin.blueprint)
     app.register_blueprint(messaging_admin.blueprint)
     app.register_blueprint(segments_admin.blueprint)
+    app.register_blueprint(customers_admin.blueprint)
+    app.register_blueprint(onboarding_admin.blueprint)
+    app.register_blueprint(pages.blueprint)

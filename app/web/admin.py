@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, abort, g, jsonify, render_template_string, request
+from flask import Blueprint, abort, g, jsonify, request
 from redis import RedisError
 from sqlalchemy import select
 
@@ -90,74 +90,35 @@ def _queue_set_up(shop: Shop) -> None:
         log.warning("shop=%s set-up not queued (Redis unavailable); the next request retries", shop.id)
 
 
-def _frame_policy(response: Response, shop_key: str, platform: str) -> Response:
-    ancestors = " ".join(platforms.connector(platform).frame_ancestors(shop_key))  # type: ignore[attr-defined]
-    response.headers["Content-Security-Policy"] = f"frame-ancestors {ancestors};"
-    return response
-
-
 def require_session_token():
-    """Before every admin API call: the shop of the embedded admin's session token, or its refusal."""
-    try:
-        g.shop = authenticate(request.headers.get("Authorization"))
-    except AdminAuthError as error:
-        return error_response(error.status, str(error))
+    """Before every admin API call: the shop the request speaks for (``g.shop``), or its refusal.
+
+    Inside the platform's admin frame that is the session token's shop (``Authorization:
+    Bearer``); otherwise the current shop of the browser's first-party session, whose writes
+    must carry its CSRF token. Requests with neither are a 401.
+    """
+    from app.web.pages import access
+
+    authorization = request.headers.get("Authorization")
+    if authorization or access.merchant() is None:
+        try:
+            g.shop = authenticate(authorization)
+        except AdminAuthError as error:
+            return error_response(error.status, str(error))
+        return None
+    value = access.merchant()
+    shop = access.session_shop(value) if value else None
+    if shop is None:
+        return error_response(401, "your session has ended: sign in again")
+    if not access.check_csrf(value):
+        return error_response(403, f"missing or wrong {access.CSRF_HEADER} header (reload the page)")
+    g.shop = shop
     return None
 
 
 @blueprint.before_request
 def _require_session_token():
-    if request.endpoint in ("admin.home",):
-        return None
     return require_session_token()
-
-
-_HOME = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Comeback</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body><main><h1>Comeback</h1>
-<p>Installed on <strong>{{ shop.domain }}</strong>.</p>
-{% if report %}<section aria-label="Sync"><h2>Sync</h2><ul>
-{% for item in report.resources %}<li>{{ item.resource }}: {{ item.processed }} / {{ item.total or '?' }}
- &mdash; {{ item.status }}</li>{% else %}<li>No sync yet.</li>{% endfor %}
-</ul></section>{% else %}<p>Open Comeback from your store's admin to see its data.</p>{% endif %}
-</main></body></html>"""
-
-
-@blueprint.get("/admin")
-def home():
-    """Serve the admin page, framed only by the shop's own admin; data only with a session token.
-
-    The platform opens the page with ``shop`` and a session token (``id_token``); a shop seen
-    for the first time is installed right here through token exchange.
-    """
-    raw_shop = request.args.get("shop")
-    id_token = request.args.get("id_token")
-    session = db.session()
-    for platform in _session_platforms():
-        connector = platforms.connector(platform)
-        try:
-            shop_key = connector.normalize_shop_key(raw_shop or "")
-        except base.InvalidShopError:
-            continue
-        report = None
-        if id_token:
-            try:
-                shop = authenticate(f"Bearer {id_token}")
-            except AdminAuthError as error:
-                return error_response(error.status, str(error))
-            if shop.domain != shop_key:
-                return error_response(401, "the session token is for another shop")
-            report = progress(session, shop.id)
-        else:
-            shop = session.execute(
-                select(Shop).where(Shop.platform == platform, Shop.domain == shop_key)
-            ).scalar_one_or_none()
-            if shop is None or shop.status in ("uninstalled", "redacted"):
-                return error_response(404, f"{shop_key} has not installed Comeback")
-        html = render_template_string(_HOME, shop=shop, report=report)
-        return _frame_policy(Response(html, mimetype="text/html"), shop_key, platform)
-    return error_response(400, "a valid 'shop' parameter is required")
 
 
 @blueprint.get("/api/admin/shop")

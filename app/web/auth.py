@@ -51,7 +51,7 @@ def callback(platform: str):
         return error_response(error.status, str(error))
     session.commit()
     _queue_set_up(shop)
-    return redirect(url_for("admin.home", shop=shop.domain), code=302)
+    return redirect(url_for("pages.home_page", shop=shop.domain), code=302)
 
 
 def _queue_set_up(shop: Shop) -> None:

@@ -84,29 +84,37 @@ def test_another_shops_sync_run_is_404(client, installed, devstore):
 
 
 def test_admin_page_is_framed_only_by_the_shop_admin(client, installed):
-    response = client.get("/admin", query_string={"shop": installed.domain, "id_token": installed.session_token(API_KEY)})
+    response = client.get("/admin/onboarding", query_string={"shop": installed.domain,
+                                                             "id_token": installed.session_token(API_KEY)})
     assert response.status_code == 200
-    assert response.headers["Content-Security-Policy"] == (
-        f"frame-ancestors https://{installed.domain} https://admin.shopify.com;")
+    policy = response.headers["Content-Security-Policy"]
+    assert f"frame-ancestors https://{installed.domain} https://admin.shopify.com" in policy
+    # App Bridge comes from the platform (here devstore, which stands in for Shopify's CDN)
+    assert "script-src 'self' http://127.0.0.1:" in policy
     page = response.get_data(as_text=True)
-    assert installed.domain in page and "orders: 12 / 12" in page
-    # without a session token: the page, its framing policy, and no data
-    bare = client.get("/admin", query_string={"shop": installed.domain})
+    assert 'name="shopify-api-key"' in page and "app-bridge.js" in page
+    # without a session token: the bounce page that asks App Bridge for one, and no data
+    bare = client.get("/admin/onboarding", query_string={"shop": installed.domain})
     assert bare.status_code == 200
-    assert bare.headers["Content-Security-Policy"].startswith("frame-ancestors ")
-    assert "orders:" not in bare.get_data(as_text=True)
+    assert f"frame-ancestors https://{installed.domain} https://admin.shopify.com" in (
+        bare.headers["Content-Security-Policy"])
+    text = bare.get_data(as_text=True)
+    assert "bounce.js" in text and "orders" not in text.lower()
+    assert f'{installed.domain}:' in text and f'/admin/apps/{API_KEY}/onboarding"' in text
 
 
 def test_admin_page_bad_input(client, installed, store):
-    assert client.get("/admin").status_code == 400
-    assert client.get("/admin", query_string={"shop": "evil.com"}).status_code == 400
-    assert client.get("/admin", query_string={"shop": "nobody-here.myshopify.com"}).status_code == 404
+    # no shop and no session: the sign-in page
+    missing = client.get("/admin")
+    assert missing.status_code == 302 and missing.headers["Location"].startswith("/admin/sign-in")
+    wrong = client.get("/admin", query_string={"shop": "evil.com"})
+    assert wrong.status_code == 400 and "is not a shop address" in wrong.get_data(as_text=True)
     response = client.get("/admin", query_string={"shop": installed.domain, "id_token": "forged"})
-    assert response.status_code == 401
+    assert response.status_code == 401 and "did not vouch" in response.get_data(as_text=True)
     other = DevstoreShop(store.base_url, "third-" + installed.domain)
     other.create()
     mismatch = client.get("/admin", query_string={"shop": installed.domain, "id_token": other.session_token(API_KEY)})
-    assert mismatch.status_code == 401
+    assert mismatch.status_code == 401 and "another shop" in mismatch.get_data(as_text=True)
 
 
 def test_health(client):

@@ -1,5 +1,6 @@
 """The synced mirror, the inbox and the install records, as typed SQLAlchemy models."""
 
+from app.store.models.admin import MagicLink, MerchantLogin, Onboarding
 from app.store.models.base import Base
 from app.store.models.carts import Cart
 from app.store.models.customers import Customer
@@ -40,8 +41,8 @@ from app.store.models.sync import SyncRun
 __all__ = [
     "Base", "Cart", "ConsentWriteback", "CountedOrder", "Customer", "CustomerMetrics", "CustomerTagSync",
     "EmailSuppression", "Flow", "FlowCursor", "FlowRun", "LedgerEntry", "LineItem", "LoyaltyCursor",
-    "LoyaltyEvent", "LoyaltyMember", "LoyaltyProgram", "MemberBadge", "Message", "MessageClick",
-    "MessagingSettings", "OAuthState", "Order", "PrivacyRequest", "Product", "ProductPair", "ProductStat",
+    "LoyaltyEvent", "LoyaltyMember", "MagicLink", "MerchantLogin", "LoyaltyProgram", "MemberBadge", "Message", "MessageClick",
+    "MessagingSettings", "OAuthState", "Onboarding", "Order", "PrivacyRequest", "Product", "ProductPair", "ProductStat",
     "RecommendationCursor", "Redemption", "Referral", "Refund", "RefundLineItem", "Segment", "SegmentEvent",
     "SegmentMember", "SegmentModel", "Shop", "SyncRun", "Variant", "WebhookEvent",
 ]

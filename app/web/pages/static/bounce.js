@@ -1,0 +1,16 @@
+/* Get a session token from App Bridge and reload this address with it; outside the platform's
+   admin frame, open the admin address that embeds the app at the same path instead. */
+(function () {
+  "use strict";
+  var embed = document.body.getAttribute("data-embed-url");
+  if (window.top === window.self) { location.replace(embed + location.search.replace(/([?&])id_token=[^&]*/, "$1")); return; }
+  function reload() {
+    window.shopify.idToken().then(function (token) {
+      var url = new URL(location.href);
+      url.searchParams.set("id_token", token);
+      location.replace(url.toString());
+    });
+  }
+  if (window.shopify && window.shopify.idToken) reload();
+  else window.addEventListener("load", reload);
+})();
