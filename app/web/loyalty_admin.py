@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, abort, g, jsonify, request
-from sqlalchemy import or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from app.extensions import db
-from app.loyalty import actions, challenges, events, expiry, ledger, tiers
+from app.loyalty import actions, challenges, events, expiry, ledger, storefront, tiers
 from app.loyalty import program as programs
 from app.store.models import Customer, LedgerEntry, LoyaltyMember, Redemption
 from app.store.types import utcnow
@@ -185,10 +188,10 @@ def adjust_member(customer_id: str):
 @blueprint.post("/members/<customer_id>/actions")
 def member_action(customer_id: str):
     """A custom action the merchant's systems report: ``{"action": id, "key": idempotency key}``."""
+    member = _member(customer_id)  # another shop's customer is a 404 whatever the body
     body = _json_body()
     if not isinstance(body, dict) or not isinstance(body.get("action"), str) or not isinstance(body.get("key"), str):
         return error_response(400, "send an object with action (a custom action id) and key (an idempotency key)")
-    member = _member(customer_id)
     session = db.session()
     try:
         added = actions.custom(session, g.shop.id, member, body["action"], key=body["key"],
@@ -237,3 +240,135 @@ def get_liability():
     owed = ledger.liability(db.session(), g.shop.id, at)
     return jsonify({"points": owed.points, "amount": str(owed.amount), "currency": g.shop.currency,
                     "at": owed.at.isoformat()})
+
+
+# --- drafts: what a change would show and whom it would affect, without saving ---------------
+
+
+def _in_draft(changes: Any, read: Callable[[Session, programs.Program, programs.Program], Any]) -> Any:
+    """Run ``read(session, base, draft)`` with ``changes`` applied in a savepoint that is rolled back.
+
+    The draft goes through ``programs.update`` itself, so it is validated (and normalised) exactly
+    as a saved change would be, and whatever reads the program sees the draft; nothing is kept.
+    """
+    session = db.session()
+    base = programs.ensure(session, g.shop.id)
+    session.commit()
+    savepoint = session.begin_nested()
+    try:
+        draft = programs.update(session, g.shop.id, changes, actor="preview")
+        return read(session, base, draft)
+    finally:
+        savepoint.rollback()
+        session.rollback()
+
+
+@blueprint.post("/preview")
+def preview_program():
+    """What the storefront widget would show with these changes (nothing is saved)."""
+    changes = _json_body()
+    try:
+        view = _in_draft(changes, lambda session, base, draft: storefront.program_view(
+            session, g.shop, storefront.Presentment.parse(g.shop, None, None)))
+    except programs.ProgramError as error:
+        return error_response(422, str(error), field=error.field)
+    return jsonify(view)
+
+
+@blueprint.post("/impact")
+def program_impact():
+    """Which existing members these changes affect, and how many (nothing is saved)."""
+    changes = _json_body()
+    try:
+        found = _in_draft(changes, lambda session, base, draft: impact(session, g.shop.id, base, draft))
+    except programs.ProgramError as error:
+        return error_response(422, str(error), field=error.field)
+    return jsonify({"impacts": found})
+
+
+def tier_counts(session: Session, shop_id: int) -> dict[str | None, int]:
+    """Customers by the tier they hold (None: never graded, which is the first tier), one GROUP BY."""
+    rows = session.execute(
+        select(LoyaltyMember.tier, func.count()).where(LoyaltyMember.shop_id == shop_id,
+                                                       LoyaltyMember.customer_external_id.is_not(None))
+        .group_by(LoyaltyMember.tier)).all()
+    return {tier: int(count) for tier, count in rows}
+
+
+def holders(session: Session, shop_id: int) -> int:
+    """Members holding points (their entries add up to more than nothing)."""
+    held = (select(LedgerEntry.member_id).where(LedgerEntry.shop_id == shop_id)
+            .group_by(LedgerEntry.member_id).having(func.sum(LedgerEntry.points) > 0)).subquery()
+    return int(session.execute(select(func.count()).select_from(held)).scalar_one())
+
+
+def affording(session: Session, shop_id: int, prices: list[int], now: dt.datetime | None = None) -> dict[int, int]:
+    """How many members can spend at least each of ``prices`` points now, in one aggregate query."""
+    prices = sorted(set(prices))
+    if not prices:
+        return {}
+    now = now or utcnow()
+    spendable = (select(func.sum(LedgerEntry.points).label("points"))
+                 .where(LedgerEntry.shop_id == shop_id, LedgerEntry.available_at <= now,
+                        LedgerEntry.created_at <= now)
+                 .group_by(LedgerEntry.member_id)).subquery()
+    counts = session.execute(select(*[func.coalesce(func.sum(case((spendable.c.points >= price, 1), else_=0)), 0)
+                                      for price in prices])).one()
+    return {price: int(count) for price, count in zip(prices, counts, strict=True)}
+
+
+def impact(session: Session, shop_id: int, base: programs.Program, draft: programs.Program) -> list[dict[str, Any]]:
+    """The changes from ``base`` to ``draft`` that reach members who are in the program already.
+
+    Each names what changed (``kind``), how many members it reaches (``count``, from aggregates
+    over the shop's members and ledger) and the details a sentence needs; only changes that
+    reach at least one member are listed.
+    """
+    found: list[dict[str, Any]] = []
+    held = tier_counts(session, shop_id)
+    new_tiers = {t["name"]: t for t in draft["tiers"]}
+    first = base["tiers"][0]["name"]
+    for position, tier in enumerate(base["tiers"]):
+        count = held.get(tier["name"], 0) + (held.get(None, 0) if position == 0 else 0)
+        if not count:
+            continue
+        after = new_tiers.get(tier["name"])
+        if after is None:
+            # members who were never graded stay in whatever the first tier is now
+            gone = held.get(tier["name"], 0)
+            if gone:
+                found.append({"kind": "tier_removed", "count": gone, "tier": tier["name"]})
+            continue
+        if after["threshold"] > tier["threshold"]:
+            found.append({"kind": "tier_threshold_raised", "count": count, "tier": tier["name"],
+                          "before": tier["threshold"], "after": after["threshold"],
+                          "grace_days": draft["tier_grace_days"]})
+        if Decimal(after["multiplier"]) < Decimal(tier["multiplier"]):
+            found.append({"kind": "tier_multiplier_lowered", "count": count, "tier": tier["name"],
+                          "before": tier["multiplier"], "after": after["multiplier"]})
+    if (base["tier_basis"], base["tier_window"]) != (draft["tier_basis"], draft["tier_window"]):
+        above = sum(count for name, count in held.items() if name not in (None, first))
+        if above:
+            found.append({"kind": "tier_measure_changed", "count": above, "tier": first})
+    if base["expiry_days"] != draft["expiry_days"] or base["points_per_unit_off"] != draft["points_per_unit_off"]:
+        holding = holders(session, shop_id)
+        if holding and base["expiry_days"] != draft["expiry_days"]:
+            found.append({"kind": "expiry_changed", "count": holding, "before": base["expiry_days"],
+                          "after": draft["expiry_days"]})
+        if holding and base["points_per_unit_off"] != draft["points_per_unit_off"]:
+            found.append({"kind": "point_value_changed", "count": holding, "before": base["points_per_unit_off"],
+                          "after": draft["points_per_unit_off"]})
+    kept = {r["id"]: r for r in draft["rewards"]}
+    removed = [r for r in base["rewards"] if r["id"] not in kept]
+    dearer = [(r, kept[r["id"]]) for r in base["rewards"] if r["id"] in kept and kept[r["id"]]["points"] > r["points"]]
+    able = affording(session, shop_id, [r["points"] for r in removed] + [p for r, a in dearer
+                                                                          for p in (r["points"], a["points"])])
+    for reward in removed:
+        if able[reward["points"]]:
+            found.append({"kind": "reward_removed", "count": able[reward["points"]], "reward": reward["name"]})
+    for reward, after in dearer:
+        priced_out = able[reward["points"]] - able[after["points"]]
+        if priced_out:
+            found.append({"kind": "reward_dearer", "count": priced_out, "reward": reward["name"],
+                          "before": reward["points"], "after": after["points"]})
+    return found
