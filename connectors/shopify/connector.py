@@ -249,7 +249,8 @@ class ShopifyConnector:
         is on cannot be read back without the ``read_themes`` scope, which the app does not ask for.
         """
         shop = self.normalize_shop_key(shop_key)
-        return (f"https://{shop}/admin/themes/current/editor?context=apps"
+        origin = self.frame_ancestors(shop)[-1] if self.api_origin else f"https://{shop}"  # devstore's own admin
+        return (f"{origin}/admin/themes/current/editor?context=apps"
                 f"&activateAppId={self.api_key}/{APP_EMBED_BLOCK}")
 
     def shop_info(self, credentials: Credentials) -> dict:

@@ -248,3 +248,9 @@ def test_an_emulated_admin_may_frame_the_app_on_its_own_port():
     assert emulated.admin_frame("a-shop.myshopify.com") == {
         "script": "http://127.0.0.1:8100/cdn/shopifycloud/app-bridge.js", "api_key": "key",
         "embed_url": "http://a-shop.myshopify.com:8100/admin/apps/key"}
+
+
+def test_the_app_embed_link_opens_the_theme_editor_at_the_widget(connector):
+    assert connector.app_embed_link("A-Shop.myshopify.com") == (
+        f"https://a-shop.myshopify.com/admin/themes/current/editor?context=apps"
+        f"&activateAppId={connector.api_key}/app-embed")
