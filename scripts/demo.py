@@ -86,7 +86,8 @@ def main() -> None:
             "client_id": settings.shopify_api_key, "client_secret": settings.shopify_api_secret,
             "compliance_uri": f"{app_url}/webhooks/shopify",
             "app_proxy": {"url": f"{app_url}/proxy", "prefix": "apps", "subpath": "comeback"},
-            "extensions": [str(ROOT / "extensions" / "comeback-widget")]}).raise_for_status()
+            "extensions": [str(ROOT / "extensions" / "comeback-widget")],
+            "application_url": f"{app_url}/admin"}).raise_for_status()
         control.post("/_devstore/shops", json={"domain": args.shop}).raise_for_status()
         stats = control.get(f"/_devstore/shops/{args.shop}/stats").json()
         if not stats.get("orders"):
@@ -150,7 +151,9 @@ def main() -> None:
         print(f"""
 Comeback is running on the embedded default.
   app:           {app_url}   (health: {app_url}/healthz)
-  admin page:    {app_url}/admin?shop={args.shop}
+  Shopify admin: http://{args.shop}.localhost:{devstore_port}/admin/apps/{settings.shopify_api_key}
+                 (the shop's admin framing Comeback, with App Bridge and session tokens)
+  Woo admin:     {woo_url}/wp-admin/admin.php?page=comeback   ("Open Comeback" signs you in)
   devstore:      {devstore_url}   (stats: {devstore_url}/_devstore/shops/{args.shop}/stats)
   Shopify store: http://{args.shop}.localhost:{devstore_port}/   (the storefront with the widget's app embed;
                  sign in as a customer: …/account/login?customer=<id>)

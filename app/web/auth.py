@@ -89,7 +89,9 @@ def key_callback(platform: str):
 _RETURN_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>Comeback</title></head>
 <body><main><h1>{{ title }}</h1><p>{{ message }}</p>
-{% if store %}<p><a href="{{ store }}/wp-admin/">Back to your store</a></p>{% endif %}</main></body></html>"""
+{% if store %}<p><a href="{{ store }}/wp-admin/admin.php?page=comeback">Back to your store's admin</a>
+{% if connected %} — open Comeback there (WooCommerce → Comeback → Open Comeback) to follow the first sync and
+set up your program.{% endif %}</p>{% endif %}</main></body></html>"""
 
 
 @blueprint.get("/auth/<platform>/return")
@@ -114,7 +116,7 @@ def key_return(platform: str):
     return render_template_string(
         _RETURN_PAGE, title="Connected", store=shop.domain,
         message="Comeback is connected to your store and is reading its customers, orders and "
-                "products now."), 200
+                "products now.", connected=True), 200
 
 
 _KEYS_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">

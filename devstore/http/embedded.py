@@ -35,7 +35,7 @@ from .common import host_shop, store
 bp = Blueprint("embedded_admin", __name__)
 
 _SHELL = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title><link rel="icon" href="data:,">
 <style>
 body {{ margin: 0; font: 13px/1.4 -apple-system, "Segoe UI", Roboto, sans-serif; background: #1a1a1a; }}
 .admin {{ display: grid; grid-template-columns: 200px 1fr; grid-template-rows: 48px 1fr; height: 100vh; }}
@@ -123,7 +123,7 @@ _APP_BRIDGE = """/* App Bridge as devstore's admin frame provides it. */
 """
 
 _EDITOR = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Customize theme · App embeds</title></head>
+<html lang="en"><head><meta charset="utf-8"><title>Customize theme · App embeds</title><link rel="icon" href="data:,"></head>
 <body><main><h1>App embeds</h1>
 <form method="post">
 <p><label><input type="checkbox" name="enabled" value="1" {checked}> {block} ({client_id})</label></p>

@@ -187,3 +187,7 @@ def make_storefront(platform: str, request, client, devstore, live_app, locale: 
     if platform == "shopify":
         return _shopify(client, devstore, live_app, request.getfixturevalue("store"), locale or "en")
     return _woocommerce(client, request.getfixturevalue("woo_store"), locale or "en_US")
+
+
+# The admin's fixtures (``admin_browser``, ``shopify_admin``, ``woo_admin``).
+from tests.browser.admin_harness import admin_browser, shopify_admin, woo_admin  # noqa: E402, F401

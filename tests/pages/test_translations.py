@@ -14,7 +14,8 @@ from app.web.pages import i18n
 
 PAGES = Path(i18n.__file__).resolve().parent
 TEMPLATES = PAGES / "templates"
-KEY_CALL = re.compile(r"""\bt\(\s*['"]([a-z_]+\.[A-Za-z0-9_]+)['"]""")
+# t('page.key', ...) with a whole key (not a prefix joined to a name: t('layout.nav_' ~ name))
+KEY_CALL = re.compile(r"""\bt\(\s*['"]([a-z_]+\.[A-Za-z0-9_]+)['"]\s*[,)]""")
 
 
 def _placeholders(text: str) -> set[str]:
