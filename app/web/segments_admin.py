@@ -17,8 +17,9 @@ from flask import Blueprint, Response, abort, g, jsonify, request, stream_with_c
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from app.analytics import common
 from app.extensions import db
-from app.segments import audience, membership, metrics
+from app.segments import audience, membership, metrics, rules
 from app.store.models import Customer, CustomerMetrics, Segment, SegmentMember, SegmentModel
 from app.store.types import utcnow
 from app.web.admin import require_session_token, whole_arg
@@ -128,6 +129,26 @@ def _fill(segment: Segment) -> None:
     _, moved = membership.update(session, g.shop, segment, utcnow())
     if segment.tag or moved:
         membership.want_tags(session, g.shop.id, moved)
+
+
+@blueprint.post("/preview")
+def preview_segment():
+    """How many customers draft ``rules`` match now, without saving anything (422 naming a bad rule's place)."""
+    body = request.get_json(silent=True)
+    if body is None:
+        return error_response(400, "send a JSON body (Content-Type: application/json)")
+    if not isinstance(body, dict) or set(body) - {"rules"}:
+        return error_response(422, 'send {"rules": ...} alone', field="body")
+    try:
+        definition = membership.check_definition({"rules": body.get("rules")}, creating=False)
+    except membership.SegmentError as error:
+        return error_response(422, str(error), field=error.field)
+    session = db.session()
+    context = rules.Context(shop_id=g.shop.id, now=utcnow(), timezone=common.zone(g.shop))
+    matches = rules.condition(session, context, definition["rules"])
+    count = session.execute(select(func.count()).select_from(CustomerMetrics)
+                            .where(CustomerMetrics.shop_id == g.shop.id, matches)).scalar_one()
+    return jsonify({"members": count, "rules": definition["rules"]})
 
 
 @blueprint.get("/<key>")

@@ -116,7 +116,7 @@
       if (el) return el;
     }
     /* the nearest named ancestor of the path: "rewards.0.cost" falls back to "rewards" */
-    var parts = path.split(/[.\[]/);
+    var parts = path.replace(/\[(\d+)\]/g, ".$1").split(".");
     while (parts.length > 1) {
       parts.pop();
       var el2 = form.querySelector('[data-field="' + parts.join(".") + '"], [name="' + parts.join(".") + '"]');
@@ -230,6 +230,7 @@
 
   document.addEventListener("submit", function (event) {
     var form = event.target;
+    if (event.defaultPrevented) return;  /* a page script handles this form itself */
     if (form.hasAttribute("data-api")) return submitApi(form, event);
     if (embedded && (form.method || "get").toLowerCase() === "get") {
       event.preventDefault();
