@@ -14,6 +14,8 @@ engine read them through ``apply``, which returns the delivery configuration for
 * ``language`` (``en``, ``de``, ``fr``, ``es``): the language of the templates' texts, amounts and
   dates. A shop that never chose one sends English, and its settings do not show the field
   (null: the default again).
+* ``logo_url`` (null: none): an ``https://`` address of the shop's logo, shown at the top of its
+  emails instead of its name.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
@@ -36,7 +39,8 @@ TRANSACTIONAL_CHOICES = consent.TRANSACTIONAL_CHOICES
 ATTRIBUTION_DAYS = 5
 LANGUAGES = translations.LANGUAGES
 FIELDS = ("contact_budget_hours", "quiet_hours", "transactional_email", "sender_name", "reply_to",
-          "attribution_days", "language")
+          "attribution_days", "language", "logo_url")
+MAX_LOGO_URL = 2000
 
 
 class SettingsError(ValueError):
@@ -58,6 +62,7 @@ class Preferences:
     updated_at: dt.datetime | None = None
     updated_by: str | None = None
     chosen_language: str | None = None  # None: the shop never chose one (English)
+    logo_url: str | None = None
 
     @property
     def language(self) -> str:
@@ -71,7 +76,8 @@ class Preferences:
             "contact_budget_hours": self.contact_budget_hours,
             "quiet_hours": {"start": f"{quiet.start:%H:%M}", "end": f"{quiet.end:%H:%M}"} if quiet else None,
             "transactional_email": self.transactional_email, "sender_name": self.sender_name,
-            "reply_to": self.reply_to, "attribution_days": self.attribution_days, "language": self.language}
+            "reply_to": self.reply_to, "attribution_days": self.attribution_days, "language": self.language,
+            "logo_url": self.logo_url}
         return {**described, "updated_at": self.updated_at.isoformat() if self.updated_at else None,
                 "updated_by": self.updated_by}
 
@@ -104,7 +110,8 @@ def _read(values: dict[str, Any], updated_at: dt.datetime | None, updated_by: st
         if quiet else None,
         transactional_email=values["transactional_email"], sender_name=values.get("sender_name"),
         reply_to=values.get("reply_to"), attribution_days=int(values["attribution_days"]),
-        updated_at=updated_at, updated_by=updated_by, chosen_language=values.get("language"))
+        updated_at=updated_at, updated_by=updated_by, chosen_language=values.get("language"),
+        logo_url=values.get("logo_url"))
 
 
 def transactional_email(session: Session, shop_id: int) -> str:
@@ -112,6 +119,24 @@ def transactional_email(session: Session, shop_id: int) -> str:
     row = session.get(MessagingSettings, shop_id)
     value = (row.settings or {}).get("transactional_email") if row is not None else None
     return value if value in TRANSACTIONAL_CHOICES else "all"
+
+
+def logo_url(session: Session, shop_id: int) -> str | None:
+    """The address of the shop's logo for its emails, or None when it has none."""
+    row = session.get(MessagingSettings, shop_id)
+    value = (row.settings or {}).get("logo_url") if row is not None else None
+    return value if isinstance(value, str) and _is_logo_url(value) else None
+
+
+def _is_logo_url(value: str) -> bool:
+    if len(value) > MAX_LOGO_URL or any(ord(c) <= 32 or ord(c) == 127 for c in value):
+        return False
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - a malformed port raises here
+    except ValueError:
+        return False
+    return parts.scheme == "https" and bool(parts.hostname) and not (parts.username or parts.password)
 
 
 def apply(session: Session, shop_id: int, config: DeliveryConfig) -> DeliveryConfig:
@@ -176,6 +201,12 @@ def _validate(key: str, value: Any) -> Any:
         if (not isinstance(value, str) or not value.strip() or len(value) > 80
                 or any(ord(c) < 32 or c in '<>"' for c in value)):
             raise SettingsError(key, 'must be null or a name of 1 to 80 characters, without <, > or "')
+        return value.strip()
+    if key == "logo_url":
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if not isinstance(value, str) or not _is_logo_url(value.strip()):
+            raise SettingsError(key, "must be empty or an https:// address of an image")
         return value.strip()
     # reply_to
     if value is None:

@@ -31,7 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.loyalty import widget
-from app.messaging import translations
+from app.messaging import preferences, translations
 from app.messaging.tracking import LinkTracker, is_web_url
 from app.store.models import LoyaltyProgram, Shop
 
@@ -103,7 +103,8 @@ def shop_url(shop: Shop) -> str:
 
 
 def branding_for(session: Session, shop: Shop) -> Branding:
-    """The shop's name, address, currency, time zone and the colour its program's widget uses."""
+    """The shop's name, address, currency, time zone, the colour its program's widget uses and the
+    logo of its messaging settings."""
     # Only the widget's look of the newest version is needed (not the whole program checked).
     settings = session.execute(select(LoyaltyProgram.settings).where(LoyaltyProgram.shop_id == shop.id)
                                .order_by(LoyaltyProgram.version.desc()).limit(1)).scalar_one_or_none()
@@ -111,7 +112,8 @@ def branding_for(session: Session, shop: Shop) -> Branding:
     if not isinstance(colour, str) or not re.fullmatch(r"#[0-9a-fA-F]{6}", colour):
         colour = widget.DEFAULTS["primary_color"]
     return Branding(shop_name=shop.name or shop.domain, shop_url=shop_url(shop), currency=shop.currency,
-                    timezone=shop.timezone, primary_color=colour)
+                    timezone=shop.timezone, primary_color=colour,
+                    logo_url=preferences.logo_url(session, shop.id))
 
 
 def category_of(template: str) -> str:

@@ -65,6 +65,25 @@ def test_a_message_is_sent_once_with_its_parts_and_headers(session, mail_shop, s
     assert (stored.status, stored.sent_at, stored.attempts) == ("sent", NOON, 1)
 
 
+def test_a_sent_email_shows_the_shops_logo_once_it_has_one(session, mail_shop, subscriber, smtp, channel, config):
+    logo = "https://cdn.nord.example/logo.png"
+    # given two cart reminders, the second delivered (a day later, after the contact budget) once the
+    # shop has set its logo
+    first, second = cart_message(session, mail_shop), cart_message(session, mail_shop, key="cart-2")
+    session.commit()
+    assert delivery.deliver(session, first.id, channel, config, now=NOON).status == "sent"
+    preferences.update(session, mail_shop.id, {"logo_url": logo}, config, actor="test")
+    session.commit()
+    assert delivery.deliver(session, second.id, channel, config, now=NOON + dt.timedelta(days=1)).status == "sent"
+    # then the first arrived with the shop's name in its header, the second with the logo named by the shop
+    without, with_logo = (received.message.get_body(("html",)).get_content() for received in smtp.received)
+    assert logo not in without and 'class="logo"' not in without and ">Caf\u00e9 Nord</a>" in without
+    (image,) = re.findall(r'<img class="logo"[^>]*>', with_logo)
+    assert f'src="{logo}"' in image and 'alt="Caf\u00e9 Nord"' in image and "max-width: 180px" in image
+    # the logo is fetched from the shop's address, not sent through click tracking
+    assert with_logo.count(logo) == 1
+
+
 def test_transactional_mail_has_no_unsubscribe_header(session, subscriber, smtp, channel, config):
     message = outbox.create_message(session, subscriber.shop_id, template="points_earned", dedupe_key="p-1",
                                     customer_external_id="c1", context=CONTEXTS["points_earned"]).message

@@ -44,7 +44,7 @@ def test_settings_start_from_the_apps_defaults_and_change_one_at_a_time(client, 
     assert shown == {"contact_budget_hours": settings.messaging_contact_budget_hours,
                      "quiet_hours": {"start": "21:00", "end": "08:00"} if settings.messaging_quiet_hours else None,
                      "transactional_email": "all", "sender_name": None, "reply_to": None, "attribution_days": 5,
-                     "language": "en", "updated_at": None, "updated_by": None}
+                     "language": "en", "logo_url": None, "updated_at": None, "updated_by": None}
     changed = client.put(SETTINGS, json={"contact_budget_hours": 24, "quiet_hours": {"start": "22:30", "end": "07:00"},
                                          "reply_to": " Help@Nord.example ", "sender_name": "Nord Coffee"},
                          headers=auth)
@@ -74,6 +74,14 @@ def test_settings_start_from_the_apps_defaults_and_change_one_at_a_time(client, 
     ({"sender_name": "Nord <evil@x>"}, "sender_name", "without <, >"),
     ({"reply_to": "not-an-address"}, "reply_to", "not an email address"),
     ({"attribution_days": 61}, "attribution_days", "from 1 to 60"),
+    ({"logo_url": "http://nord.example/logo.png"}, "logo_url", "must be empty or an https:// address of an image"),
+    ({"logo_url": "https://"}, "logo_url", "an https:// address"),
+    ({"logo_url": "logo.png"}, "logo_url", "an https:// address"),
+    ({"logo_url": "javascript:alert(1)"}, "logo_url", "an https:// address"),
+    ({"logo_url": "https://cdn.nord.example/a logo.png"}, "logo_url", "an https:// address"),
+    ({"logo_url": "https://user:secret@cdn.nord.example/logo.png"}, "logo_url", "an https:// address"),
+    ({"logo_url": "https://cdn.nord.example/" + "x" * 1976}, "logo_url", "an https:// address"),
+    ({"logo_url": 42}, "logo_url", "an https:// address"),
     ({"budget": 3}, "budget", "unknown setting"),
     ({}, "", "send an object"),
 ])
@@ -84,6 +92,29 @@ def test_bad_settings_are_refused_with_the_field_named_and_nothing_is_stored(cli
     assert refused.get_json()["field"] == field and text in refused.get_json()["error"]
     assert db.session().execute(select(MessagingSettings)).first() is None
     assert client.put(SETTINGS, data="x", headers=auth).status_code == 400
+
+
+def test_a_logo_address_is_stored_trimmed_kept_by_other_changes_and_removed_when_empty(client, admin):
+    store, auth = admin
+    longest = "https://cdn.nord.example/" + "x" * 1975  # 2000 characters: the most accepted
+    assert len(longest) == preferences.MAX_LOGO_URL
+    saved = client.put(SETTINGS, json={"logo_url": f"  {longest}  "}, headers=auth)
+    assert saved.status_code == 200 and saved.get_json()["logo_url"] == longest
+    logo = "https://cdn.nord.example/logo.png?v=2"
+    assert client.put(SETTINGS, json={"logo_url": logo}, headers=auth).get_json()["logo_url"] == logo
+    shop = _shop(store.domain)
+    assert db.session().get(MessagingSettings, shop.id).settings["logo_url"] == logo
+    assert preferences.logo_url(db.session(), shop.id) == logo
+    # another setting's change keeps it, and it is shown
+    assert client.put(SETTINGS, json={"sender_name": "Nord"}, headers=auth).get_json()["logo_url"] == logo
+    assert client.get(SETTINGS, headers=auth).get_json()["logo_url"] == logo
+    # empty (what the page's form sends as null) or blank: no logo
+    for empty in (None, "", "   "):
+        assert client.put(SETTINGS, json={"logo_url": logo}, headers=auth).status_code == 200
+        assert client.put(SETTINGS, json={"logo_url": empty}, headers=auth).get_json()["logo_url"] is None
+        db.session().expire_all()
+        assert db.session().get(MessagingSettings, shop.id).settings["logo_url"] is None
+        assert preferences.logo_url(db.session(), shop.id) is None
 
 
 @pytest.fixture()

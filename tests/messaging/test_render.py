@@ -10,7 +10,7 @@ import pytest
 
 from app.loyalty import program as programs
 from app.loyalty import widget
-from app.messaging import render, tracking
+from app.messaging import preferences, render, tracking
 from app.messaging.render import Branding, ContextError, format_date, format_money
 from tests.messaging.support import CART, CONTEXTS
 
@@ -167,6 +167,42 @@ def test_preview_uses_the_shops_program_colour_and_tracks_nothing(session, shop)
     assert 'href="#unsubscribe"' in message.html
     with pytest.raises(ContextError):
         render.preview(shop, "cart_reminder", {}, session=session)
+
+
+def _header(html: str) -> str:
+    return re.search(r'<td class="header".*?</td>', html, re.S).group(0)
+
+
+@pytest.mark.parametrize("template", sorted(render.TEMPLATES))
+def test_the_shops_logo_heads_its_emails_when_it_has_one(session, mail_shop, config, template):
+    context = render.validate_context(template, CONTEXTS[template])
+    # without a logo the header names the shop and there is no logo image
+    message = render.preview(mail_shop, template, context, session=session)
+    assert 'class="logo"' not in message.html and "<img" not in _header(message.html)
+    assert re.search(r'<a class="shop-name"[^>]*>Caf\u00e9 Nord</a>', _header(message.html))
+    # with one, the header shows it, linked to the store, named by the shop, no wider than the layout's limit
+    logo = "https://cdn.nord.example/logo.png?v=2&size=large"
+    preferences.update(session, mail_shop.id, {"logo_url": logo}, config, actor="test")
+    session.commit()
+    header = _header(render.preview(mail_shop, template, context, session=session).html)
+    (image,) = re.findall(r"<img\b[^>]*>", header)
+    assert 'src="https://cdn.nord.example/logo.png?v=2&amp;size=large"' in image
+    assert 'alt="Caf\u00e9 Nord"' in image and re.search(r'style="[^"]*max-width: 180px', image)
+    assert "shop-name" not in header
+    # removed again: the name is back
+    preferences.update(session, mail_shop.id, {"logo_url": None}, config, actor="test")
+    session.commit()
+    assert "<img" not in _header(render.preview(mail_shop, template, context, session=session).html)
+
+
+def test_a_logo_stored_in_a_shape_the_settings_refuse_is_not_shown(session, mail_shop, config):
+    from app.store.models import MessagingSettings
+
+    preferences.update(session, mail_shop.id, {"sender_name": "Nord"}, config, actor="test")
+    row = session.get(MessagingSettings, mail_shop.id)
+    row.settings = {**row.settings, "logo_url": "http://cdn.nord.example/logo.png"}
+    session.commit()
+    assert render.branding_for(session, mail_shop).logo_url is None
 
 
 @pytest.mark.parametrize("template", sorted(render.TEMPLATES))
