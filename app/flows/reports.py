@@ -11,6 +11,11 @@
   hybrid score interval (95 %), built from the two Wilson score intervals.
 
 Opens are what the pixel saw (images blocked are not counted; a click counts as an open).
+
+A report covers every run of the flow, or (``since``) the runs started since a moment: a run
+belongs to the period by ``started_at``. It reads plain rows and SQL aggregates, never ORM objects,
+and only the messages that were clicked or carried a code are matched against orders, so a flow
+with tens of thousands of runs costs one pass over its runs and one query for their orders.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Row, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.flows import content
@@ -56,91 +61,148 @@ def newcombe(x1: int, n1: int, x2: int, n2: int, z: float = Z_95) -> tuple[float
     return difference, lower, upper
 
 
+# Ids per ``IN`` list: well below SQLite's limit on bound parameters.
+CHUNK = 900
+
+
+# What the report reads of an order: a row (attribute access), not an ORM object, since a flow's
+# customers can have tens of thousands of them.
+_Order = Row[tuple[int, str | None, str | None, dt.datetime, list[Any] | None, str, Decimal]]
+
+
 @dataclasses.dataclass
 class _Orders:
     """A shop's orders by customer and by address, for the runs being counted."""
 
-    by_customer: dict[str, list[Order]]
-    by_email: dict[str, list[Order]]
+    by_customer: dict[str, list[_Order]]
+    by_email: dict[str, list[_Order]]
 
-    def of(self, customer_id: str | None, email: str | None) -> list[Order]:
+    def of(self, customer_id: str | None, email: str | None) -> list[_Order]:
         found = {order.id: order for order in (self.by_customer.get(customer_id or "", [])
                                                + self.by_email.get((email or "").lower(), []))}
         return sorted(found.values(), key=lambda order: order.source_created_at)
 
+    def any_between(self, customer_id: str | None, email: str | None, start: dt.datetime, end: dt.datetime) -> bool:
+        return any(start <= order.source_created_at <= end
+                   for orders in (self.by_customer.get(customer_id or "", ()), self.by_email.get((email or "").lower(), ()))
+                   for order in orders)
 
-def _orders(session: Session, shop_id: int, runs: list[FlowRun], since: dt.datetime) -> _Orders:
-    customers = sorted({run.customer_external_id for run in runs if run.customer_external_id})
-    emails = sorted({run.email for run in runs if run.email})
-    by_customer: dict[str, list[Order]] = defaultdict(list)
-    by_email: dict[str, list[Order]] = defaultdict(list)
-    for start in range(0, max(len(customers), len(emails)), 500):
-        match = []
-        if customers[start:start + 500]:
-            match.append(Order.customer_external_id.in_(customers[start:start + 500]))
-        if emails[start:start + 500]:
-            match.append(func.lower(Order.email).in_(emails[start:start + 500]))
-        for order in session.execute(select(Order).where(
-                Order.shop_id == shop_id, Order.source_created_at >= since, Order.deleted_at.is_(None),
-                Order.cancelled_at.is_(None), Order.is_test.is_(False), or_(*match))).scalars():
-            if order.customer_external_id:
-                by_customer[order.customer_external_id].append(order)
-            if order.email:
-                by_email[order.email.lower()].append(order)
+
+@dataclasses.dataclass
+class _Run:
+    """What the report needs of a run: who it is for, its group and when its first step went."""
+
+    customer_external_id: str | None
+    email: str | None
+    is_holdout: bool
+    first_step_at: dt.datetime | None
+
+
+def _scope(shop_id: int, flow_key: str, since: dt.datetime | None) -> list[Any]:
+    scope = [FlowRun.shop_id == shop_id, FlowRun.flow_key == flow_key]
+    if since is not None:
+        scope.append(FlowRun.started_at >= since)
+    return scope
+
+
+def _orders(session: Session, shop_id: int, scope: list[Any], placed_since: dt.datetime) -> _Orders:
+    """The orders placed since ``placed_since`` by the customers and addresses of the runs in scope, in one query."""
+    customers = select(FlowRun.customer_external_id).where(*scope, FlowRun.customer_external_id.is_not(None))
+    emails = select(FlowRun.email).where(*scope, FlowRun.email.is_not(None))
+    by_customer: dict[str, list[_Order]] = defaultdict(list)
+    by_email: dict[str, list[_Order]] = defaultdict(list)
+    for order in session.execute(select(
+            Order.id, Order.customer_external_id, Order.email, Order.source_created_at, Order.discount_codes,
+            Order.currency, Order.total_price).where(
+            Order.shop_id == shop_id, Order.source_created_at >= placed_since, Order.deleted_at.is_(None),
+            Order.cancelled_at.is_(None), Order.is_test.is_(False),
+            or_(Order.customer_external_id.in_(customers), func.lower(Order.email).in_(emails)))):
+        if order.customer_external_id:
+            by_customer[order.customer_external_id].append(order)
+        if order.email:
+            by_email[order.email.lower()].append(order)
     return _Orders(by_customer, by_email)
 
 
-def _first_step_at(run: FlowRun) -> dt.datetime | None:
-    for entry in run.steps or []:
-        if entry.get("outcome") in ("sent", "held_out") and entry.get("at"):
-            return dt.datetime.fromisoformat(entry["at"])
-    return None
+def _chunks(ids: list[int]) -> list[list[int]]:
+    return [ids[start:start + CHUNK] for start in range(0, len(ids), CHUNK)]
 
 
-def report(session: Session, shop_id: int, flow_key: str, *, attribution_days: int = ATTRIBUTION_DAYS) -> dict[str, Any]:
-    """The flow's figures over all its runs."""
+def report(session: Session, shop_id: int, flow_key: str, *, attribution_days: int = ATTRIBUTION_DAYS,
+           since: dt.datetime | None = None) -> dict[str, Any]:
+    """The flow's figures over its runs, or over the runs started at or after ``since``.
+
+    A run belongs to a period by ``started_at``, the moment the run was created (not
+    ``reference_at``, the cart's last change or the order's time the step delays count from).
+    Messages are counted by SQL aggregates; the runs' step logs (JSON) and the claimed orders are
+    read as plain rows, never as ORM objects, so a flow with tens of thousands of runs stays fast.
+    """
     window = dt.timedelta(days=attribution_days)
-    runs = list(session.execute(select(FlowRun).where(FlowRun.shop_id == shop_id, FlowRun.flow_key == flow_key)
-                                .execution_options(populate_existing=True)).scalars())
-    reached = [(run, at) for run in runs if (at := _first_step_at(run)) is not None]
-    message_run = {entry["message_id"]: run for run in runs for entry in run.steps or [] if entry.get("message_id")}
-    messages = list(session.execute(select(Message).where(Message.id.in_(list(message_run)))
-                                    .execution_options(populate_existing=True)).scalars()) if message_run else []
+    scope = _scope(shop_id, flow_key, since)
+    runs: list[_Run] = []
+    message_run: dict[int, _Run] = {}
+    coupons: dict[str, int] = {}  # coupon code -> message id
+    for customer_id, email, is_holdout, entries in session.execute(select(
+            FlowRun.customer_external_id, FlowRun.email, FlowRun.is_holdout, FlowRun.steps).where(*scope)):
+        run = _Run(customer_id, email, bool(is_holdout), None)
+        for entry in entries or []:
+            if run.first_step_at is None and entry.get("outcome") in ("sent", "held_out") and entry.get("at"):
+                run.first_step_at = dt.datetime.fromisoformat(entry["at"])
+            if entry.get("message_id"):
+                message_run[entry["message_id"]] = run
+                if entry.get("coupon"):
+                    coupons[entry["coupon"]] = entry["message_id"]
+        runs.append(run)
+    reached = [run for run in runs if run.first_step_at is not None]
+    by_status: dict[str, list[int]] = {}  # status -> [messages, opened, clicked]
     clicks: dict[int, list[dt.datetime]] = defaultdict(list)
-    if message_run:
-        for message_id, clicked_at in session.execute(select(MessageClick.message_id, MessageClick.clicked_at)
-                                                      .where(MessageClick.message_id.in_(list(message_run)))):
+    claiming: set[int] = set()  # messages that can claim an order: clicked or carrying a code
+    coupon_messages = set(coupons.values())
+    for chunk in _chunks(sorted(message_run)):
+        for status, count, opened, clicked in session.execute(
+                select(Message.status, func.count(), func.count(Message.opened_at), func.count(Message.clicked_at))
+                .where(Message.id.in_(chunk)).group_by(Message.status)):
+            totals = by_status.setdefault(status, [0, 0, 0])
+            totals[0] += count
+            totals[1] += opened
+            totals[2] += clicked
+        for message_id, clicked_at in session.execute(
+                select(MessageClick.message_id, MessageClick.clicked_at)
+                .join(Message, Message.id == MessageClick.message_id).where(MessageClick.message_id.in_(chunk))):
             clicks[message_id].append(clicked_at)
-    earliest = min((at for _, at in reached), default=None)
-    orders = _orders(session, shop_id, [run for run, _ in reached], earliest) if earliest else _Orders({}, {})
-    attributed: dict[int, tuple[Order, int]] = {}  # order id -> (order, message id)
-    coupons = {entry["coupon"]: entry["message_id"] for run in runs for entry in run.steps or []
-               if entry.get("coupon") and entry.get("message_id")}
-    for message in sorted(messages, key=lambda m: m.id):
-        run = message_run[message.id]
+            claiming.add(message_id)
+        with_code = [message_id for message_id in chunk if message_id in coupon_messages]
+        if with_code:
+            claiming.update(session.execute(select(Message.id).where(Message.id.in_(with_code))).scalars())
+    earliest = min((run.first_step_at for run in reached if run.first_step_at), default=None)
+    orders = _orders(session, shop_id, scope, earliest) if earliest else _Orders({}, {})
+    attributed: dict[int, _Order] = {}  # order id -> order, claimed by the first message that claims it
+    for message_id in sorted(claiming):
+        run = message_run[message_id]
         for order in orders.of(run.customer_external_id, run.email):
             used = {str(code).upper() for code in order.discount_codes or []}
-            by_coupon = any(coupons.get(code) == message.id for code in used)
-            by_click = any(clicked <= order.source_created_at <= clicked + window for clicked in clicks[message.id])
+            by_coupon = any(coupons.get(code) == message_id for code in used)
+            by_click = any(clicked <= order.source_created_at <= clicked + window for clicked in clicks[message_id])
             if (by_coupon or by_click) and order.id not in attributed:
-                attributed[order.id] = (order, message.id)
+                attributed[order.id] = order
     revenue: dict[str, Decimal] = defaultdict(lambda: Decimal("0"))
-    for order, _ in attributed.values():
+    for order in attributed.values():
         revenue[order.currency] += order.total_price
     groups = {"recipients": [0, 0], "holdout": [0, 0]}  # [runs, converted]
-    for run, at in reached:
+    for run in reached:
+        assert run.first_step_at is not None
         group = groups["holdout" if run.is_holdout else "recipients"]
         group[0] += 1
-        if any(at <= order.source_created_at <= at + window for order in orders.of(run.customer_external_id, run.email)):
+        if orders.any_between(run.customer_external_id, run.email, run.first_step_at, run.first_step_at + window):
             group[1] += 1
     (n1, x1), (n2, x2) = groups["recipients"], groups["holdout"]
     lift = newcombe(x1, n1, x2, n2)
-    sent = [m for m in messages if m.status == "sent"]
+    sent = by_status.get("sent", [0, 0, 0])
     return {
         "flow": flow_key, "attribution_days": attribution_days, "runs": len(runs),
-        "messages": {"written": len(messages), "sent": len(sent),
-                     "opened": sum(1 for m in sent if m.opened_at), "clicked": sum(1 for m in sent if m.clicked_at),
-                     "by_status": _count(m.status for m in messages)},
+        "messages": {"written": sum(totals[0] for totals in by_status.values()), "sent": sent[0],
+                     "opened": sent[1], "clicked": sent[2],
+                     "by_status": {status: totals[0] for status, totals in sorted(by_status.items())}},
         "attributed": {"orders": len(attributed),
                        "revenue": {currency: content.amount(value) for currency, value in sorted(revenue.items())}},
         "conversion": {
@@ -150,10 +212,3 @@ def report(session: Session, shop_id: int, flow_key: str, *, attribution_days: i
         "lift": None if lift is None else {"difference": lift[0], "ci95": [lift[1], lift[2]],
                                            "method": "Newcombe hybrid score (Wilson)"},
     }
-
-
-def _count(values: Any) -> dict[str, int]:
-    counts: dict[str, int] = defaultdict(int)
-    for value in values:
-        counts[value] += 1
-    return dict(sorted(counts.items()))

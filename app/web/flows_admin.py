@@ -6,6 +6,7 @@ shop's run is a 404.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import logging
 import secrets
@@ -140,12 +141,39 @@ def get_run(key: str, run_id: int):
     return jsonify(_run(_own_run(key, run_id)))
 
 
+DRAFT_FIELDS = ("subject", "intro", "incentive")
+
+
+def _draft_step(flow: definitions.FlowVersion, position: int, draft: Any) -> dict[str, Any]:
+    """The saved step with an unsaved draft of its texts and incentive laid over it, validated as a save would be.
+
+    A ``definitions.FlowError`` names the field (``steps[0].subject``) as the flow's own update does.
+    """
+    if not isinstance(draft, dict):
+        raise definitions.FlowError("step", f"must be an object with the step's {', '.join(DRAFT_FIELDS)}")
+    unknown = sorted(set(draft) - set(DRAFT_FIELDS))
+    if unknown:
+        raise definitions.FlowError(f"steps[{position}].{unknown[0]}",
+                                    f"unknown draft field (send {', '.join(DRAFT_FIELDS)})")
+    settings = copy.deepcopy(flow.settings)
+    settings["steps"][position].update(copy.deepcopy(draft))
+    definitions.validate(flow.key, settings)
+    return settings["steps"][position]
+
+
 def _step_context(key: str, position: int) -> tuple[dict[str, Any], dict[str, Any], str]:
-    """A step's template context: from a run (``?run=<id>`` or ``"run"`` in the body), else a sample."""
+    """A step's template context: from a run (``?run=<id>`` or ``"run"`` in the body), else a sample.
+
+    A POST body may carry ``"step"``: an unsaved draft of the step's subject, intro and incentive,
+    rendered instead of the saved ones (the editor's live preview and its test send).
+    """
     flow = _flow(key)
     if position >= len(flow.steps):
         abort(404, description=f"the {key} flow has {len(flow.steps)} steps (0 to {len(flow.steps) - 1})")
     step = flow.steps[position]
+    draft = request.get_json(silent=True) if request.method == "POST" else None
+    if isinstance(draft, dict) and "step" in draft:
+        step = _draft_step(flow, position, draft["step"])
     run_id = whole_arg("run", None, 1, 2**62)
     body = request.get_json(silent=True) if request.method == "POST" else None
     if isinstance(body, dict) and body.get("run") is not None:
@@ -170,7 +198,30 @@ def _step_context(key: str, position: int) -> tuple[dict[str, Any], dict[str, An
 @blueprint.get("/<key>/steps/<int:position>/preview")
 def preview_step(key: str, position: int):
     """The step's email as a shopper would see it: from a run (``?run=<id>``), else from a sample."""
-    step, context, source = _step_context(key, position)
+    return _preview(key, position)
+
+
+@blueprint.post("/<key>/steps/<int:position>/preview")
+def preview_draft_step(key: str, position: int):
+    """The step's email with an unsaved draft (``{"step": {"subject", "intro", "incentive"}, "run": optional}``).
+
+    Nothing is stored: the editor shows what a save would send. A draft a save would refuse is a
+    422 naming the field, as the save's own answer would.
+    """
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("step"), dict):
+        return error_response(400, 'send a JSON object: {"step": {"subject": ..., "intro": ..., "incentive": ...}}')
+    unknown = sorted(set(body) - {"step", "run"})
+    if unknown:
+        return error_response(422, f"{unknown[0]}: unknown field (send step, and run if you like)", field=unknown[0])
+    return _preview(key, position)
+
+
+def _preview(key: str, position: int):
+    try:
+        step, context, source = _step_context(key, position)
+    except definitions.FlowError as error:
+        return error_response(422, str(error), field=error.field)
     language = preferences.load(db.session(), g.shop.id, delivery_config()).language
     try:
         rendered = render.preview(g.shop, step["template"], context, session=db.session(), language=language)
@@ -189,6 +240,9 @@ TEST_SENDS_PER_HOUR = 20
 def test_send(key: str, position: int):
     """Send the step's email to an address the merchant gives (``{"email": ..., "run": optional}``), now.
 
+    ``"step"`` (optional) is an unsaved draft of the step's texts and incentive, sent instead of
+    the saved ones, as the draft preview shows it.
+
     It goes through the same delivery as every message, marked ``[Test]``, without consent, the
     contact budget or quiet hours, and never counts in a report. An ``Idempotency-Key`` header
     makes a retried request send once. At most ``TEST_SENDS_PER_HOUR`` an hour per shop.
@@ -200,10 +254,14 @@ def test_send(key: str, position: int):
         email = consent.normalise_email(body.get("email"))  # type: ignore[arg-type]
     except ValueError as error:
         return error_response(422, f"email: {error}", field="email")
-    unknown = sorted(set(body) - {"email", "run"})
+    unknown = sorted(set(body) - {"email", "run", "step"})
     if unknown:
-        return error_response(422, f"{unknown[0]}: unknown field (send email, and run if you like)", field=unknown[0])
-    step, context, source = _step_context(key, position)
+        return error_response(422, f"{unknown[0]}: unknown field (send email, and run or step if you like)",
+                              field=unknown[0])
+    try:
+        step, context, source = _step_context(key, position)
+    except definitions.FlowError as error:
+        return error_response(422, str(error), field=error.field)
     session = db.session()
     suppressed = consent.suppression_of(session, g.shop.id, email)
     if suppressed is not None:

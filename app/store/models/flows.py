@@ -42,6 +42,8 @@ class FlowRun(Base):
         UniqueConstraint("shop_id", "flow_key", "trigger_key"),
         Index("ix_flow_runs_state_next_at", "state", "next_at"),  # the sweep of due runs
         Index("ix_flow_runs_shop_id_flow_key_id", "shop_id", "flow_key", "id"),  # the admin's listing
+        # a flow's report over a period (runs by when they started: app.flows.reports)
+        Index("ix_flow_runs_shop_id_flow_key_started_at", "shop_id", "flow_key", "started_at"),
         Index("ix_flow_runs_shop_id_email", "shop_id", "email"),  # exits on an order, erasure
         Index("ix_flow_runs_shop_id_customer_external_id", "shop_id", "customer_external_id"),
         Index("ix_flow_runs_shop_id_subject_id", "shop_id", "subject_id"),
