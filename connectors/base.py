@@ -42,6 +42,10 @@ class InvalidSignatureError(ConnectorError):
     """A request claiming to come from the platform failed verification."""
 
 
+class StaleTokenError(InvalidSignatureError):
+    """A genuine token used outside its time window: a fresh one from the platform would do."""
+
+
 class InvalidShopError(ConnectorError):
     """A shop identifier given by a caller is not acceptable."""
 

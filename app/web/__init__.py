@@ -29,6 +29,7 @@ def register_blueprints(app: Flask) -> None:
     )
 
     errors.register(app)
+    app.after_request(admin.no_store)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(webhooks.blueprint)

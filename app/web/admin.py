@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, abort, g, jsonify, request
+from flask import Blueprint, Response, abort, g, jsonify, request
 from redis import RedisError
 from sqlalchemy import select
 
@@ -26,15 +26,16 @@ def whole_arg(name: str, default: int | None, low: int, high: int) -> int | None
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or not low <= int(raw) <= high:
         abort(400, description=f"{name} must be a whole number from {low} to {high}")
     return int(raw)
 
 
 class AdminAuthError(Exception):
-    def __init__(self, message: str, status: int = 401):
+    def __init__(self, message: str, status: int = 401, *, stale: bool = False):
         super().__init__(message)
         self.status = status
+        self.stale = stale  # a genuine token out of its time window: a fresh one would do
 
 
 def _session_platforms() -> list[str]:
@@ -46,16 +47,17 @@ def authenticate(authorization: str | None) -> Shop:
     """Return the shop a session token speaks for, exchanging it for credentials if needed."""
     if not authorization:
         raise AdminAuthError("missing session token (Authorization: Bearer <token>)")
-    errors = []
+    errors: list[base.InvalidSignatureError] = []
     for platform in _session_platforms():
         connector = platforms.connector(platform)
         try:
             shop_key, _claims = connector.verify_session_token(authorization, request.url)  # type: ignore[attr-defined]
         except base.InvalidSignatureError as error:
-            errors.append(str(error))
+            errors.append(error)
             continue
         return _shop_for_token(platform, connector, shop_key, authorization)
-    raise AdminAuthError("session token rejected: " + "; ".join(errors))
+    raise AdminAuthError("session token rejected: " + "; ".join(map(str, errors)),
+                         stale=bool(errors) and all(isinstance(error, base.StaleTokenError) for error in errors))
 
 
 def _shop_for_token(platform: str, connector: Any, shop_key: str, authorization: str) -> Shop:
@@ -71,7 +73,7 @@ def _shop_for_token(platform: str, connector: Any, shop_key: str, authorization:
     token = authorization.split(" ", 1)[1] if " " in authorization else authorization
     try:
         credentials = connector.exchange_session_token(token, shop_key)
-    except (base.TerminalError, base.AuthRevokedError) as error:
+    except (base.TerminalError, base.AuthRevokedError, base.InvalidSignatureError) as error:
         raise AdminAuthError(f"token exchange refused: {error}") from error
     except base.RetryableError as error:
         raise AdminAuthError(f"store unreachable for token exchange: {error}", status=502) from error
@@ -112,6 +114,9 @@ def require_session_token():
         return error_response(401, "your session has ended: sign in again")
     if not access.check_csrf(value):
         return error_response(403, f"missing or wrong {access.CSRF_HEADER} header (reload the page)")
+    wanted = request.headers.get(access.SHOP_HEADER)
+    if wanted is not None and wanted != str(shop.id):
+        return error_response(409, "you switched shops in another tab: reload this page")
     g.shop = shop
     return None
 
@@ -119,6 +124,13 @@ def require_session_token():
 @blueprint.before_request
 def _require_session_token():
     return require_session_token()
+
+
+def no_store(response: Response) -> Response:
+    """Admin answers hold a shop's data: never cached by the browser or a proxy (every admin API)."""
+    if request.path.startswith("/api/admin"):
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
 
 
 @blueprint.get("/api/admin/shop")

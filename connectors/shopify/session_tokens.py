@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 
 import jwt
 
-from connectors.base import InvalidShopError, InvalidSignatureError
+from connectors.base import InvalidShopError, InvalidSignatureError, StaleTokenError
 from connectors.shopify.oauth import normalize_shop
 
 LEEWAY_SECONDS = 10
@@ -34,10 +34,12 @@ def verify(token: str, *, api_key: str, secrets: tuple[str, ...],
     """
     claims = _decode(token, secrets)
     current = time.time() if now is None else now
+    if not all(isinstance(claims[name], (int, float)) for name in ("exp", "nbf")):
+        raise InvalidSignatureError("session token exp and nbf must be numbers")
     if float(claims["exp"]) + LEEWAY_SECONDS < current:
-        raise InvalidSignatureError("session token has expired")
+        raise StaleTokenError("session token has expired")
     if float(claims["nbf"]) - LEEWAY_SECONDS > current:
-        raise InvalidSignatureError("session token is not valid yet")
+        raise StaleTokenError("session token is not valid yet")
     if claims.get("aud") != api_key:
         raise InvalidSignatureError("session token was issued for another app (aud)")
     dest = urlparse(str(claims["dest"]))

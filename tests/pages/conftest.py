@@ -9,6 +9,7 @@ store through the plugin's signed link (a first-party session cookie plus its CS
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from tests.helpers import DevstoreShop, WooStore, bearer, connect_woo, install, 
 from tests.messaging.conftest import SENDER, CapturingHandler
 
 MERCHANT_EMAIL = "owner@example.com"
+_LINKS = itertools.count()
 
 
 @dataclass
@@ -68,7 +70,8 @@ class AdminView:
 def admin_link(shop: Shop, email: str = MERCHANT_EMAIL, *, expires: int | None = None,
                secret: str | None = None) -> dict[str, str]:
     """The query of the signed link the plugin's admin page opens Comeback with."""
-    stamp = expires if expires is not None else int(time.time()) + 60
+    # a link opens one session: each one differs (its expiry) so tests can open several
+    stamp = expires if expires is not None else int(time.time()) + 30 + next(_LINKS) % 60
     return {"store": str(shop.id), "email": email, "expires": str(stamp),
             "signature": plugin_signing.admin_link_signature(secret or shop.storefront_secret, str(shop.id),
                                                              email, stamp)}

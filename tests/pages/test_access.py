@@ -116,8 +116,10 @@ def test_the_signed_link_starts_a_session_and_records_the_merchant(woo, app):
     ({"signature": "AAAA"}, "signature is invalid"),
     ({"expires": "1"}, None),  # re-signed below with an old expiry
     ({"email": "not-an-address"}, "email is malformed"),
-    ({"store": "999999999"}, "not connected"),
+    ({"store": "999999999"}, "cannot open a connected store"),
     ({"store": "abc"}, "names no store"),
+    ({"store": "²"}, "names no store"),
+    ({"store": "9" * 40}, "names no store"),
 ])
 def test_bad_signed_links_are_refused_with_a_reason(woo, app, change, message):
     query = admin_link(woo.shop)
@@ -136,7 +138,7 @@ def test_a_link_that_claims_to_live_long_or_uses_another_secret_is_refused(woo, 
     far = app.test_client().get("/admin/enter", query_string=admin_link(woo.shop, expires=int(time.time()) + 3600))
     assert far.status_code == 403 and "too far in the future" in far.get_data(as_text=True)
     other = app.test_client().get("/admin/enter", query_string=admin_link(woo.shop, secret="not-the-shared-secret"))
-    assert other.status_code == 403
+    assert other.status_code == 403 and "signature is invalid" in other.get_data(as_text=True)
 
 
 def test_without_a_session_pages_send_to_sign_in_and_apis_say_401(app):
@@ -181,7 +183,8 @@ def test_a_magic_link_signs_in_once_to_the_shops_of_that_address(woo, app, mailb
     path = url.split("://", 1)[1].split("/", 1)[1]
     # opening the link (as a mail scanner would) does not spend it; the button does
     shown = browser.get(f"/{path}")
-    assert shown.status_code == 200 and "<form method=\"post\"" in shown.get_data(as_text=True)
+    assert shown.status_code == 200 and f'action="/admin/sign-in/{_token_of(mailbox.received[0])}"' in (
+        shown.get_data(as_text=True))
     token = _token_of(mailbox.received[0])
     used = browser.post(f"/admin/sign-in/{token}", data={"next": "/admin/flows"})
     assert used.status_code == 303 and used.headers["Location"] == "/admin/flows"
@@ -234,3 +237,76 @@ def test_an_uninstalled_shop_ends_the_session(woo):
     db.session().commit()
     assert woo.get("/admin").status_code == 302
     assert woo.client.get("/api/admin/shop").status_code == 401
+
+
+# --- what a hostile page or a broken clock cannot do -----------------------------------------------
+
+
+def test_a_fresh_token_that_fails_at_once_is_not_bounced_again(embedded):
+    now = int(utcnow().timestamp())
+    claims = {"iss": f"https://{embedded.shop.domain}/admin", "dest": f"https://{embedded.shop.domain}",
+              "aud": API_KEY, "sub": "1", "exp": now + 300, "nbf": now + 120, "iat": now, "jti": "j", "sid": "s"}
+    early = jwt.encode(claims, API_SECRET, algorithm="HS256")  # our clock behind the platform's
+    query = {"shop": embedded.shop.domain, "id_token": early}
+    first = embedded.client.get("/admin/flows", query_string=query)
+    assert first.status_code == 200 and "bounce.js" in first.get_data(as_text=True)
+    bounced_at = re.search(r'data-bounced-at="(\d+)"', first.get_data(as_text=True)).group(1)
+    again = embedded.client.get("/admin/flows", query_string={**query, "bounced": bounced_at})
+    assert again.status_code == 401 and "not valid yet" in again.get_data(as_text=True)
+    # an old bounce (a reload much later) is bounced as usual
+    later = embedded.client.get("/admin/flows", query_string={**query, "bounced": str(int(time.time()) - 3600)})
+    assert later.status_code == 200 and "bounce.js" in later.get_data(as_text=True)
+
+
+def test_a_signed_link_opens_one_session(woo, app):
+    query = admin_link(woo.shop)
+    assert app.test_client().get("/admin/enter", query_string=query).status_code == 303
+    reused = app.test_client().get("/admin/enter", query_string=query)
+    assert reused.status_code == 403 and "used already" in reused.get_data(as_text=True)
+
+
+def test_someone_elses_link_replaces_the_session_instead_of_joining_it(woo, app, client, devstore):
+    with woo.client.session_transaction() as stored:
+        before = dict(stored["merchant"])
+    stranger = open_woo(app, client, devstore)
+    entered = woo.client.get("/admin/enter", query_string=admin_link(stranger.shop, "attacker@evil.test"))
+    assert entered.status_code == 303
+    with woo.client.session_transaction() as stored:
+        after = stored["merchant"]
+    assert after["shops"] == [stranger.shop_id] and after["email"] == "attacker@evil.test"
+    assert after["csrf"] != before["csrf"]
+
+
+def test_cookie_writes_need_the_right_csrf_token_and_the_pages_shop(woo):
+    page = woo.html("/admin/settings")
+    csrf = re.search(r'data-csrf="([^"]+)"', page).group(1)
+    assert f'data-shop="{woo.shop_id}"' in page
+    body = {"sender_name": "Nord"}
+    wrong = woo.client.put("/api/admin/messaging/settings", json=body, headers={"X-CSRF-Token": "wrong"})
+    assert wrong.status_code == 403
+    right = woo.client.put("/api/admin/messaging/settings", json=body, headers={"X-CSRF-Token": csrf})
+    assert right.status_code == 200 and right.get_json()["sender_name"] == "Nord"
+    assert right.headers["Cache-Control"] == "no-store"
+    other_tab = woo.client.put("/api/admin/messaging/settings", json=body,
+                               headers={"X-CSRF-Token": csrf, "X-Comeback-Shop": str(woo.shop_id + 1)})
+    assert other_tab.status_code == 409 and "another tab" in other_tab.get_json()["error"]
+
+
+def test_page_forms_refuse_other_sites_and_odd_input(woo, app):
+    hostile = app.test_client().post("/admin/sign-in", data={"email": MERCHANT_EMAIL},
+                                     headers={"Sec-Fetch-Site": "cross-site"})
+    assert hostile.status_code == 403
+    page = woo.html("/admin/settings")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    assert woo.client.post("/admin/switch", data={"csrf_token": csrf, "shop_id": "²"}).status_code == 404
+    assert woo.client.post("/admin/switch", data={"csrf_token": csrf, "shop_id": str(woo.shop_id)}).status_code == 303
+    for target in ("//evil.test", "/\\evil.test", "https:evil.test", "/admin\r\nX-Evil: 1"):
+        entered = app.test_client().get("/admin/enter", query_string={**admin_link(woo.shop), "next": target})
+        assert entered.status_code == 303 and entered.headers["Location"] == "/admin", target
+
+
+def test_the_sign_in_answer_is_the_same_for_merchants_and_strangers(app, mailbox, woo):
+    known = app.test_client().post("/admin/sign-in", data={"email": MERCHANT_EMAIL}).get_data(as_text=True)
+    unknown = app.test_client().post("/admin/sign-in", data={"email": "x@example.com"}).get_data(as_text=True)
+    assert known.replace(MERCHANT_EMAIL, "@") == unknown.replace("x@example.com", "@")
+    assert len(mailbox.received) == 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -93,10 +94,12 @@ def _resolve_embedded(platform: str, shop_key: str) -> Response | None:
     try:
         shop = authenticate(f"Bearer {id_token}")
     except AdminAuthError as error:
-        if "expired" in str(error) or "not valid yet" in str(error):
-            return bounce()  # a reload of an old address: App Bridge gives a fresh token
+        # A reload of an old address: App Bridge gives a fresh token. A fresh token that fails at
+        # once (a clock far off ours: every token "not valid yet") ends on a page that says so.
+        if error.stale and not _just_bounced():
+            return bounce()
         return error_page(error.status, "errors.token_refused", reason=str(error))
-    if shop.domain != shop_key:
+    if shop.domain != shop_key or shop.platform != platform:
         return error_page(401, "errors.token_other_shop")
     g.shop = shop
     g.skin = "polaris"
@@ -105,11 +108,15 @@ def _resolve_embedded(platform: str, shop_key: str) -> Response | None:
     return None
 
 
+def _just_bounced() -> bool:
+    raw = request.args.get("bounced", "")
+    return raw.isascii() and raw.isdigit() and len(raw) < 12 and time.time() - int(raw) < 30
+
+
 def bounce() -> Response:
     """The page that asks App Bridge for a session token and reloads with it (or embeds the app)."""
     path = request.path[len("/admin"):] if request.path.startswith("/admin") else ""
-    query = {key: value for key, value in request.args.items() if key != "id_token"}
-    html = render_template("pages/bounce.html", frame=g.frame, embed_path=path, query=query,
+    html = render_template("pages/bounce.html", frame=g.frame, embed_path=path, bounced_at=int(time.time()),
                            **_globals())
     return secure(make_response(html))
 

@@ -30,7 +30,7 @@ from flask import Response, redirect, request, session, url_for
 from sqlalchemy import func, select
 
 from app import platforms
-from app.extensions import db
+from app.extensions import db, redis_holder
 from app.store.models import MagicLink, MerchantLogin, Shop
 from app.store.types import utcnow
 from connectors import base, registry
@@ -42,6 +42,9 @@ SESSION_HOURS = 12
 MAGIC_LINK_MINUTES = 15
 MAGIC_LINKS_PER_HOUR = 5
 CSRF_HEADER = "X-CSRF-Token"
+# The shop a first-party page was rendered for: an API write from a page of another shop (the
+# merchant switched shops in another tab) is refused rather than applied to the current one.
+SHOP_HEADER = "X-Comeback-Shop"
 # Parameters the platform's admin adds to every embedded page; kept on our own links.
 FRAME_PARAMS = ("shop", "host", "embedded", "locale")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -97,13 +100,17 @@ def merchant() -> dict[str, Any] | None:
 
 
 def start_session(shop_ids: list[int], email: str | None, current: int | None = None) -> dict[str, Any]:
-    """Sign this browser in to ``shop_ids`` (joined to the shops it already holds)."""
+    """Sign this browser in to ``shop_ids``; shops held already are kept only for the same person.
+
+    Someone else's link opened in this browser replaces the session instead of joining it, and
+    every sign-in gets a new CSRF token.
+    """
     held = merchant()
-    shops = sorted(set(shop_ids) | set(held["shops"] if held else []))
-    value = {"shops": shops, "current": current or shop_ids[0], "email": email or (held or {}).get("email"),
-             "csrf": (held or {}).get("csrf") or secrets.token_urlsafe(24),
-             "until": int(time.time()) + SESSION_HOURS * 3600}
-    session.clear()  # a new session id for a new privilege level
+    same = held is not None and email is not None and held.get("email") == email
+    shops = sorted(set(shop_ids) | set(held["shops"] if held and same else []))
+    value = {"shops": shops, "current": current or shop_ids[0], "email": email,
+             "csrf": secrets.token_urlsafe(24), "until": int(time.time()) + SESSION_HOURS * 3600}
+    session.clear()
     session[SESSION_KEY] = value
     session.permanent = True
     return value
@@ -139,8 +146,30 @@ def session_shops(value: dict[str, Any]) -> list[Shop]:
 def check_csrf(value: dict[str, Any]) -> bool:
     if request.method in SAFE_METHODS:
         return True
+    expected = value.get("csrf")
+    if not isinstance(expected, str) or not expected:
+        return False
     sent = request.headers.get(CSRF_HEADER) or request.form.get("csrf_token") or ""
-    return hmac.compare_digest(sent.encode(), str(value.get("csrf", "")).encode())
+    return hmac.compare_digest(sent.encode(), expected.encode())
+
+
+def same_origin() -> bool:
+    """Whether a form post comes from our own pages (browsers say so in Sec-Fetch-Site or Origin)."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site in ("same-origin", "none")
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    app = urlsplit(platforms.settings().app_url)
+    return origin in (f"{app.scheme}://{app.netloc}", request.host_url.rstrip("/"))
+
+
+def whole_number(raw: str | None) -> int | None:
+    """A positive database id written in ASCII digits, or None."""
+    if raw and raw.isascii() and raw.isdigit() and len(raw) <= 18:
+        return int(raw)
+    return None
 
 
 # --- the signed link from the store's admin ----------------------------------------------------
@@ -151,20 +180,21 @@ def enter_with_link(params: dict[str, str]) -> Shop:
 
     ``ValueError`` (with a message for the merchant) when the link is not good.
     """
-    store = params.get("store", "")
-    if not store.isdigit():
+    store = whole_number(params.get("store"))
+    if store is None:
         raise ValueError("the link names no store: open Comeback again from your store's admin")
-    shop = db.session().get(Shop, int(store))
-    if shop is None or shop.platform not in linked_platforms() or shop.status in ("uninstalled", "redacted"):
-        raise ValueError("this store is not connected to Comeback")
-    if not shop.storefront_secret:
-        raise ValueError("the store has no shared secret yet: reconnect it from its Comeback settings")
+    shop = db.session().get(Shop, store)
+    if (shop is None or shop.platform not in linked_platforms() or shop.status in ("uninstalled", "redacted")
+            or not shop.storefront_secret):
+        # one answer for every store that cannot be opened, so ids cannot be probed
+        raise ValueError("this link cannot open a connected store")
     connector = platforms.connector(shop.platform)
     try:
         email = connector.verify_admin_link(shop.storefront_secret, str(shop.id), params,  # type: ignore[attr-defined]
                                             now=time.time())
     except base.InvalidSignatureError as error:
         raise ValueError(str(error)) from error
+    _spend_link(params["signature"])
     session_db = db.session()
     login = session_db.execute(select(MerchantLogin).where(MerchantLogin.shop_id == shop.id,
                                                            MerchantLogin.email == email)).scalar_one_or_none()
@@ -175,6 +205,13 @@ def enter_with_link(params: dict[str, str]) -> Shop:
     session_db.commit()
     start_session([shop.id], email, current=shop.id)
     return shop
+
+
+def _spend_link(signature: str) -> None:
+    """A signed link opens one session: anyone who finds it in a history or a log later gets nothing."""
+    key = "admin-link:" + hashlib.sha256(signature.encode()).hexdigest()
+    if not redis_holder.get().set(key, "1", nx=True, ex=300):
+        raise ValueError("this link was used already: open Comeback again from your store's admin")
 
 
 # --- magic links -------------------------------------------------------------------------------
@@ -260,7 +297,7 @@ def redeem_magic_link(token: str) -> list[int] | None:
 
 def local_path(target: str | None, default: str = "/admin") -> str:
     """``target`` when it is a path of our admin (never another site), else ``default``."""
-    if not target:
+    if not target or len(target) > 2048 or any(ord(c) < 0x21 or c in "\\\x7f" for c in target):
         return default
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not parts.path.startswith("/admin") or target.startswith("//"):

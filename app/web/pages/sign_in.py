@@ -48,6 +48,14 @@ def sign_in():
     return _form("pages/sign_in.html", next=access.local_path(request.args.get("next")), sent=False, email="")
 
 
+@blueprint.before_request
+def _own_forms_only():
+    """Page forms (sign-in, switch, sign-out) are posted from our own pages, never another site's."""
+    if request.method == "POST" and request.path.startswith("/admin/") and not access.same_origin():
+        abort(403, description="this form can only be sent from Comeback's own pages")
+    return None
+
+
 @blueprint.post("/admin/sign-in")
 def send_sign_in_link():
     email = access.normalize_email(request.form.get("email", ""))
@@ -98,8 +106,8 @@ def switch_shop():
     value = access.merchant()
     if value is None or not access.check_csrf(value):
         abort(403, description="sign in again to switch shops")
-    raw = request.form.get("shop_id", "")
-    if not raw.isdigit() or not access.switch(int(raw)):
+    shop_id = access.whole_number(request.form.get("shop_id"))
+    if shop_id is None or not access.switch(shop_id):
         abort(404, description="no such shop")
     return redirect("/admin", code=303)
 

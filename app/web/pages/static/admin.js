@@ -22,7 +22,10 @@
     var result = Object.assign({ "Accept": "application/json" }, extra || {});
     return token().then(function (value) {
       if (value) result["Authorization"] = "Bearer " + value;
-      else result["X-CSRF-Token"] = body.getAttribute("data-csrf") || "";
+      else {
+        result["X-CSRF-Token"] = body.getAttribute("data-csrf") || "";
+        result["X-Comeback-Shop"] = body.getAttribute("data-shop") || "";
+      }
       return result;
     });
   }
@@ -43,6 +46,7 @@
     /* The URL of an admin page with the frame parameters and a fresh session token. */
     var target = new URL(url, location.href);
     var here = new URL(location.href);
+    if (target.origin !== location.origin) return Promise.resolve(target.toString());  /* never a token elsewhere */
     FRAME_PARAMS.forEach(function (name) {
       if (here.searchParams.get(name) && !target.searchParams.get(name)) target.searchParams.set(name, here.searchParams.get(name));
     });
@@ -201,6 +205,7 @@
 
   function download(link, event) {
     event.preventDefault();
+    if (new URL(link.href, location.href).origin !== location.origin) return;
     headers().then(function (h) { return fetch(link.href, { headers: h, credentials: "same-origin" }); })
       .then(function (response) {
         if (!response.ok) return response.json().then(function (d) { throw new Error(d.error || response.status); });

@@ -8,8 +8,10 @@
     window.shopify.idToken().then(function (token) {
       var url = new URL(location.href);
       url.searchParams.set("id_token", token);
+      /* when (by the server's clock) this bounce happened: one that fails at once is not repeated */
+      url.searchParams.set("bounced", document.body.getAttribute("data-bounced-at"));
       location.replace(url.toString());
-    });
+    }, function () { document.body.setAttribute("data-bounce-failed", "true"); });
   }
   if (window.shopify && window.shopify.idToken) reload();
   else window.addEventListener("load", reload);
