@@ -31,7 +31,7 @@ class Grid:
         return sum(cell.orders - cell.priced_orders for cell in self.cells.values())
 
 
-def grid(session: Session, shop: Shop, months: common.Months) -> Grid:
+def read_grid(session: Session, shop: Shop, months: common.Months) -> Grid:
     """Customers, orders and net revenue per (cohort month, order month) over ``months``."""
     common.tune(session)
     orders = common.counted_orders(shop.id)
@@ -48,9 +48,26 @@ def grid(session: Session, shop: Shop, months: common.Months) -> Grid:
     return Grid(months, currency, {(int(cohort), int(month)): cell for (cohort, month), cell in cells.items()})
 
 
-def cohorts(session: Session, shop: Shop, months: common.Months) -> dict[str, Any]:
-    """Each month's new customers and, month by month since, how many ordered again and what they spent."""
-    found = grid(session, shop, months)
+# The name callers used before ``cohorts`` and ``revenue_split`` took a ``grid`` argument.
+grid = read_grid
+
+
+def _grid_for(session: Session, shop: Shop, months: common.Months, built: Grid | None) -> Grid:
+    """``built`` when given (it must cover ``months``), else the grid read now."""
+    if built is None:
+        return read_grid(session, shop, months)
+    if built.months.labels != months.labels or built.months.timezone != months.timezone:
+        raise ValueError("the grid given covers other months than the ones asked for")
+    return built
+
+
+def cohorts(session: Session, shop: Shop, months: common.Months, grid: Grid | None = None) -> dict[str, Any]:
+    """Each month's new customers and, month by month since, how many ordered again and what they spent.
+
+    ``grid``: the shop's grid over ``months`` when the caller has read it already (the home
+    page reads it once for this and ``revenue_split``).
+    """
+    found = _grid_for(session, shop, months, grid)
     count = len(months.labels)
     rows = []
     for index, label in enumerate(months.labels):
@@ -66,9 +83,12 @@ def cohorts(session: Session, shop: Shop, months: common.Months) -> dict[str, An
             "orders_in_other_currencies": found.other_currency_orders}
 
 
-def revenue_split(session: Session, shop: Shop, months: common.Months) -> dict[str, Any]:
-    """Each month's revenue from customers ordering for the first time that month, from the others, and from nobody."""
-    found = grid(session, shop, months)
+def revenue_split(session: Session, shop: Shop, months: common.Months, grid: Grid | None = None) -> dict[str, Any]:
+    """Each month's revenue from customers ordering for the first time that month, from the others, and from nobody.
+
+    ``grid`` as for ``cohorts``.
+    """
+    found = _grid_for(session, shop, months, grid)
     series: dict[str, list[common.Totals]] = {"new": [], "returning": [], "unidentified": []}
     for month in range(len(months.labels)):
         new, returning, nobody = common.Totals(), common.Totals(), found.cell(common.NOBODY, month)

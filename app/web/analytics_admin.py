@@ -1,6 +1,7 @@
 """The merchant's analytics API: cohorts, repeat rate, new and returning revenue, points owed, members, flow lift.
 
-Every call carries the embedded admin's session token and counts only its own shop's mirror.
+``/home`` gives the admin home page's order figures with the markup that shows them (its
+first view on a large shop asks for them after it is drawn). Every call carries the embedded admin's session token and counts only its own shop's mirror.
 A bad parameter is a 400 whose message names it. Definitions: docs/analytics.md.
 """
 
@@ -15,6 +16,7 @@ from app.extensions import db
 from app.flows import reports
 from app.store.types import utcnow
 from app.web.admin import require_session_token, whole_arg
+from app.web.pages import home, i18n
 
 blueprint = Blueprint("analytics_admin", __name__, url_prefix="/api/admin/analytics")
 
@@ -79,3 +81,10 @@ def get_flow_lift():
     """Every flow's conversion against its holdout (``attribution_days`` 1-60, default 5), as its report measures it."""
     days = whole_arg("attribution_days", reports.ATTRIBUTION_DAYS, 1, 60)
     return jsonify(programs.flow_lift(db.session(), g.shop.id, days))
+
+
+@blueprint.get("/home")
+def get_home_figures():
+    """The home page's order figures (kept for minutes), worded in ``locale`` (en, de, fr; default the browser's)."""
+    language = i18n.pick(request.args.get("locale"), request.headers.get("Accept-Language"))
+    return jsonify(home.figures_payload(db.session(), g.shop, language, utcnow()))
