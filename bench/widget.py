@@ -87,7 +87,7 @@ def install(app_url: str) -> None:
             break
         location = step.headers["Location"]
         location = f"{app_url}{location}" if location.startswith("/") else location
-        if urlsplit(location).path == "/admin":
+        if urlsplit(location).path in ("/admin", "/admin/onboarding"):
             return
         step = browser.get(location)
     raise SystemExit(f"install did not finish: {step.status_code} {step.text[:300]}")

@@ -117,7 +117,7 @@ def main() -> None:
             location = step.headers["Location"]
             if location.startswith("/"):
                 location = f"{app_url}{location}"
-            if urlsplit(location).path == "/admin":
+            if urlsplit(location).path in ("/admin", "/admin/onboarding"):
                 break
             step = browser.get(location)
         # The merchant switches the widget's app embed on in the theme editor.

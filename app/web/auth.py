@@ -51,7 +51,8 @@ def callback(platform: str):
         return error_response(error.status, str(error))
     session.commit()
     _queue_set_up(shop)
-    return redirect(url_for("pages.home_page", shop=shop.domain), code=302)
+    # the first screen after install: onboarding, inside the platform's admin
+    return redirect(url_for("pages.onboarding_page", shop=shop.domain), code=302)
 
 
 def _queue_set_up(shop: Shop) -> None:

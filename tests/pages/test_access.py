@@ -109,7 +109,7 @@ def test_the_signed_link_starts_a_session_and_records_the_merchant(woo, app):
     assert set(logins) == {MERCHANT_EMAIL, "boss@example.com"}
     # a next that leaves the admin is ignored
     again = app.test_client().get("/admin/enter", query_string={**admin_link(woo.shop), "next": "https://evil.test/"})
-    assert again.headers["Location"] == "/admin"
+    assert again.headers["Location"] == "/admin/onboarding"  # a new shop starts there
 
 
 @pytest.mark.parametrize("change, message", [
@@ -302,7 +302,7 @@ def test_page_forms_refuse_other_sites_and_odd_input(woo, app):
     assert woo.client.post("/admin/switch", data={"csrf_token": csrf, "shop_id": str(woo.shop_id)}).status_code == 303
     for target in ("//evil.test", "/\\evil.test", "https:evil.test", "/admin\r\nX-Evil: 1"):
         entered = app.test_client().get("/admin/enter", query_string={**admin_link(woo.shop), "next": target})
-        assert entered.status_code == 303 and entered.headers["Location"] == "/admin", target
+        assert entered.status_code == 303 and entered.headers["Location"] == "/admin/onboarding", target
 
 
 def test_the_sign_in_answer_is_the_same_for_merchants_and_strangers(app, mailbox, woo):
@@ -310,3 +310,22 @@ def test_the_sign_in_answer_is_the_same_for_merchants_and_strangers(app, mailbox
     unknown = app.test_client().post("/admin/sign-in", data={"email": "x@example.com"}).get_data(as_text=True)
     assert known.replace(MERCHANT_EMAIL, "@") == unknown.replace("x@example.com", "@")
     assert len(mailbox.received) == 1
+
+
+def test_a_new_merchant_starts_at_onboarding_and_home_says_what_is_left(woo, app):
+    assert "data-setup" in woo.html("/admin") and "set-up steps are done" in woo.html("/admin")
+    skipped = woo.api("POST", "/api/admin/onboarding/skip")
+    assert skipped.status_code == 200
+    entered = app.test_client().get("/admin/enter", query_string=admin_link(woo.shop))
+    assert entered.headers["Location"] == "/admin"  # put aside: Home, which still offers to continue
+    assert "Continue setting up" in woo.html("/admin")
+
+
+def test_after_the_oauth_install_the_merchant_lands_on_onboarding(client, store):
+    from urllib.parse import urlsplit
+
+    response = client.get("/auth/shopify/install", query_string={"shop": store.domain})
+    approval = store.http.get(response.headers["Location"], follow_redirects=False)
+    callback = urlsplit(approval.headers["Location"])
+    landed = client.get(f"{callback.path}?{callback.query}")
+    assert landed.status_code == 302 and landed.headers["Location"] == f"/admin/onboarding?shop={store.domain}"

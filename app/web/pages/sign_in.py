@@ -9,6 +9,7 @@ from email.utils import formatdate
 from flask import abort, g, make_response, redirect, render_template, request, session, url_for
 
 from app import platforms
+from app.extensions import db
 from app.messaging.channels import OutgoingMessage, SmtpChannel
 from app.web.pages import _globals as page_globals
 from app.web.pages import access, blueprint, error_page, i18n, secure
@@ -40,7 +41,16 @@ def enter():
     if request.args.get("locale"):
         session["language"] = i18n.pick(request.args["locale"])
     log.info("shop=%s admin opened from the store's own admin", shop.id)
-    return redirect(access.local_path(request.args.get("next"), "/admin"), code=303)
+    return redirect(access.local_path(request.args.get("next"), _first_page(shop)), code=303)
+
+
+def _first_page(shop) -> str:
+    """Onboarding until the merchant finished or put it aside; Home after that."""
+    from app import onboarding
+
+    steps = onboarding.status(db.session(), shop)
+    db.session().commit()
+    return "/admin" if steps["completed"] or steps["skipped"] else "/admin/onboarding"
 
 
 @blueprint.get("/admin/sign-in")
