@@ -15,8 +15,8 @@ Interaction to Next Paint ≤ 200 ms. This measures them in the system's Chromiu
 For each page, ``--runs`` fresh loads (median reported) at no CPU throttling and at 4× (what
 Lighthouse uses for its mobile profile). LCP is the last ``largest-contentful-paint`` entry; CLS
 the largest session window of ``layout-shift`` entries without recent input; INP the longest
-``event`` entry of three interactions (open a definition or a ``details``, focus and type into
-the first text field, click the first non-submitting button), as Chromium's Event Timing reports
+``event`` entry of up to four interactions (a click on the page title, open a definition, type
+into the first text field, click the first enabled non-submitting button), as Chromium's Event Timing reports
 them. The baseline, in the same run, is a blank page of the same server (``/healthz``) and the
 sign-in page (a tiny page with the same stylesheet and script).
 """
@@ -51,13 +51,21 @@ new PerformanceObserver(list => { for (const e of list.getEntries()) if (e.inter
   window.__vitals.events.push([e.name, e.duration]); }).observe({type: 'event', durationThreshold: 16, buffered: true});
 """
 
-READ = """() => {
+READ = """async () => {
+  // Fresh buffered observers: the page's own may not have been handed its entries yet.
+  const lcp = await new Promise(resolve => {
+    let value = window.__vitals.lcp;
+    const observer = new PerformanceObserver(list => {
+      for (const e of list.getEntries()) value = Math.max(value, e.renderTime || e.startTime); });
+    observer.observe({type: 'largest-contentful-paint', buffered: true});
+    setTimeout(() => { observer.disconnect(); resolve(value); }, 800);
+  });
   const v = window.__vitals; let best = 0, current = 0, start = -1, last = -1;
   for (const [t, value] of v.shifts) {
     if (start < 0 || t - last > 1000 || t - start > 5000) { start = t; current = 0; }
     current += value; last = t; best = Math.max(best, current);
   }
-  return {lcp_ms: v.lcp, cls: best, inp_ms: v.events.reduce((m, e) => Math.max(m, e[1]), 0),
+  return {lcp_ms: lcp, cls: best, inp_ms: v.events.reduce((m, e) => Math.max(m, e[1]), 0),
           interactions: v.events.length};
 }"""
 
@@ -110,7 +118,10 @@ def _median(rows: list[dict[str, float]]) -> dict[str, float]:
 
 
 def _interact(ui: Any) -> None:
-    """Three interactions a merchant makes on a page, whatever it shows."""
+    """The interactions a merchant makes on a page, whatever it shows: a click on the title (every
+    page), opening a definition, typing in the first text field, the first enabled button."""
+    title = ui.locator("h1").first
+    (title if title.count() else ui.locator("body")).click()
     summary = ui.locator("main summary").first
     if summary.count():
         summary.click()
@@ -118,7 +129,8 @@ def _interact(ui: Any) -> None:
     if field.count() and field.is_editable():
         field.click()
         field.press_sequentially("ab", delay=30)
-    button = ui.locator("main button[type=button]:visible").first
+    # a button outside forms (one that does not save and reload the page)
+    button = ui.locator("main button[type=button]:visible:enabled:not(form *)").first
     if button.count():
         button.click()
     ui.wait_for_timeout(400)
@@ -146,9 +158,14 @@ def measure(playwright: Any, entry: str, frame_admin: bool, pages: list[str], ru
                     ui = page.wait_for_selector("iframe#app-frame").content_frame()
                     ui.wait_for_load_state("load")
                 ui.wait_for_selector("body", timeout=30_000)
-                ui.wait_for_timeout(300)
+                ui.wait_for_timeout(500)
+                painted = ui.evaluate(READ)  # LCP and CLS before any input (input ends LCP)
+                origin = ui.evaluate("performance.timeOrigin")
                 _interact(ui)
-                rows.append(ui.evaluate(READ))
+                after = ui.evaluate(READ)
+                assert ui.evaluate("performance.timeOrigin") == origin, f"{path}: an interaction left the page"
+                rows.append({**painted, "inp_ms": after["inp_ms"], "interactions": after["interactions"],
+                             "cls": max(painted["cls"], after["cls"])})
                 context.close()
             results[path] = _median(rows)
             print(f"  measured {path or '/'} at {throttle}x: {results[path]}", flush=True)
@@ -250,8 +267,9 @@ def report(args: Any, seeded: dict, pages: list[str], pages_of: list[str], figur
             row = figures[throttle][path]
             ok = all(row[key] <= limit for key, limit in TARGETS.items())
             ratio = row["lcp_ms"] / sign_in["lcp_ms"] if sign_in["lcp_ms"] else float("nan")
-            print(f"{shown:34} {row['lcp_ms']:8.0f} {ratio:9.2f} {row['cls']:7.3f} {row['inp_ms']:8.0f} "
-                  f"{row['interactions']:6.0f}  {'yes' if ok else 'NO'}")
+            inp = f"{row['inp_ms']:8.0f}" if row["inp_ms"] else f"{'< 16':>8}"  # Event Timing's floor
+            print(f"{shown:34} {row['lcp_ms']:8.0f} {ratio:9.2f} {row['cls']:7.3f} {inp} "
+                  f"{row['interactions']:6.0f}  {'yes' if ok and row['lcp_ms'] else 'NO'}")
     out = ROOT / "instance" / f"bench-admin-vitals-{args.platform}.json"
     Path(out).write_text(json.dumps({"seeded": seeded, "figures": figures, "baseline": baseline}, default=str))
 

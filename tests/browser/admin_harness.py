@@ -92,6 +92,31 @@ class AdminBrowser:
         self.ui.wait_for_selector("main#main", timeout=15_000)
         return self.ui
 
+    def watch_refusals(self) -> list[tuple[int, str]]:
+        """From now on, every answer of 400 or more the page receives (status, URL)."""
+        refused: list[tuple[int, str]] = []
+        self.page.on("response", lambda response: refused.append((response.status, response.url))
+                     if response.status >= 400 else None)
+        return refused
+
+    def assert_clean(self, refused: list[tuple[int, str]], *, expected: tuple[int, ...] = ()) -> None:
+        """No script error, and no refused load but those the test asked for (then a clean slate).
+
+        Chromium logs every answer of 400 or more as a console error; the refusals the test
+        expects (a 422 the form is meant to get) are the only ones allowed.
+        """
+        assert [(status, url) for status, url in refused if status not in expected] == []
+        for error in self.tab.errors:
+            assert error.startswith("console error: Failed to load resource: the server responded with a status of "), error
+            assert int(error.split("status of ")[1].split()[0]) in expected, error
+        self.tab.errors.clear()
+
+    def script_errors(self) -> list[str]:
+        """What the pages' scripts got wrong (refused loads left out), then a clean slate."""
+        found = [error for error in self.tab.errors if "Failed to load resource" not in error]
+        self.tab.errors.clear()
+        return found
+
     def axe(self) -> list[dict[str, Any]]:
         """The serious and critical accessibility violations axe-core finds on the shown page."""
         self.ui.evaluate(AXE.read_text())

@@ -11,13 +11,6 @@ from app.loyalty import ledger
 from app.store.models import Customer, LoyaltyMember, Order, PrivacyRequest
 
 
-def _script_errors(admin) -> list[str]:
-    """What the pages' scripts got wrong (the 422 the form is meant to get is logged as a failed load)."""
-    found = [error for error in admin.tab.errors if "Failed to load resource" not in error]
-    admin.tab.errors.clear()
-    return found
-
-
 def _buyer(shop_id: int) -> Customer:
     session = db.session()
     external_id = session.execute(
@@ -68,7 +61,7 @@ def test_search_opens_the_profile_and_the_points_form_shows_errors_and_the_new_b
     assert _available(customer) == before + 125
     assert ui.locator("[data-balance]").inner_text().replace(",", "") == str(before + 125)
     assert ui.input_value('[name="points"]') == ""
-    _script_errors(admin)
+    admin.script_errors()
     # the export downloads the customer's data as JSON
     with admin.page.expect_download() as download:
         ui.click("[data-export]")
@@ -92,4 +85,4 @@ def test_search_opens_the_profile_and_the_points_form_shows_errors_and_the_new_b
     kinds = db.session().execute(select(PrivacyRequest.kind).where(PrivacyRequest.shop_id == admin.shop.id)
                                  .order_by(PrivacyRequest.id)).scalars().all()
     assert kinds == ["data_request", "customer_redact"]
-    assert _script_errors(admin) == []
+    assert admin.script_errors() == []

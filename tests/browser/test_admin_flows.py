@@ -12,19 +12,8 @@ CART = definitions.ABANDONED_CART
 PAGE = f"/admin/flows/{CART}"
 
 
-def _watch(admin) -> list[tuple[int, str]]:
-    refused: list[tuple[int, str]] = []
-    admin.page.on("response", lambda response: refused.append((response.status, response.url))
-                  if response.status >= 400 else None)
-    return refused
 
 
-def _assert_no_errors(admin, refused, *, expected: tuple[int, ...] = ()) -> None:
-    assert [(status, url) for status, url in refused if status not in expected] == []
-    for error in admin.tab.errors:
-        assert error.startswith("console error: Failed to load resource: the server responded with a status of "), error
-        assert int(error.split("status of ")[1].split()[0]) in (404, *expected), error
-    admin.tab.errors.clear()
 
 
 def _flow(shop_id: int) -> definitions.FlowVersion:
@@ -36,7 +25,7 @@ def _flow(shop_id: int) -> definitions.FlowVersion:
 
 def test_the_preview_follows_the_draft_and_the_form_saves_delays_in_days(admin_browser):
     admin = admin_browser
-    refused = _watch(admin)
+    refused = admin.watch_refusals()
     ui = admin.open(PAGE)
     assert admin.axe() == []
     preview = ui.frame_locator("iframe.email-preview")
@@ -79,12 +68,12 @@ def test_the_preview_follows_the_draft_and_the_form_saves_delays_in_days(admin_b
     ui.click('#confirm-dialog button[value="confirm"]')
     ui.locator("#toast", has_text="Flow saved").wait_for()
     assert _flow(admin.shop.id).is_enabled is False
-    _assert_no_errors(admin, refused, expected=(422,))
+    admin.assert_clean(refused, expected=(422,))
 
 
 def test_a_test_send_reports_its_result(admin_browser, mailbox):  # noqa: F811
     admin = admin_browser
-    refused = _watch(admin)
+    refused = admin.watch_refusals()
     listed = admin.open("/admin/flows")
     assert admin.axe() == []
     listed.click(f'tr[data-flow="{CART}"] a')
@@ -98,4 +87,4 @@ def test_a_test_send_reports_its_result(admin_browser, mailbox):  # noqa: F811
     ui.locator("[data-test-result]", has_text="was sent to owner@example.com").wait_for(timeout=10_000)
     (received,) = mailbox.received
     assert received.message["Subject"] == "[Test] Drafted for the test"
-    _assert_no_errors(admin, refused)
+    admin.assert_clean(refused)

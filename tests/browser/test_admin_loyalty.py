@@ -22,15 +22,6 @@ def _program(shop_id: int) -> programs.Program:
     return found
 
 
-def _script_errors(admin) -> list[str]:
-    """What the pages' scripts got wrong, then a clean slate for the tab's own check.
-
-    Chromium also logs each answer of 400 or more as a console error: the favicon the frame asks
-    for, and the 422 a refused preview is meant to get; those are asserted where they matter.
-    """
-    found = [error for error in admin.tab.errors if "Failed to load resource" not in error]
-    admin.tab.errors.clear()
-    return found
 
 
 def _versions(shop_id: int) -> int:
@@ -62,7 +53,7 @@ def test_the_preview_follows_the_form_and_a_save_keeps_it(admin_browser):
     assert [(r["id"], r["points"], r["kind"], r["value"]) for r in program["rewards"]][::4] == [
         ("5-off", 650, "fixed_amount", "5"), ("tote", 500, "free_shipping", "0")]
     assert admin.axe() == []
-    assert _script_errors(admin) == []
+    assert admin.script_errors() == []
 
 
 def test_a_bad_value_is_marked_inline_and_the_servers_refusal_names_the_field(admin_browser):
@@ -82,7 +73,7 @@ def test_a_bad_value_is_marked_inline_and_the_servers_refusal_names_the_field(ad
     ui.locator('.field-error[data-for="rewards.3.max_points"]', has_text="multiples").wait_for()
     ui.locator("[data-preview-status]", has_text="last valid").wait_for()
     assert _versions(admin.shop.id) == 1
-    assert _script_errors(admin) == []
+    assert admin.script_errors() == []
 
 
 def test_a_change_that_reaches_members_asks_first_with_the_count(admin_browser):
@@ -113,7 +104,7 @@ def test_a_change_that_reaches_members_asks_first_with_the_count(admin_browser):
     ui.click("button[type=submit]")
     ui.locator("#toast", has_text="Tiers saved").wait_for()
     assert _program(admin.shop.id)["tiers"][1]["entry_points"] == 120
-    assert _script_errors(admin) == []
+    assert admin.script_errors() == []
 
 
 def test_every_loyalty_page_passes_the_accessibility_audit(admin_browser):
@@ -126,4 +117,4 @@ def test_every_loyalty_page_passes_the_accessibility_audit(admin_browser):
         ui = admin.open(path)
         ui.locator("#widget-preview .wp-panel").wait_for()
         assert admin.axe() == [], path
-    assert _script_errors(admin) == []
+    assert admin.script_errors() == []

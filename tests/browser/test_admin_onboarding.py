@@ -16,18 +16,8 @@ from tests.helpers import run_jobs
 PAGE = "/admin/onboarding"
 
 
-def _watch(admin) -> list[tuple[int, str]]:
-    refused: list[tuple[int, str]] = []
-    admin.page.on("response", lambda response: refused.append((response.status, response.url))
-                  if response.status >= 400 else None)
-    return refused
 
 
-def _assert_no_errors(admin, refused) -> None:
-    assert refused == []
-    for error in admin.tab.errors:
-        assert error.startswith("console error: Failed to load resource: the server responded with a status of 404"), error
-    admin.tab.errors.clear()
 
 
 def _row(shop_id: int) -> Onboarding | None:
@@ -37,7 +27,7 @@ def _row(shop_id: int) -> Onboarding | None:
 
 def test_the_import_is_followed_live_and_the_steps_are_marked(admin_browser):
     admin = admin_browser
-    refused = _watch(admin)
+    refused = admin.watch_refusals()
     session = db.session()
     now = utcnow()
     run = SyncRun(shop_id=admin.shop.id, kind="backfill", resource="orders", status="importing",
@@ -71,12 +61,12 @@ def test_the_import_is_followed_live_and_the_steps_are_marked(admin_browser):
         ui.get_by_role("button", name="I switched it on").click()
         ui.locator("#step-widget.done").wait_for(timeout=10_000)
         assert _row(admin.shop.id).widget_confirmed_at is not None
-    _assert_no_errors(admin, refused)
+    admin.assert_clean(refused)
 
 
 def test_flow_switches_use_the_flows_api(admin_browser):
     admin = admin_browser
-    refused = _watch(admin)
+    refused = admin.watch_refusals()
     ui = admin.open(PAGE)
     switch = ui.locator("#flow-win_back")
     assert switch.is_checked()
@@ -91,12 +81,12 @@ def test_flow_switches_use_the_flows_api(admin_browser):
     db.session().expire_all()
     assert definitions.current(db.session(), admin.shop.id, "win_back").is_enabled is True
     assert _row(admin.shop.id).flows_enabled_at is not None
-    _assert_no_errors(admin, refused)
+    admin.assert_clean(refused)
 
 
 def test_check_again_finds_the_plugin(woo_admin):
     admin = woo_admin
-    refused = _watch(admin)
+    refused = admin.watch_refusals()
     shop = db.session().execute(select(Shop).where(Shop.id == admin.shop.id)).scalar_one()
     shop.storefront_configured_at = None
     db.session().commit()
@@ -106,12 +96,12 @@ def test_check_again_finds_the_plugin(woo_admin):
     ui.locator("#widget-check-result", has_text="Looking for the plugin").wait_for()
     assert run_jobs() == []
     ui.locator("#step-widget.done", has_text="Plugin detected").wait_for(timeout=15_000)
-    _assert_no_errors(admin, refused)
+    admin.assert_clean(refused)
 
 
 def test_skip_goes_home_and_the_page_shows_where_you_left_off(admin_browser):
     admin = admin_browser
-    refused = _watch(admin)
+    refused = admin.watch_refusals()
     ui = admin.open(PAGE)
     ui.get_by_role("button", name="Skip for now").click()
     ui.wait_for_url(lambda url: url.split("?")[0].endswith("/admin"), timeout=10_000)
@@ -122,4 +112,4 @@ def test_skip_goes_home_and_the_page_shows_where_you_left_off(admin_browser):
     ui.get_by_role("button", name="Resume setup").click()
     ui.get_by_role("button", name="Skip for now").wait_for(timeout=10_000)
     assert _row(admin.shop.id).skipped_at is None
-    _assert_no_errors(admin, refused)
+    admin.assert_clean(refused)

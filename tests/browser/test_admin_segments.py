@@ -8,13 +8,6 @@ from app.extensions import db
 from app.store.models import CustomerMetrics, Segment, SegmentMember
 
 
-def _script_errors(admin) -> list[str]:
-    """What the pages' scripts got wrong (a 422 the preview is meant to get is logged as a failed load)."""
-    found = [error for error in admin.tab.errors if "Failed to load resource" not in error]
-    admin.tab.errors.clear()
-    return found
-
-
 def _matching(shop_id: int, least_orders: int) -> int:
     return db.session().execute(select(func.count()).select_from(CustomerMetrics).where(
         CustomerMetrics.shop_id == shop_id, CustomerMetrics.order_count >= least_orders)).scalar_one()
@@ -64,7 +57,7 @@ def test_the_builder_counts_marks_a_bad_row_and_creates_the_segment(admin_browse
     members = db.session().execute(select(func.count()).select_from(SegmentMember)
                                    .where(SegmentMember.segment_id == segment.id)).scalar_one()
     assert members == expected == ui.locator("[data-member]").count()
-    assert _script_errors(admin) == []
+    assert admin.script_errors() == []
 
 
 def test_every_segments_page_passes_the_accessibility_audit(admin_browser):
@@ -72,7 +65,7 @@ def test_every_segments_page_passes_the_accessibility_audit(admin_browser):
     for path in ("/admin/segments", "/admin/segments/new", "/admin/segments/vip", "/admin/segments/at_risk"):
         admin.open(path)
         assert admin.axe() == [], path
-    assert _script_errors(admin) == []
+    assert admin.script_errors() == []
 
 
 def test_changing_rules_asks_first_and_a_merchants_segment_can_be_deleted(admin_browser):
@@ -106,4 +99,4 @@ def test_changing_rules_asks_first_and_a_merchants_segment_can_be_deleted(admin_
     db.session().expire_all()
     assert db.session().get(Segment, stored.id).deleted_at is not None
     assert ui.locator('[data-segment="big_spenders"]').count() == 0
-    assert _script_errors(admin) == []
+    assert admin.script_errors() == []

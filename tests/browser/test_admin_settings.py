@@ -28,25 +28,8 @@ def _saving(admin, path: str):
     return admin.page.expect_response(lambda response: response.request.method == "PUT" and path in response.url)
 
 
-def _watch(admin) -> list[tuple[int, str]]:
-    """Responses of 400 and above the page receives (the browser logs each as a console error)."""
-    refused: list[tuple[int, str]] = []
-    admin.page.on("response", lambda response: refused.append((response.status, response.url))
-                  if response.status >= 400 else None)
-    return refused
 
 
-def _assert_no_errors(admin, refused, *, expected: tuple[int, ...] = ()) -> None:
-    """No script error, and no failed load but the refusals the test asked for.
-
-    The browser's own favicon request (the devstore admin shell has none) is logged as a 404
-    without a response event of the page; every load of ours has one, so it is checked here.
-    """
-    assert [(status, url) for status, url in refused if status not in expected] == []
-    for error in admin.tab.errors:
-        assert error.startswith("console error: Failed to load resource: the server responded with a status of "), error
-        assert int(error.split("status of ")[1].split()[0]) in (404, *expected), error
-    admin.tab.errors.clear()
 
 
 def _widget(shop_id: int) -> dict:
@@ -62,7 +45,7 @@ def _messaging(shop_id: int) -> dict:
 
 def test_the_preview_follows_the_form_and_saving_stores_the_look(admin_browser):
     admin = admin_browser
-    refused = _watch(admin)
+    refused = admin.watch_refusals()
     ui = admin.open(PAGE)
     assert admin.axe() == []
     stage = ui.locator("#launcher-stage")
@@ -88,12 +71,12 @@ def test_the_preview_follows_the_form_and_saving_stores_the_look(admin_browser):
     widget = _widget(admin.shop.id)
     assert (widget["launcher_label"], widget["position"], widget["primary_color"]) == (
         "Club perks", "bottom-left", "#203040")
-    _assert_no_errors(admin, refused)
+    admin.assert_clean(refused)
 
 
 def test_contact_rules_holdouts_and_language_save_from_their_cards(admin_browser):
     admin = admin_browser
-    refused = _watch(admin)
+    refused = admin.watch_refusals()
     ui = admin.open(PAGE)
     # quiet hours off: the times are disabled and the rule is stored as none
     ui.uncheck("#quiet-on")
@@ -124,12 +107,12 @@ def test_contact_rules_holdouts_and_language_save_from_their_cards(admin_browser
         ui.locator('[name="language"]').locator("xpath=ancestor::form").locator("button[type=submit]").click()
     ui.locator("#toast", has_text="Email language saved").wait_for()
     assert _messaging(admin.shop.id)["language"] == "es"
-    _assert_no_errors(admin, refused)
+    admin.assert_clean(refused)
 
 
 def test_bad_values_are_marked_beside_their_fields(admin_browser):
     admin = admin_browser
-    refused = _watch(admin)
+    refused = admin.watch_refusals()
     ui = admin.open(PAGE)
     # the browser's own range check, shown beside the field, nothing sent
     ui.fill("#holdout-abandoned_cart", "60")
@@ -146,4 +129,4 @@ def test_bad_values_are_marked_beside_their_fields(admin_browser):
     assert "sender_name" not in _messaging(admin.shop.id)
     assert admin.axe() == []
     # the refused call is logged by the browser as a failed request; nothing else went wrong
-    _assert_no_errors(admin, refused, expected=(422,))
+    admin.assert_clean(refused, expected=(422,))
