@@ -30,12 +30,24 @@ LEDGER: Table = LedgerEntry.__table__  # type: ignore[assignment]
 _UNPAID = frozenset({"pending", "voided", "failed", "authorized", "expired"})
 
 
+# The most points one manual adjustment may add or take.
+MAX_ADJUSTMENT = 10_000_000
+
+
 class LedgerError(Exception):
     """A movement was refused (e.g. not enough points); ``status`` suits an HTTP answer."""
 
     def __init__(self, message: str, status: int = 409):
         super().__init__(message)
         self.status = status
+
+
+class ShortBalanceError(LedgerError):
+    """A manual deduction larger than the points available: ``available`` (never below 0) says how many."""
+
+    def __init__(self, available: int):
+        super().__init__(f"this would take the balance below zero: {available} points available", status=422)
+        self.available = available
 
 
 @dataclasses.dataclass(frozen=True)
@@ -507,15 +519,29 @@ def award(session: Session, shop_id: int, member_id: int, points: int, *, cause:
 
 
 def adjust(session: Session, shop_id: int, member_id: int, points: int, *, key: str, actor: str,
-           reason: str, program: Program) -> bool:
-    """A manual adjustment by a merchant: needs who and why; once per ``key``."""
+           reason: str, program: Program, below_zero: bool = False) -> bool:
+    """A manual adjustment by a merchant: needs who and why; once per ``key``.
+
+    A deduction may not take the available balance below zero (``ShortBalanceError``) unless
+    ``below_zero``: the member's row is locked first (as ``spend`` does), so two deductions at
+    once cannot both pass. A replay of a key already used moves nothing and is not refused.
+    """
     if not actor or not reason or not reason.strip():
         raise LedgerError("a manual adjustment needs an actor and a reason", status=400)
-    if not isinstance(points, int) or isinstance(points, bool) or points == 0 or abs(points) > 10_000_000:
-        raise LedgerError("points must be a whole number other than 0, at most 10000000 either way", status=400)
+    if not isinstance(points, int) or isinstance(points, bool) or points == 0 or abs(points) > MAX_ADJUSTMENT:
+        raise LedgerError(f"points must be a whole number other than 0, at most {MAX_ADJUSTMENT} either way",
+                          status=400)
+    cause_key = f"adjustment:{key}"
+    if points < 0 and not below_zero:
+        _lock_member(session, member_id)
+        repeated = session.execute(select(LedgerEntry.id).where(
+            LedgerEntry.shop_id == shop_id, LedgerEntry.cause_key == cause_key)).first()
+        available = balance(session, member_id).available
+        if repeated is None and available + points < 0:
+            raise ShortBalanceError(max(available, 0))
     now = utcnow()
     return add_entry(session, shop_id=shop_id, member_id=member_id, points=points, cause="adjustment",
-                     cause_key=f"adjustment:{key}", program_version=program.version,
+                     cause_key=cause_key, program_version=program.version,
                      available_at=now, actor=actor, reason=reason.strip(),
                      expires_at=lot_expiry(program, now) if points > 0 else None)
 

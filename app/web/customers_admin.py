@@ -49,7 +49,7 @@ PAGE_SIZE = 50
 TIMELINE_SIZE = 25
 MAX_QUERY = 320
 MAX_REASON = 500
-MAX_POINTS = 10_000_000
+MAX_POINTS = ledger.MAX_ADJUSTMENT
 
 
 # --- search ------------------------------------------------------------------------------------
@@ -390,8 +390,8 @@ def adjust_points(customer_id: int):
 
     The same rules as the loyalty API's adjustment (``ledger.adjust``), with each refusal a 422
     naming the form's field: ``points`` (not a whole number, 0, or more than the customer has),
-    ``reason`` (missing or too long). A deduction is checked against the available balance with
-    the member's row locked, so two deductions at once cannot both pass.
+    ``reason`` (missing or too long). ``ledger.adjust`` checks a deduction against the available
+    balance with the member's row locked, so two deductions at once cannot both pass.
     """
     session = db.session()
     customer = customer_of_shop(session, g.shop.id, customer_id)
@@ -419,21 +419,15 @@ def adjust_points(customer_id: int):
                                    email=customer.email)
         assert member is not None
         session.flush()
-    session.execute(select(LoyaltyMember.id).where(LoyaltyMember.id == member.id).with_for_update())
-    cause_key = f"adjustment:{key}"
-    repeated = session.execute(select(LedgerEntry.id).where(LedgerEntry.shop_id == g.shop.id,
-                                                            LedgerEntry.cause_key == cause_key)).first()
-    if repeated is None and points < 0:
-        available = ledger.balance(session, member.id).available
-        if available + points < 0:
-            session.rollback()
-            return error_response(
-                422, f"This would take the balance below zero: the customer has {max(available, 0):,} points "
-                     "available. Enter a smaller deduction.", field="points", available=max(available, 0))
     program = programs.ensure(session, g.shop.id)
     try:
         added = ledger.adjust(session, g.shop.id, member.id, points, key=key, actor=f"admin:{g.shop.domain}",
                               reason=reason, program=program)
+    except ledger.ShortBalanceError as error:
+        session.rollback()
+        return error_response(
+            422, f"This would take the balance below zero: the customer has {error.available:,} points "
+                 "available. Enter a smaller deduction.", field="points", available=error.available)
     except ledger.LedgerError as error:
         session.rollback()
         return error_response(422 if error.status == 400 else error.status, str(error), field="points")

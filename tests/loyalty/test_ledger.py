@@ -148,6 +148,25 @@ def test_spending_is_once_per_key_and_never_beyond_the_spendable_balance(session
     assert ledger.balance(session, member.id).available == 50
 
 
+def test_a_manual_deduction_never_takes_the_balance_below_zero_and_a_replay_is_not_refused(session, started):
+    member = ledger.member_for(session, started.id, customer_external_id="c1", email="ana@example.com")
+    program = programs.current(session, started.id)
+    assert ledger.adjust(session, started.id, member.id, 50, key="gift", actor="m", reason="goodwill", program=program)
+    assert ledger.adjust(session, started.id, member.id, -50, key="take", actor="m", reason="mistake", program=program)
+    session.commit()
+    with pytest.raises(ledger.ShortBalanceError) as refused:
+        ledger.adjust(session, started.id, member.id, -1, key="more", actor="m", reason="mistake", program=program)
+    assert (refused.value.available, refused.value.status) == (0, 422)
+    session.rollback()
+    # the first deduction again (a retried form) moves nothing and is not refused though the balance is 0
+    assert not ledger.adjust(session, started.id, member.id, -50, key="take", actor="m", reason="mistake",
+                             program=program)
+    # a debt on purpose (points spent, then the order refunded) is the caller's to ask for
+    assert ledger.adjust(session, started.id, member.id, -20, key="owed", actor="m", reason="refund",
+                         program=program, below_zero=True)
+    assert ledger.balance(session, member.id).available == -20
+
+
 def test_parallel_spends_of_one_member_never_overdraw(session, started):
     session.execute(LoyaltyProgram.__table__.update().values(settings={**programs.DEFAULTS, "pending_days": 0}))
     session.commit()

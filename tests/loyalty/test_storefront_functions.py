@@ -97,7 +97,7 @@ def test_points_owed_after_a_refund_are_shown_as_the_refund_policy_says(session,
     member = ledger.member_for(session, started.id, customer_external_id="c1", email="ana@example.com")
     program = programs.current(session, started.id)
     ledger.adjust(session, started.id, member.id, -30, key="owed", actor="t", reason="refund of spent points",
-                  program=program)
+                  program=program, below_zero=True)
     session.commit()
     negative = storefront.member_view(session, started, "c1", _present(started))["points"]
     assert (negative["available"], negative["spendable"], negative["owed"]) == (-30, 0, 30)

@@ -37,6 +37,11 @@ def test_every_page_opens_in_the_frame_with_a_session_token(embedded, path):
     assert "default-src 'self'" in policy and response.headers["Cache-Control"] == "no-store"
     html = response.get_data(as_text=True)
     assert f'<meta name="shopify-api-key" content="{API_KEY}">' in html
+    # App Bridge is the first script, and every stylesheet comes before it (the body is never laid out unstyled)
+    head = html[:html.index("</head>")]
+    scripts = re.findall(r"<script[^>]*>", head)
+    assert scripts[0].startswith('<script src="') and "app-bridge.js" in scripts[0] and "defer" not in scripts[0]
+    assert head.rindex('rel="stylesheet"') < head.index(scripts[0])
     assert 'class="skin-polaris"' in html and 'data-embedded="true"' in html
     # no cookie is needed or set inside the frame
     assert "Set-Cookie" not in response.headers

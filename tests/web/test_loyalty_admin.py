@@ -55,6 +55,9 @@ def test_adjustments_need_a_reason_happen_once_and_show_in_the_history(client, i
     assert [m["customer_id"] for m in found] == ["c1"]
     liability = client.get("/api/admin/loyalty/liability", headers=bearer(token)).get_json()
     assert (liability["points"], liability["amount"]) == (50, "0.50")
+    short = client.post(url, json={"points": -51, "key": "a2", "reason": "mistake"}, headers=bearer(token))
+    assert short.status_code == 422 and "below zero: 50 points available" in short.get_json()["error"]
+    assert client.get("/api/admin/loyalty/members/c1", headers=bearer(token)).get_json()["balance"]["available"] == 50
 
 
 def test_another_shops_members_are_404(client, installed, devstore):

@@ -1,7 +1,7 @@
 /* Home: draws the revenue of new and returning customers with uPlot from the page's JSON, and,
  * when the page was drawn before the order figures were computed (a large shop's first view),
- * asks GET /api/admin/analytics/home for them and puts their cards, tables and chart in the
- * boxes reserved for them. The table under the chart holds the same figures (and is what
+ * asks GET /api/admin/analytics/home for them and puts their cards, tables and chart where the
+ * "Calculating…" boxes were, without moving anything on the page. The table under the chart holds the same figures (and is what
  * screen readers read); without JavaScript or uPlot the reserved box stays empty and the table remains.
  */
 (function () {
@@ -68,16 +68,42 @@
     return holder.content;
   }
 
+  function pathTo(node, root) {
+    /* The child indexes that lead from root to node (to find its copy in a clone of root). */
+    var path = [];
+    while (node && node !== root && node.parentNode && node.parentNode.children) {
+      path.unshift(Array.prototype.indexOf.call(node.parentNode.children, node));
+      node = node.parentNode;
+    }
+    return node === root ? path : null;
+  }
+
+  function follow(root, path) {
+    return path.reduce(function (node, index) { return node && node.children[index]; }, root);
+  }
+
   function fill(html) {
-    /* Put the API's markup (the page's own macros) where the "Calculating…" boxes are. */
+    /* Put the API's markup (the page's own macros) where the "Calculating…" boxes are.
+     * The figures go into a copy of everything from the metric cards down, and the copy takes
+     * the original's place in one step: its elements are new to the page, so none of them counts
+     * as having moved (what appears is not a layout shift; what moves is), whatever heights the
+     * figures turn out to have. Open definitions stay open and focus stays where it was. */
+    var body = document.querySelector("[data-figures-body]");
+    if (!body) return;
+    var copy = body.cloneNode(true);
+    var active = document.activeElement;
+    var focused = pathTo(active, body);
     Object.keys(html.cards).forEach(function (key) {
-      var card = document.querySelector('[data-metric="' + key + '"][data-pending-card]');
+      var card = copy.querySelector('[data-metric="' + key + '"][data-pending-card]');
       if (card) card.replaceWith(parts(html.cards[key]));
     });
     ["flows", "revenue", "cohorts"].forEach(function (name) {
-      var box = document.querySelector('[data-pending="' + name + '"]');
+      var box = copy.querySelector('[data-pending="' + name + '"]');
       if (box) box.replaceWith(parts(html[name]));
     });
+    body.replaceWith(copy);
+    var target = focused && follow(copy, focused);
+    if (target && target.tagName === active.tagName && typeof target.focus === "function") target.focus();
   }
 
   function loadFigures(region) {
