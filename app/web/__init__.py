@@ -20,6 +20,7 @@ def register_blueprints(app: Flask) -> None:
         messaging_admin,
         onboarding_admin,
         pages,
+        refusals,
         segments_admin,
         storefront,
         storefront_api,
@@ -30,6 +31,7 @@ def register_blueprints(app: Flask) -> None:
 
     errors.register(app)
     app.after_request(admin.no_store)
+    app.after_request(refusals.translate_response)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(webhooks.blueprint)

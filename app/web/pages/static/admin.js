@@ -4,7 +4,8 @@
  * platform's admin frame a fresh session token from App Bridge (no cookies), otherwise the
  * first-party session cookie plus its CSRF token. Forms marked data-api="METHOD /api/..." are
  * sent as JSON (field names are dotted paths; data-type casts), with the API's 422 shown beside
- * the field it names. Inside the frame, links to admin pages are followed with a session token.
+ * the field it names, in the page's language (every call says it in X-Comeback-Language).
+ * Inside the frame, links to admin pages are followed with a session token.
  */
 (function () {
   "use strict";
@@ -19,7 +20,9 @@
   }
 
   function headers(extra) {
-    var result = Object.assign({ "Accept": "application/json" }, extra || {});
+    /* The page's language: the API's refusals come back in it (app/web/refusals.py). */
+    var result = Object.assign({ "Accept": "application/json",
+                                 "X-Comeback-Language": document.documentElement.lang || "en" }, extra || {});
     return token().then(function (value) {
       if (value) result["Authorization"] = "Bearer " + value;
       else {
