@@ -15,11 +15,12 @@ from collections.abc import Sequence
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, func, select, update
+from sqlalchemy import ColumnElement, Table, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.loyalty.program import Program
+from app.store import locking
 from app.store.models import LedgerEntry, LoyaltyMember, LoyaltyProgram, Order, Refund
 from app.store.types import utcnow
 from app.store.upsert import among, insert_ignore
@@ -415,18 +416,8 @@ def lock_shop(session: Session, shop_id: int) -> None:
 
 
 def _sqlite_write_lock(session: Session) -> None:
-    """Take SQLite's write lock now, before anything is read (``BEGIN IMMEDIATE``).
-
-    The driver begins a transaction only at the first write, and a transaction that read before
-    it waited for the lock could decide on what it read then; beginning immediately means every
-    read that follows sees the last writer's commit. Inside a transaction that already wrote,
-    the lock is held already.
-    """
-    raw = session.connection().connection.dbapi_connection
-    if raw is not None and not raw.in_transaction:
-        raw.execute("BEGIN IMMEDIATE")
-    else:
-        session.execute(update(LoyaltyMember).where(LoyaltyMember.id == -1).values(id=LoyaltyMember.id))
+    """SQLite's write lock, taken before the member's balance is read (``locking.sqlite_write_lock``)."""
+    locking.sqlite_write_lock(session, LoyaltyMember.__table__)
 
 
 def lock_members(session: Session, member_ids: Sequence[int]) -> None:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
 
+from app.extensions import db
 from app.segments import metrics
 from app.store.models import CustomerMetrics, SegmentModel, Shop
 from app.store.types import utcnow
@@ -132,6 +136,44 @@ def test_a_new_order_refreshes_only_its_customer_against_the_last_limits(session
     assert all(after[key].computed_at == before[key].computed_at for key in before if key != "c:c-A")
     # a second refresh finds nothing new
     assert metrics.refresh(session, shop, NOW + DAY) == (set(), False)
+
+
+def test_a_refresh_during_a_full_recompute_waits_for_it_and_keeps_its_change(session, scored):
+    # given a full recompute under way in one transaction, and a new order of A's
+    shop, _ = scored
+    support.write(shop, support.order("A-new", NOW, "60.00", customer="c-A"))
+    session.close()
+    make = sessionmaker(bind=db.engine)
+    nightly = make()
+    metrics.recompute(nightly, nightly.get(Shop, shop.id), NOW + DAY)
+    finished: dict[str, float] = {}
+
+    def refresh() -> None:
+        own = make()
+        try:
+            metrics.refresh(own, own.get(Shop, shop.id), NOW + DAY)
+            own.commit()
+            finished["refresh"] = time.monotonic()
+        finally:
+            own.close()
+
+    # when a refresh of the same shop starts meanwhile
+    worker = threading.Thread(target=refresh)
+    worker.start()
+    worker.join(timeout=1.0)
+
+    # then it waits until the recompute commits, and A's rows are whole afterwards
+    assert worker.is_alive() and "refresh" not in finished
+    nightly.commit()
+    committed = time.monotonic()
+    nightly.close()
+    worker.join(timeout=60)
+    assert finished["refresh"] >= committed
+    check = make()
+    rows = _rows(check, shop.id)
+    check.close()
+    assert rows["c:c-A"].order_count == 2 and rows["c:c-A"].total_spent == 70.0
+    assert len(rows) == len(HISTORY) + 1  # every customer once (the one without orders too)
 
 
 def test_a_cancelled_order_takes_its_purchase_back(session, scored):
