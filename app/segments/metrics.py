@@ -103,14 +103,15 @@ def model_for(session: Session, shop_id: int, *, lock: bool = False) -> SegmentM
 
     A full recompute and a refresh of the same shop both lock it first, so they run one after
     the other: the recompute replaces the shop's rows wholesale, which a refresh writing some of
-    them meanwhile would collide with.
+    them meanwhile would collide with (an erasure takes it too: ``hold``). A shop's very first
+    run has no row to lock yet; two at once then collide on making it, and one is retried.
     """
     if lock and session.get_bind().dialect.name == "sqlite":
         locking.sqlite_write_lock(session, SegmentModel.__table__)
         model = session.get(SegmentModel, shop_id, populate_existing=True)
-    elif lock:
-        model = session.execute(select(SegmentModel).where(SegmentModel.shop_id == shop_id)
-                                .with_for_update()).scalar_one_or_none()
+    elif lock:  # the row as it is now: an object the session kept from before may be out of date
+        model = session.execute(select(SegmentModel).where(SegmentModel.shop_id == shop_id).with_for_update()
+                                .execution_options(populate_existing=True)).scalar_one_or_none()
     else:
         model = session.get(SegmentModel, shop_id)
     if model is None:
@@ -118,6 +119,18 @@ def model_for(session: Session, shop_id: int, *, lock: bool = False) -> SegmentM
         session.add(model)
         session.flush()
     return model
+
+
+def hold(session: Session, shop_id: int) -> None:
+    """Wait for a full recompute or refresh of the shop under way, and keep them out until commit.
+
+    For a writer of a few of the shop's rows (an erasure): a full run deletes and re-inserts them
+    all, and a delete beside it would miss the rows it inserts.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        locking.sqlite_write_lock(session, SegmentModel.__table__)
+    else:
+        session.execute(select(SegmentModel.shop_id).where(SegmentModel.shop_id == shop_id).with_for_update())
 
 
 def _float(column: Any) -> Any:

@@ -243,6 +243,9 @@ def _erase_segment_data(session: Session, shop_id: int, customer_external_id: st
         [f"e:{email.strip().lower()}"] if email and email.strip() else [])
     if not keys:
         return {}
+    from app.segments import metrics  # the segments import the store: at call time
+
+    metrics.hold(session, shop_id)  # a nightly run under way would re-insert the rows deleted here
     return {
         "customer_metrics": session.execute(delete(CustomerMetrics).where(
             CustomerMetrics.shop_id == shop_id, CustomerMetrics.customer_key.in_(keys))).rowcount or 0,

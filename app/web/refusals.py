@@ -24,6 +24,9 @@ from app.web.pages import i18n
 
 HEADER = "X-Comeback-Language"
 FILE = "refusals.json"
+# Longer messages (they may echo what a client sent) are left as they are: matching a long text
+# against every template's lazy groups costs time that grows with its length.
+MAX_LENGTH = 1000
 
 
 @functools.cache
@@ -58,21 +61,22 @@ def _matchers() -> tuple[tuple[str, re.Pattern[str]], ...]:
     return tuple((key, pattern) for key, pattern, _literal in compiled)
 
 
-def translate(message: str, language: str) -> str:
+def translate(message: str, language: str, *, nested: bool = True) -> str:
     """``message`` in ``language``: the matching template's sentence with the message's values.
 
     A captured value that is itself a whole refusal (``the step cannot be shown: <reason>``) is
-    translated too. English, a language without refusals, or a message no template matches: the
-    message unchanged.
+    translated too, one level deep. English, a language without refusals, a message longer than
+    ``MAX_LENGTH`` or one no template matches: the message unchanged.
     """
-    if language == i18n.DEFAULT or language not in i18n.LANGUAGES:
+    if language == i18n.DEFAULT or language not in i18n.LANGUAGES or len(message) > MAX_LENGTH:
         return message
     target = templates(language)
     for key, pattern in _matchers():
         found = pattern.match(message)
         if found is None or key not in target:
             continue
-        values = {name: translate(value, language) for name, value in found.groupdict().items()}
+        values = {name: translate(value, language, nested=False) if nested else value
+                  for name, value in found.groupdict().items()}
         return target[key].format(**values)
     return message
 

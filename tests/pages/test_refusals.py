@@ -132,6 +132,20 @@ def test_a_refusal_inside_a_refusal_is_translated_too():
         "der Schritt kann nicht angezeigt werden: steps[0].intro: muss eine einzige Zeile sein")
 
 
+def test_a_long_message_echoing_what_a_client_sent_is_left_as_it_is():
+    # a key of thousands of characters in "<key>: unknown setting (known: …)": no template is tried
+    message = "x: " * 2000 + ": unknown setting (known: pending_days)"
+    assert len(message) > refusals.MAX_LENGTH
+    assert refusals.translate(message, "de") == message
+    short = "x: unknown setting (known: pending_days)"
+    assert refusals.translate(short, "de") != short
+
+
+def test_the_ledgers_own_refusal_of_a_deduction_is_translated():
+    assert refusals.translate("this would take the balance below zero: 50 points available", "fr") == (
+        "cela ferait passer le solde sous zéro : 50 points disponibles")
+
+
 def test_literal_braces_in_a_refusal_are_kept():
     assert refusals.translate('rules: must be {"all": [...]} or {"any": [...]}', "de") == (
         'rules: muss {"all": [...]} oder {"any": [...]} sein')

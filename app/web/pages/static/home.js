@@ -93,17 +93,22 @@
     var copy = body.cloneNode(true);
     var active = document.activeElement;
     var focused = pathTo(active, body);
+    var target = focused && follow(copy, focused);  // found before the copy's boxes are replaced
     Object.keys(html.cards).forEach(function (key) {
       var card = copy.querySelector('[data-metric="' + key + '"][data-pending-card]');
-      if (card) card.replaceWith(parts(html.cards[key]));
+      if (!card) return;
+      var open = card.querySelector("details[open]");
+      var fresh = parts(html.cards[key]).firstElementChild;
+      if (open && fresh.querySelector("details")) fresh.querySelector("details").open = true;
+      if (target && card.contains(target)) target = fresh.querySelector("summary");
+      card.replaceWith(fresh);
     });
     ["flows", "revenue", "cohorts"].forEach(function (name) {
       var box = copy.querySelector('[data-pending="' + name + '"]');
       if (box) box.replaceWith(parts(html[name]));
     });
     body.replaceWith(copy);
-    var target = focused && follow(copy, focused);
-    if (target && target.tagName === active.tagName && typeof target.focus === "function") target.focus();
+    if (target && copy.contains(target) && typeof target.focus === "function") target.focus();
   }
 
   function loadFigures(region) {
