@@ -527,9 +527,10 @@ def adjust(session: Session, shop_id: int, member_id: int, points: int, *, key: 
         _lock_member(session, member_id)
         repeated = session.execute(select(LedgerEntry.id).where(
             LedgerEntry.shop_id == shop_id, LedgerEntry.cause_key == cause_key)).first()
-        available = balance(session, member_id).available
-        if repeated is None and available + points < 0:
-            raise ShortBalanceError(max(available, 0))
+        if repeated is None:
+            available = balance(session, member_id).available
+            if available + points < 0:
+                raise ShortBalanceError(max(available, 0))
     now = utcnow()
     return add_entry(session, shop_id=shop_id, member_id=member_id, points=points, cause="adjustment",
                      cause_key=cause_key, program_version=program.version,

@@ -106,14 +106,10 @@ def model_for(session: Session, shop_id: int, *, lock: bool = False) -> SegmentM
     them meanwhile would collide with (an erasure takes it too: ``hold``). A shop's very first
     run has no row to lock yet; two at once then collide on making it, and one is retried.
     """
-    if lock and session.get_bind().dialect.name == "sqlite":
-        locking.sqlite_write_lock(session, SegmentModel.__table__)
-        model = session.get(SegmentModel, shop_id, populate_existing=True)
-    elif lock:  # the row as it is now: an object the session kept from before may be out of date
-        model = session.execute(select(SegmentModel).where(SegmentModel.shop_id == shop_id).with_for_update()
-                                .execution_options(populate_existing=True)).scalar_one_or_none()
-    else:
-        model = session.get(SegmentModel, shop_id)
+    if lock:
+        hold(session, shop_id)
+    # Once locked, the row as it is now: an object the session kept from before may be out of date.
+    model = session.get(SegmentModel, shop_id, populate_existing=lock)
     if model is None:
         model = SegmentModel(shop_id=shop_id, window_days=WINDOW_DAYS, orders_id=0, refunds_id=0)
         session.add(model)
@@ -124,8 +120,9 @@ def model_for(session: Session, shop_id: int, *, lock: bool = False) -> SegmentM
 def hold(session: Session, shop_id: int) -> None:
     """Wait for a full recompute or refresh of the shop under way, and keep them out until commit.
 
-    For a writer of a few of the shop's rows (an erasure): a full run deletes and re-inserts them
-    all, and a delete beside it would miss the rows it inserts.
+    The lock of ``model_for(lock=True)``, and of a writer of a few of the shop's rows (an
+    erasure): a full run deletes and re-inserts them all, and a delete beside it would miss the
+    rows it inserts. PostgreSQL locks the model row; SQLite takes its one write lock.
     """
     if session.get_bind().dialect.name == "sqlite":
         locking.sqlite_write_lock(session, SegmentModel.__table__)

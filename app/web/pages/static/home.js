@@ -1,8 +1,9 @@
 /* Home: draws the revenue of new and returning customers with uPlot from the page's JSON, and,
  * when the page was drawn before the order figures were computed (a large shop's first view),
  * asks GET /api/admin/analytics/home for them and puts their cards, tables and chart where the
- * "Calculating…" boxes were, without moving anything on the page. The table under the chart holds the same figures (and is what
- * screen readers read); without JavaScript or uPlot the reserved box stays empty and the table remains.
+ * "Calculating…" boxes were, without moving anything on the page. The table under the chart
+ * holds the same figures (and is what screen readers read); without JavaScript or uPlot the
+ * reserved box stays empty and the table remains.
  */
 (function () {
   "use strict";
