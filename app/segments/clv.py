@@ -37,6 +37,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -137,27 +138,84 @@ def _dropout_odds(r: float, alpha: float, a: float, b: float, x: Array, t_x: Arr
     return np.where(repeat, odds, -np.inf)
 
 
-def _bgnbd_objective(log_params: Array, x: Array, t_x: Array, T: Array, weights: Array) -> tuple[float, Array]:
-    """The negative mean log-likelihood per customer and its gradient in log-parameter space."""
+@dataclasses.dataclass(frozen=True)
+class _ByX:
+    """Rows grouped by their distinct x, for the terms of a likelihood that depend on x alone.
+
+    A shop's customers have a few dozen distinct repeat counts: the gamma functions of those
+    terms are taken once per distinct value (``values``, each row's ``at`` it), their sum weighted
+    by ``weights`` (the rows' weights added up per value), instead of once per customer.
+    """
+
+    values: Array
+    at: NDArray[np.intp]
+    weights: Array
+
+    @classmethod
+    def of(cls, x: Array, w: Array) -> _ByX:
+        values, at = np.unique(x, return_inverse=True)
+        return cls(values, at.ravel(), np.bincount(at.ravel(), weights=w, minlength=values.size))
+
+
+@dataclasses.dataclass(frozen=True)
+class _BgNbdData:
+    """A BG/NBD fit's rows, arranged once for the optimiser's many evaluations of the likelihood.
+
+    Rows without a repeat purchase (x = 0) contribute r·log α − r·log(α+T) and nothing else, so
+    only their T and weight are kept; the others (suffix 1) carry everything.
+    """
+
+    total: float
+    by_x: _ByX
+    T0: Array
+    w0: Array
+    x1: Array
+    t_x1: Array
+    T1: Array
+    w1: Array
+    wx1: Array  # w1 · x1
+    at1: NDArray[np.intp]  # each repeat row's place in ``by_x.values``
+
+    @classmethod
+    def of(cls, x: Array, t_x: Array, T: Array, w: Array) -> _BgNbdData:
+        by_x = _ByX.of(x, w)
+        repeat = x > 0
+        return cls(float(w.sum()), by_x, T[~repeat], w[~repeat], x[repeat], t_x[repeat], T[repeat], w[repeat],
+                   w[repeat] * x[repeat], by_x.at[repeat])
+
+
+def _bgnbd_objective(log_params: Array, data: _BgNbdData) -> tuple[float, Array]:
+    """The negative mean log-likelihood per customer (eq. 6 of the paper) and its gradient in
+    log-parameter space."""
     r, alpha, a, b = np.exp(log_params)
-    dropout = _dropout_odds(r, alpha, a, b, x, t_x, T)
-    repeat = x > 0
-    log_alpha_T, log_alpha_t_x = np.log(alpha + T), np.log(alpha + t_x)
-    each = (special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha) - (r + x) * log_alpha_T
-            + special.gammaln(b + x) - special.gammaln(b) - special.gammaln(a + b + x) + special.gammaln(a + b)
-            + np.logaddexp(0.0, dropout))
-    share = np.where(repeat, special.expit(dropout), 0.0)  # d softplus(D) / dD
-    digamma_ab_x = special.digamma(a + b + x)
+    xs, W, total = data.by_x.values, data.by_x.weights, data.total
+    # The terms of x alone, summed over the distinct x.
+    by_x = W @ (special.gammaln(r + xs) - special.gammaln(r) + special.gammaln(b + xs) - special.gammaln(b)
+                - special.gammaln(a + b + xs) + special.gammaln(a + b))
+    digamma_ab_x = special.digamma(a + b + xs)
+    d_r = W @ (special.digamma(r + xs) - special.digamma(r))
+    d_a = W @ (special.digamma(a + b) - digamma_ab_x)
+    d_b = W @ (special.digamma(b + xs) - special.digamma(b) - digamma_ab_x + special.digamma(a + b))
+    # Those of each row: without a repeat purchase only -r·log(α+T).
+    log_T0 = np.log(alpha + data.T0)
+    inverse_T0 = 1 / (alpha + data.T0)
+    log_T1, log_t_x1 = np.log(alpha + data.T1), np.log(alpha + data.t_x1)
+    inverse_T1, inverse_t_x1 = 1 / (alpha + data.T1), 1 / (alpha + data.t_x1)
+    b_x = np.where(xs > 0, b + xs - 1, 1.0)
+    log_b_x = np.log(b_x)
+    rx1 = r + data.x1
+    dropout = np.log(a) - log_b_x[data.at1] + rx1 * (log_T1 - log_t_x1)
+    share = data.w1 * special.expit(dropout)  # weight × d softplus(D) / dD
+    value = (by_x + r * np.log(alpha) * total - r * (data.w0 @ log_T0) - (r * data.w1 + data.wx1) @ log_T1
+             + data.w1 @ np.logaddexp(0.0, dropout))
     gradient = np.array([
-        r * (special.digamma(r + x) - special.digamma(r) + np.log(alpha) - log_alpha_T
-             + share * (log_alpha_T - log_alpha_t_x)),
-        alpha * (r / alpha - (r + x) / (alpha + T) + share * (r + x) * (1 / (alpha + T) - 1 / (alpha + t_x))),
-        a * (special.digamma(a + b) - digamma_ab_x + share / a),
-        b * (special.digamma(b + x) - special.digamma(b) - digamma_ab_x + special.digamma(a + b)
-             - share / np.where(repeat, b + x - 1, 1.0)),
-    ]) @ weights
-    total = weights.sum()
-    return -float(each @ weights) / float(total), -gradient / total
+        r * (d_r + np.log(alpha) * total - data.w0 @ log_T0 - data.w1 @ log_T1 + share @ (log_T1 - log_t_x1)),
+        alpha * (r / alpha * total - r * (data.w0 @ inverse_T0) - (r * data.w1 + data.wx1) @ inverse_T1
+                 + (share * rx1) @ (inverse_T1 - inverse_t_x1)),
+        a * (d_a + share.sum() / a),
+        b * (d_b - np.bincount(data.at1, weights=share, minlength=xs.size) @ (1 / b_x)),
+    ])
+    return -float(value) / total, -gradient / total
 
 
 def bgnbd_log_likelihood(params: BgNbdParams, x: ArrayLike, t_x: ArrayLike, T: ArrayLike,
@@ -166,11 +224,12 @@ def bgnbd_log_likelihood(params: BgNbdParams, x: ArrayLike, t_x: ArrayLike, T: A
     x_, t_x_, T_ = _floats(x, t_x, T)
     w = _weights(weights, x_)
     log_params = np.log([params.r, params.alpha, params.a, params.b])
-    mean, _ = _bgnbd_objective(log_params, x_.ravel(), t_x_.ravel(), T_.ravel(), w.ravel())
-    return -mean * float(w.sum())
+    data = _BgNbdData.of(x_.ravel(), t_x_.ravel(), T_.ravel(), w.ravel())
+    mean, _ = _bgnbd_objective(log_params, data)
+    return -mean * data.total
 
 
-def _maximise(objective: Callable[..., tuple[float, Array]], start: Array, arguments: tuple[Array, ...],
+def _maximise(objective: Callable[..., tuple[float, Array]], start: Array, arguments: tuple[Any, ...],
               max_iterations: int) -> Array:
     bounds = [(-_LOG_BOUND, _LOG_BOUND)] * len(start)
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
@@ -188,8 +247,9 @@ def fit_bgnbd(x: ArrayLike, t_x: ArrayLike, T: ArrayLike, weights: ArrayLike | N
               max_iterations: int = MAX_ITERATIONS) -> BgNbdParams:
     """The maximum-likelihood BG/NBD parameters; raises ``FitError`` if the optimiser fails."""
     x_, t_x_, T_ = (value.ravel() for value in _floats(x, t_x, T))
-    w = _weights(weights, x_)
-    r, alpha, a, b = np.exp(_maximise(_bgnbd_objective, np.zeros(4), (x_, t_x_, T_, w), max_iterations))
+    w = _weights(weights, x_).ravel()
+    data = _BgNbdData.of(x_, t_x_, T_, w)
+    r, alpha, a, b = np.exp(_maximise(_bgnbd_objective, np.zeros(4), (data,), max_iterations))
     return BgNbdParams(float(r), float(alpha), float(a), float(b))
 
 
@@ -253,21 +313,42 @@ def _expected_if_alive(params: BgNbdParams, t: Array, x: Array, T: Array) -> Arr
     return result
 
 
-def _gamma_gamma_objective(log_params: Array, x: Array, m: Array, weights: Array) -> tuple[float, Array]:
+@dataclasses.dataclass(frozen=True)
+class _GammaGammaData:
+    """A Gamma-Gamma fit's repeat customers, arranged once for the optimiser's evaluations."""
+
+    total: float
+    by_x: _ByX
+    mx: Array  # m · x, the customer's repeat spend
+    w: Array
+    wx: Array  # w · x
+    x_log_m_x: float  # Σ w·x·(log m + log x)
+    log_m: float  # Σ w·log m
+
+    @classmethod
+    def of(cls, x: Array, m: Array, w: Array) -> _GammaGammaData:
+        log_m = np.log(m)
+        return cls(float(w.sum()), _ByX.of(x, w), m * x, w, w * x, float((w * x) @ (log_m + np.log(x))),
+                   float(w @ log_m))
+
+
+def _gamma_gamma_objective(log_params: Array, data: _GammaGammaData) -> tuple[float, Array]:
     """The negative mean log-likelihood per customer and its gradient in log-parameter space."""
     p, q, gamma = np.exp(log_params)
-    px = p * x
-    log_gamma_mx = np.log(gamma + m * x)
-    each = (special.gammaln(px + q) - special.gammaln(px) - special.gammaln(q) + q * np.log(gamma)
-            + (px - 1) * np.log(m) + px * np.log(x) - (px + q) * log_gamma_mx)
+    xs, W, total = data.by_x.values, data.by_x.weights, data.total
+    px = p * xs
     digamma_px_q = special.digamma(px + q)
+    log_gamma_mx = np.log(gamma + data.mx)
+    inverse_gamma_mx = 1 / (gamma + data.mx)
+    wx_log, w_log = data.wx @ log_gamma_mx, data.w @ log_gamma_mx
+    value = (W @ (special.gammaln(px + q) - special.gammaln(px)) - special.gammaln(q) * total
+             + q * np.log(gamma) * total + p * data.x_log_m_x - data.log_m - p * wx_log - q * w_log)
     gradient = np.array([
-        px * (digamma_px_q - special.digamma(px) + np.log(m) + np.log(x) - log_gamma_mx),
-        q * (digamma_px_q - special.digamma(q) + np.log(gamma) - log_gamma_mx),
-        gamma * (q / gamma - (px + q) / (gamma + m * x)),
-    ]) @ weights
-    total = weights.sum()
-    return -float(each @ weights) / float(total), -gradient / total
+        p * ((W * xs) @ (digamma_px_q - special.digamma(px)) + data.x_log_m_x - wx_log),
+        q * (W @ digamma_px_q - special.digamma(q) * total + np.log(gamma) * total - w_log),
+        gamma * (q / gamma * total - (p * data.wx + q * data.w) @ inverse_gamma_mx),
+    ])
+    return -float(value) / total, -gradient / total
 
 
 def _repeaters(x: ArrayLike, m: ArrayLike, weights: ArrayLike | None) -> tuple[Array, Array, Array]:
@@ -281,7 +362,7 @@ def gamma_gamma_log_likelihood(params: GammaGammaParams, x: ArrayLike, m: ArrayL
                                weights: ArrayLike | None = None) -> float:
     """The Gamma-Gamma log-likelihood of the customers with x > 0 and m > 0 (the others carry none)."""
     x_, m_, w = _repeaters(x, m, weights)
-    mean, _ = _gamma_gamma_objective(np.log([params.p, params.q, params.gamma]), x_, m_, w)
+    mean, _ = _gamma_gamma_objective(np.log([params.p, params.q, params.gamma]), _GammaGammaData.of(x_, m_, w))
     return -mean * float(w.sum())
 
 
@@ -295,7 +376,8 @@ def fit_gamma_gamma(x: ArrayLike, m: ArrayLike, weights: ArrayLike | None = None
     x_, m_, w = _repeaters(x, m, weights)
     if x_.size == 0:
         raise FitError("no customer with a repeat purchase and a positive order value")
-    p, q, gamma = np.exp(_maximise(_gamma_gamma_objective, np.zeros(3), (x_, m_, w), max_iterations))
+    data = _GammaGammaData.of(x_, m_, w)
+    p, q, gamma = np.exp(_maximise(_gamma_gamma_objective, np.zeros(3), (data,), max_iterations))
     if q <= 1:
         raise FitError(f"q = {q:.3g} ≤ 1: the population's mean order value is infinite")
     return GammaGammaParams(float(p), float(q), float(gamma))

@@ -111,6 +111,27 @@ def test_each_buyer_gets_predictions_from_the_shops_model(session, scored):
     assert rows["c:c-E"].predicted_value_12m > rows["c:c-B"].predicted_value_12m
 
 
+def test_the_first_order_is_the_earliest_and_the_repeat_figures_leave_it_out(session, shop):
+    shop.currency = "EUR"
+    session.commit()
+    moment, later = NOW - 30 * DAY, NOW - 10 * DAY
+    # Two orders at the same moment: the first is the one of the lower id ("a2", not "z1"); an
+    # order in dollars counts as an order but has no amount in the shop's currency.
+    support.write(shop, support.customer("c-tie", "tie@example.com", NOW - 40 * DAY),
+                  support.order("z1", moment, "15.00", customer="c-tie"),
+                  support.order("a2", moment, "40.00", customer="c-tie"),
+                  support.order("a3", later, "99.00", customer="c-tie", currency="USD"),
+                  support.order("b4", later, "7.00", customer="c-tie"))
+    window_start = NOW - 365 * DAY
+    recomputed = {row[0]: row for row in metrics._purchases(session, shop, NOW, window_start)}
+    refreshed = {row[0]: row for row in metrics._purchases(session, shop, NOW, window_start, only=["c:c-tie"])}
+    for rows in (recomputed, refreshed):
+        who, first, last, orders, spent, repeat_spent, repeat_priced = rows["c:c-tie"][:7]
+        assert (first, last, orders, spent) == (moment, later, 4, pytest.approx(62.0))
+        # the repeat orders are 15.00 and 7.00, and the dollars, unpriced
+        assert (repeat_spent, repeat_priced) == (pytest.approx(22.0), 2)
+
+
 def test_the_other_shop_is_scored_on_its_own(session, scored):
     shop, other = scored
     theirs = _rows(session, other.id)
