@@ -12,7 +12,8 @@ another currency. Then, each in a process of its own so that its peak RSS is its
   over the shop's orders, fetched (best of 3);
 * ``membership.recompute_shop`` + commit, twice: the first run fills an empty
   ``customer_metrics`` and the segments, the second is the nightly run over existing rows
-  (updates, enter/leave events); per-stage seconds from ``metrics.Result.seconds``;
+  (updates, enter/leave events); per-stage seconds from ``metrics.Result.seconds``. Before each
+  (not timed) the tables are vacuumed, as autovacuum would have between two nights, and checkpointed;
 * the incremental path: ``--events`` single-order events for existing customers written through
   ``mirror.apply_records`` (as the inbox does), then one ``membership.refresh_shop`` + commit,
   ms per order event; then ``--singles`` times one order and its refresh (median latency).
@@ -224,6 +225,12 @@ def recompute() -> dict:
     from app.segments import membership
     from app.store.models import CustomerMetrics, SegmentEvent, SegmentMember, Shop
 
+    # Not timed: what autovacuum does between two nights (the last run's deleted rows), and a
+    # checkpoint, so that each run starts from the same state rather than from the last one's leftovers.
+    with _raw() as connection:
+        connection.autocommit = True
+        connection.execute("VACUUM ANALYZE customer_metrics, segment_members")
+        connection.execute("CHECKPOINT")
     session = _app_session()
     shop = session.execute(select(Shop).where(Shop.domain == DOMAIN)).scalar_one()
     rss_before = rss_mb()

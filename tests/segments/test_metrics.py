@@ -7,7 +7,7 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import sessionmaker
 
 from app.extensions import db
@@ -130,6 +130,19 @@ def test_the_first_order_is_the_earliest_and_the_repeat_figures_leave_it_out(ses
         assert (first, last, orders, spent) == (moment, later, 4, pytest.approx(62.0))
         # the repeat orders are 15.00 and 7.00, and the dollars, unpriced
         assert (repeat_spent, repeat_priced) == (pytest.approx(22.0), 2)
+
+
+def test_a_full_run_reads_its_timestamps_in_utc_whatever_the_sessions_time_zone(session, scored):
+    shop, _ = scored
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:  # SQLite keeps no time zone: its naive values are read as UTC
+        session.execute(text("SET LOCAL TimeZone = 'America/New_York'"))
+    rows = {row[0]: row for row in metrics._purchases(session, shop, NOW, NOW - 365 * DAY)}
+    first, last = rows["c:c-C"][1:3]
+    assert (first, last) == (NOW - 90 * DAY, NOW - 50 * DAY)
+    assert first.utcoffset() == dt.timedelta(0) and last.utcoffset() == dt.timedelta(0)
+    if postgres:  # and the session's own setting is left as it was
+        assert session.execute(text("SHOW TimeZone")).scalar_one() == "America/New_York"
 
 
 def test_the_other_shop_is_scored_on_its_own(session, scored):
