@@ -19,6 +19,7 @@ FM being the rounded-up mean of F and M.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import heapq
@@ -27,6 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
+import psycopg
 from sqlalchemy import (
     Float,
     Numeric,
@@ -43,6 +45,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.analytics import common
@@ -174,25 +177,28 @@ def _purchases(session: Session, shop: Shop, now: dt.datetime, window_start: dt.
 def _all_rows(session: Session, statement: Any) -> list[Any]:
     """The rows of a statement returning a row per customer, as plain tuples on PostgreSQL.
 
-    For statements without IN lists (SQLAlchemy renders those when it executes them).
-
     Fetched through psycopg itself: SQLAlchemy's rows and result types took 8 s more for the
     950 k rows of a large shop's purchases (42–48 s against 35–38 s). Timestamps come in UTC, as
     ``UTCDateTime`` gives them, and the statement's parameters are plain values (ids, texts, aware
-    datetimes) that need none of SQLAlchemy's conversions.
+    datetimes) that need none of SQLAlchemy's conversions; IN lists, which SQLAlchemy renders only
+    when it executes a statement, are refused. A database error is raised as SQLAlchemy's.
     """
+    compiled = statement.compile(dialect=session.get_bind().dialect)
+    if compiled.post_compile_params or compiled.literal_execute_params:
+        raise ValueError("a statement with IN lists is executed through SQLAlchemy, not _all_rows")
     if session.get_bind().dialect.name != "postgresql":
         return list(session.execute(statement))
-    compiled = statement.compile(dialect=session.get_bind().dialect)
     connection = session.connection()
     zone = connection.execute(text("SHOW TimeZone")).scalar_one()
     connection.execute(text("SET LOCAL TimeZone = 'UTC'"))
     try:
         with connection.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
             cursor.execute(str(compiled), compiled.params)
-            return cursor.fetchall()
-    finally:
-        connection.execute(text("SELECT set_config('TimeZone', :zone, true)"), {"zone": zone})
+            rows = cursor.fetchall()
+    except psycopg.Error as error:  # the transaction is failed: its rollback undoes the setting
+        raise DBAPIError.instance(str(compiled), compiled.params, error, psycopg.Error) from error
+    connection.execute(text("SELECT set_config('TimeZone', :zone, true)"), {"zone": zone})
+    return rows
 
 
 def _cents(value: Any) -> Any:
@@ -488,16 +494,29 @@ def _score_all(purchases: Sequence[Any], window_start: dt.datetime) -> tuple[lis
     return scored, limits
 
 
+@contextlib.contextmanager
+def _sort_memory(session: Session, size: str) -> Iterator[None]:
+    """At least ``size`` of sort and hash memory for the statements inside (PostgreSQL), then as before.
+
+    The purchases statement's grouping and its rank windows each spilled to disk at 64 MB; at
+    256 MB it took 34 s instead of 49 s over 4.9 M orders. Each sort or hash of it may take that
+    much of the database server's memory while it runs, so it is given for that statement only.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    before = session.execute(text("SELECT current_setting('work_mem')")).scalar_one()
+    session.execute(text("SELECT set_config('work_mem', :size, true) "
+                         "WHERE pg_size_bytes(current_setting('work_mem')) < pg_size_bytes(:size)"), {"size": size})
+    yield
+    session.execute(text("SELECT set_config('work_mem', :before, true)"), {"before": before})
+
+
 def recompute(session: Session, shop: Shop, now: dt.datetime | None = None) -> Result:
     """Every customer of the shop, from scratch (the nightly run). The caller commits."""
     now = now or utcnow()
     model = model_for(session, shop.id, lock=True)
     common.tune(session)
-    if session.get_bind().dialect.name == "postgresql":
-        # The purchases statement's sorts and grouping each spill to disk at 64 MB; at 256 MB (of
-        # the database server's memory, for this transaction) it took 34 s instead of 49 s over
-        # 4.9 M orders.
-        session.execute(text("SET LOCAL work_mem = '256MB'"))
     window_start = now - dt.timedelta(days=model.window_days)
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
@@ -508,7 +527,8 @@ def recompute(session: Session, shop: Shop, now: dt.datetime | None = None) -> R
         clock = time.perf_counter()
 
     cursor = _cursor_now(session, shop.id)
-    purchases = _purchases(session, shop, now, window_start)
+    with _sort_memory(session, "256MB"):
+        purchases = _purchases(session, shop, now, window_start)
     lap("purchases")
     scored, model.bounds = _score_all(purchases, window_start)
     lap("scores")

@@ -7,7 +7,8 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import select, text
+import sqlalchemy.exc
+from sqlalchemy import literal_column, select, text
 from sqlalchemy.orm import sessionmaker
 
 from app.extensions import db
@@ -143,6 +144,14 @@ def test_a_full_run_reads_its_timestamps_in_utc_whatever_the_sessions_time_zone(
     assert first.utcoffset() == dt.timedelta(0) and last.utcoffset() == dt.timedelta(0)
     if postgres:  # and the session's own setting is left as it was
         assert session.execute(text("SHOW TimeZone")).scalar_one() == "America/New_York"
+
+
+def test_the_bulk_read_refuses_in_lists_and_raises_the_databases_errors_as_sqlalchemys(session, scored):
+    with pytest.raises(ValueError, match="IN lists"):
+        metrics._all_rows(session, select(CustomerMetrics.id).where(CustomerMetrics.customer_key.in_(["c:1"])))
+    with pytest.raises(sqlalchemy.exc.DBAPIError, match="no_such_table"):
+        metrics._all_rows(session, select(literal_column("1")).select_from(text("no_such_table")))
+    session.rollback()
 
 
 def test_the_other_shop_is_scored_on_its_own(session, scored):
