@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import gc
 import heapq
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -495,6 +496,22 @@ def _score_all(purchases: Sequence[Any], window_start: dt.datetime) -> tuple[lis
 
 
 @contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector paused while a full run holds a million rows.
+
+    Each of its collections walks every tracked object alive, and the rows (tuples) are: reading
+    the customers with the purchases held took 3.8 s instead of 8.0 s. The rows hold no cycles.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@contextlib.contextmanager
 def _sort_memory(session: Session, size: str) -> Iterator[None]:
     """At least ``size`` of sort and hash memory for the statements inside (PostgreSQL), then as before.
 
@@ -514,6 +531,11 @@ def _sort_memory(session: Session, size: str) -> Iterator[None]:
 
 def recompute(session: Session, shop: Shop, now: dt.datetime | None = None) -> Result:
     """Every customer of the shop, from scratch (the nightly run). The caller commits."""
+    with _collector_paused():
+        return _recompute(session, shop, now)
+
+
+def _recompute(session: Session, shop: Shop, now: dt.datetime | None) -> Result:
     now = now or utcnow()
     model = model_for(session, shop.id, lock=True)
     common.tune(session)
