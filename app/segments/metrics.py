@@ -5,7 +5,7 @@ counted orders (``app.analytics.common``: same orders, same customers, same mone
 analytics) that groups them per customer and ranks the groups with window functions into the RFM
 scores (``_scored``, the same SQL on PostgreSQL and SQLite), the shop's BG/NBD and Gamma-Gamma
 fit (``clv.fit``) and per-customer predictions in numpy, then it replaces the shop's rows: delete,
-and one bulk insert of each customer's row (on PostgreSQL through COPY). ``refresh``
+and one bulk insert of each customer's row in key order (on PostgreSQL through COPY). ``refresh``
 (after the inbox drains) recomputes only the customers whose orders or refunds arrived since the
 shop's cursor, scoring them against the quintile limits and the models of the last ``recompute``
 so their scores mean the same as everyone else's until the next night.
