@@ -189,17 +189,26 @@ def _all_rows(session: Session, statement: Any) -> list[Any]:
         raise ValueError("a statement with IN lists is executed through SQLAlchemy, not _all_rows")
     if session.get_bind().dialect.name != "postgresql":
         return list(session.execute(statement))
-    connection = session.connection()
-    zone = connection.execute(text("SHOW TimeZone")).scalar_one()
-    connection.execute(text("SET LOCAL TimeZone = 'UTC'"))
-    try:
-        with connection.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
-            cursor.execute(str(compiled), compiled.params)
-            rows = cursor.fetchall()
-    except psycopg.Error as error:  # the transaction is failed: its rollback undoes the setting
-        raise DBAPIError.instance(str(compiled), compiled.params, error, psycopg.Error) from error
-    connection.execute(text("SELECT set_config('TimeZone', :zone, true)"), {"zone": zone})
-    return rows
+    with _setting(session, "TimeZone", "UTC"):
+        try:
+            with session.connection().connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+                cursor.execute(str(compiled), compiled.params)
+                return cursor.fetchall()
+        except psycopg.Error as error:
+            raise DBAPIError.instance(str(compiled), compiled.params, error, psycopg.Error) from error
+
+
+@contextlib.contextmanager
+def _setting(session: Session, name: str, value: str, *, at_least: bool = False) -> Iterator[None]:
+    """A PostgreSQL setting for the statements inside (``at_least``: only if it is smaller now), then as before.
+
+    After an error the transaction is failed and is rolled back, which undoes the setting too.
+    """
+    before = session.execute(text("SELECT current_setting(:name)"), {"name": name}).scalar_one()
+    raise_only = " WHERE pg_size_bytes(current_setting(:name)) < pg_size_bytes(:value)" if at_least else ""
+    session.execute(text(f"SELECT set_config(:name, :value, true){raise_only}"), {"name": name, "value": value})
+    yield
+    session.execute(text("SELECT set_config(:name, :value, true)"), {"name": name, "value": before})
 
 
 def _cents(value: Any) -> Any:
@@ -522,11 +531,8 @@ def _sort_memory(session: Session, size: str) -> Iterator[None]:
     if session.get_bind().dialect.name != "postgresql":
         yield
         return
-    before = session.execute(text("SELECT current_setting('work_mem')")).scalar_one()
-    session.execute(text("SELECT set_config('work_mem', :size, true) "
-                         "WHERE pg_size_bytes(current_setting('work_mem')) < pg_size_bytes(:size)"), {"size": size})
-    yield
-    session.execute(text("SELECT set_config('work_mem', :before, true)"), {"before": before})
+    with _setting(session, "work_mem", size, at_least=True):
+        yield
 
 
 def recompute(session: Session, shop: Shop, now: dt.datetime | None = None) -> Result:
