@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 import time
@@ -247,3 +248,65 @@ def test_more_changes_than_a_batch_recompute_everyone(session, scored):
     assert (rows["c:c-A"].order_count, rows["c:c-B"].order_count) == (2, 3)
     assert metrics.refresh(session, shop, later + DAY) == (set(), False)
     assert session.get(SegmentModel, shop.id).full_computed_at == later
+
+
+def test_a_full_run_reads_the_customers_aside_only_when_its_transaction_has_written_nothing(session, shop):
+    shop.currency = "EUR"
+    session.commit()
+    _history(shop)
+    tagged = dataclasses.replace(support.customer("c-B", "B@Example.com ", NOW - 500 * DAY), tags=("VIP", " vip", "Gold"),
+                                 email_marketing_state="subscribed")
+    support.write(shop, tagged)
+    member = support.member(shop, customer="c-C", entries=(("order", 120), ("order", -20)))
+    member.tier = "gold"
+    session.execute(text("UPDATE ledger_entries SET created_at = :at WHERE member_id = :id"),
+                    {"at": NOW - 100 * DAY, "id": member.id})  # earned before the run's moment
+    session.commit()
+    postgres = session.get_bind().dialect.name == "postgresql"
+
+    aside = metrics.recompute(session, shop, NOW)  # nothing written yet in this transaction
+    session.commit()
+    first = {key: _figures(row) for key, row in _rows(session, shop.id).items()}
+    assert aside.read_aside is postgres  # PostgreSQL reads them on a second connection meanwhile
+    assert first["c:c-B"][:3] == ("b@example.com", ",gold,vip,", True)
+    assert first["c:c-C"][3:5] == ("gold", 100)
+
+    session.execute(text("UPDATE shops SET name = name WHERE id = :id"), {"id": shop.id})  # a write, first
+    inline = metrics.recompute(session, shop, NOW)
+    session.commit()
+    assert inline.read_aside is False  # the other connection could not see what this one wrote
+    assert {key: _figures(row) for key, row in _rows(session, shop.id).items()} == first
+    assert len(first) == len(HISTORY) + 1
+
+
+def _figures(row: CustomerMetrics) -> tuple:
+    return (row.email, row.tags_text, row.email_subscribed, row.tier, row.points_balance, row.order_count,
+            row.total_spent, row.r_score, row.f_score, row.m_score, row.rfm_segment, row.p_alive,
+            row.predicted_value_12m)
+
+
+def test_a_failed_read_aside_fails_the_run_and_writes_nothing(session, scored, monkeypatch):
+    shop, _ = scored
+    before = {key: _figures(row) for key, row in _rows(session, shop.id).items()}
+    session.commit()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("customers unreadable")
+
+    monkeypatch.setattr(metrics, "_people", broken)
+    with pytest.raises(RuntimeError, match="customers unreadable"):
+        metrics.recompute(session, shop, NOW + DAY)
+    session.rollback()
+    assert {key: _figures(row) for key, row in _rows(session, shop.id).items()} == before
+
+
+def test_predictions_in_two_parts_are_those_of_one(session, scored, monkeypatch):
+    shop, _ = scored
+    model = session.get(SegmentModel, shop.id)
+    purchases = metrics._purchases(session, shop, NOW, NOW - 365 * DAY)
+    whole = metrics._predict(purchases, NOW, model, fit=False)
+    monkeypatch.setattr(metrics, "_PARALLEL_FROM", 2)
+    parts = metrics._predict(purchases, NOW, model, fit=False)
+    assert len(whole["p_alive"]) == len(purchases) == 7
+    for name in ("p_alive", "expected", "value", "band"):
+        assert parts[name].tolist() == whole[name].tolist()
