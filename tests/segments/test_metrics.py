@@ -9,7 +9,7 @@ import time
 
 import pytest
 import sqlalchemy.exc
-from sqlalchemy import literal_column, select, text
+from sqlalchemy import func, literal_column, select, text
 from sqlalchemy.orm import sessionmaker
 
 from app.extensions import db
@@ -310,3 +310,18 @@ def test_predictions_in_two_parts_are_those_of_one(session, scored, monkeypatch)
     assert len(whole["p_alive"]) == len(purchases) == 7
     for name in ("p_alive", "expected", "value", "band"):
         assert parts[name].tolist() == whole[name].tolist()
+
+
+def test_a_deleted_shops_members_go_with_its_segments(session, scored):
+    from app.segments import membership
+    from app.store.models import Segment, SegmentMember
+
+    _, other = scored
+    membership.update_all(session, other, NOW)
+    session.commit()
+    members = select(func.count()).select_from(SegmentMember).where(SegmentMember.shop_id == other.id)
+    assert session.execute(members).scalar_one() > 0  # its one buyer, c-F, is in some of its segments
+    session.delete(other)
+    session.commit()
+    assert session.execute(members).scalar_one() == 0
+    assert session.execute(select(func.count()).select_from(Segment).where(Segment.shop_id == other.id)).scalar_one() == 0
