@@ -25,6 +25,8 @@ import dataclasses
 import datetime as dt
 import gc
 import heapq
+import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
@@ -65,6 +67,8 @@ from app.store.models import (
 )
 from app.store.types import utcnow
 from app.store.upsert import upsert
+
+log = logging.getLogger(__name__)
 
 WINDOW_DAYS = 365
 WEEK_DAYS = 7.0
@@ -280,34 +284,54 @@ def _people(session: Session, shop_id: int, keys: Iterable[str] | None,
     return _customers(session, shop_id, keys), _members(session, shop_id, keys, now)
 
 
-def _read_aside(session: Session, shop_id: int, now: dt.datetime) -> concurrent.futures.Future | None:
-    """Start reading all of the shop's customers and members (``_people``) on a second connection.
+def _written_nothing(session: Session) -> bool:
+    """Whether this PostgreSQL transaction has written nothing yet (it has no transaction id)."""
+    return session.execute(text("SELECT pg_current_xact_id_if_assigned() IS NULL")).scalar_one() is True
+
+
+class _ReadAside:
+    """All of the shop's customers and members (``_people``), read on a second connection meanwhile.
 
     The full run's purchases statement keeps the database busy for half a minute while this
-    process waits; meanwhile a thread reads and prepares the customers (3–4 s for a million).
-    Only on PostgreSQL, and only while this transaction has written nothing: the other
-    connection sees what is committed, so it sees the same customers this transaction would
-    (each statement here reads the latest committed data too). Otherwise None: the caller reads
-    them itself.
+    process waits; a thread reads and prepares the customers then (3–4 s for a million). The run
+    starts it once it holds the shop's model lock, so the read comes after whatever held the lock
+    before (an erasure commits its customers' changes under it), and only if its transaction had
+    written nothing before the lock (which writes no data): the other connection then sees the
+    same committed rows as this transaction's statements, which each read the latest too.
     """
-    if session.get_bind().dialect.name != "postgresql":
-        return None
-    if session.execute(text("SELECT pg_current_xact_id_if_assigned() IS NULL")).scalar_one() is not True:
-        return None
-    engine = session.get_bind().engine
 
-    def read() -> tuple[dict[str, tuple[Any, ...]], dict[str, tuple[Any, int]]]:
+    def __init__(self, session: Session, shop_id: int, now: dt.datetime):
+        self._driver: Any = None
+        self._lock = threading.Lock()
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="segments-read-aside")
+        self._future = pool.submit(self._read, session.get_bind().engine, shop_id, now)
+        pool.shutdown(wait=False)
+
+    def _read(self, engine: Any, shop_id: int,
+              now: dt.datetime) -> tuple[dict[str, tuple[Any, ...]], dict[str, tuple[Any, int]]]:
         with engine.connect() as connection, Session(bind=connection) as aside:
+            with self._lock:
+                self._driver = connection.connection.driver_connection
             try:
                 return _people(aside, shop_id, None, now)
             finally:
+                with self._lock:
+                    self._driver = None
                 connection.rollback()
 
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="segments-read-aside")
-    try:
-        return pool.submit(read)
-    finally:
-        pool.shutdown(wait=False)
+    def result(self) -> tuple[dict[str, tuple[Any, ...]], dict[str, tuple[Any, int]]]:
+        return self._future.result()
+
+    def stop(self) -> None:
+        """Cancel a read still under way (the run failed) and wait until its connection is back."""
+        if self._future.done() or self._future.cancel():
+            return
+        with self._lock:
+            if self._driver is not None:
+                self._driver.cancel_safe()
+        error = self._future.exception()
+        if error is not None:
+            log.info("the customers' read aside ended with %s after the run failed", type(error).__name__)
 
 
 def _members(session: Session, shop_id: int, keys: Iterable[str] | None, now: dt.datetime) -> dict[str, tuple[Any, int]]:
@@ -605,17 +629,19 @@ def recompute(session: Session, shop: Shop, now: dt.datetime | None = None) -> R
 
 def _recompute(session: Session, shop: Shop, now: dt.datetime | None) -> Result:
     now = now or utcnow()
-    # Before the model's row lock, which gives this transaction an id (it writes the row's lock).
-    aside = _read_aside(session, shop.id, now)
+    # Asked before the model's row lock, which gives this transaction an id (it locks a row).
+    unwritten = session.get_bind().dialect.name == "postgresql" and _written_nothing(session)
+    model = model_for(session, shop.id, lock=True)
+    aside = _ReadAside(session, shop.id, now) if unwritten else None
     try:
-        return _recompute_with(session, shop, now, aside)
+        return _recompute_with(session, shop, now, model, aside)
     finally:
         if aside is not None:
-            aside.cancel() or aside.exception()  # never leave its connection working past this run
+            aside.stop()
 
 
-def _recompute_with(session: Session, shop: Shop, now: dt.datetime, aside: concurrent.futures.Future | None) -> Result:
-    model = model_for(session, shop.id, lock=True)
+def _recompute_with(session: Session, shop: Shop, now: dt.datetime, model: SegmentModel,
+                    aside: _ReadAside | None) -> Result:
     common.tune(session)
     window_start = now - dt.timedelta(days=model.window_days)
     seconds: dict[str, float] = {}

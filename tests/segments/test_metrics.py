@@ -294,10 +294,70 @@ def test_a_failed_read_aside_fails_the_run_and_writes_nothing(session, scored, m
         raise RuntimeError("customers unreadable")
 
     monkeypatch.setattr(metrics, "_people", broken)
+    checked_out = db.engine.pool.checkedout()
     with pytest.raises(RuntimeError, match="customers unreadable"):
         metrics.recompute(session, shop, NOW + DAY)
     session.rollback()
+    assert db.engine.pool.checkedout() == checked_out  # the read's own connection went back
     assert {key: _figures(row) for key, row in _rows(session, shop.id).items()} == before
+
+
+def test_a_failed_run_cancels_the_read_aside_and_gives_its_connection_back(session, scored, monkeypatch):
+    shop, _ = scored
+    session.commit()
+    started = threading.Event()
+
+    def slow(aside, *args):  # a read that would take half a minute
+        started.set()
+        aside.execute(text("SELECT pg_sleep(30)"))
+        return {}, {}
+
+    def broken(*args, **kwargs):
+        assert started.wait(10)  # the read is under way when the run fails
+        time.sleep(0.2)
+        raise RuntimeError("orders unreadable")
+
+    postgres = session.get_bind().dialect.name == "postgresql"
+    monkeypatch.setattr(metrics, "_people", slow)
+    monkeypatch.setattr(metrics, "_purchases", broken if postgres else lambda *args, **kwargs: broken(started.set()))
+    checked_out = db.engine.pool.checkedout()
+    began = time.monotonic()
+    with pytest.raises(RuntimeError, match="orders unreadable"):
+        metrics.recompute(session, shop, NOW + DAY)
+    assert time.monotonic() - began < 10  # not the read's 30 s: it was cancelled
+    session.rollback()
+    assert db.engine.pool.checkedout() == checked_out
+
+
+def test_a_run_waiting_for_an_erasure_reads_the_customers_as_the_erasure_left_them(session, scored):
+    shop, _ = scored
+    session.close()
+    make = sessionmaker(bind=db.engine)
+    eraser = make()
+    metrics.hold(eraser, shop.id)  # as an erasure does, then changes the person
+    eraser.execute(text("UPDATE customers SET email = NULL, tags = NULL WHERE shop_id = :shop AND external_id = 'c-B'"),
+                   {"shop": shop.id})
+    found: dict[str, object] = {}
+
+    def nightly() -> None:
+        own = make()
+        try:
+            found["result"] = metrics.recompute(own, own.get(Shop, shop.id), NOW + DAY)
+            own.commit()
+        finally:
+            own.close()
+
+    worker = threading.Thread(target=nightly)
+    worker.start()
+    worker.join(timeout=1.0)
+    assert worker.is_alive()  # waiting for the erasure's lock
+    eraser.commit()
+    eraser.close()
+    worker.join(timeout=60)
+    assert not worker.is_alive() and "result" in found
+    assert found["result"].read_aside is (db.engine.dialect.name == "postgresql")
+    row = _rows(db.session(), shop.id)["c:c-B"]
+    assert (row.email, row.tags_text, row.order_count) == (None, None, 2)
 
 
 def test_predictions_in_two_parts_are_those_of_one(session, scored, monkeypatch):
