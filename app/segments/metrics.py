@@ -35,7 +35,6 @@ import numpy as np
 import psycopg
 from sqlalchemy import (
     Float,
-    Numeric,
     and_,
     case,
     cast,
@@ -46,6 +45,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
     tuple_,
     update,
 )
@@ -219,44 +219,61 @@ def _setting(session: Session, name: str, value: str, *, at_least: bool = False)
 
 
 def _cents(value: Any) -> Any:
-    """Money rounded to cents as it is stored: what a rank of the stored figures would compare."""
-    return func.round(cast(value, Numeric(18, 6)), 2)
+    """Money as a whole number of cents (a float): what a rank of the stored figures, rounded to
+    cents, would compare. Rounding through ``numeric`` took 0.6 s per 0.5 M values."""
+    return func.round(value * literal_column("100"))
 
 
-def _quintile(rank: Any) -> Any:
-    """``1 + floor(5 × rank)``, at most 5, for a PERCENT_RANK in [0, 1] (the same on both databases)."""
-    return case(*[(rank >= literal_column(limit), literal_column(str(score)))
-                  for limit, score in (("0.8", 5), ("0.6", 4), ("0.4", 3), ("0.2", 2))], else_=literal_column("1"))
+_QUINTILES = ((5, "0.8"), (4, "0.6"), (3, "0.4"), (2, "0.2"))  # score, least PERCENT_RANK reaching it
+
+
+def _limits(value: Any, inside: Any, grouped: Any) -> Any:
+    """One row: the least ``value`` reaching each score 5, 4, 3, 2 among the ``inside`` buyers.
+
+    ``PERCENT_RANK`` over ``value`` alone, a narrow row per buyer. The rank never falls as the
+    value grows and equal values share it, so a buyer reaches a score exactly when its value is
+    at least that score's limit (NULL: nobody reaches it).
+    """
+    ranked = (select(value.label("value"), func.percent_rank().over(order_by=value).label("rank"))
+              .select_from(grouped).where(inside).subquery())
+    return select(*[func.min(case((ranked.c.rank >= literal_column(least), ranked.c.value), else_=None))
+                    .label(f"score_{score}") for score, least in _QUINTILES]).subquery()
 
 
 def _scored(grouped: Any, window_start: dt.datetime) -> Any:
     """The grouped purchases with R, F, M, the named segment and the spend rank: window functions, in SQL.
 
-    Among the buyers who ordered within the window (one partition) R ranks the last order, F the
-    window's orders, M the window's money; everyone else (the other partition) is Lost (1, 1, 1).
-    ``spend_rank`` ranks every buyer's total. The grid is written into the statement.
+    Among the buyers who ordered within the window R ranks the last order, F the window's orders,
+    M the window's money (``1 + floor(5 × PERCENT_RANK())``, at most 5); everyone else is Lost
+    (1, 1, 1). The grid is written into the statement. (The spend rank is ``_score_all``'s.)
+
+    Each measure is ranked in a statement of its own over that value alone, which yields the
+    least value reaching each score (``_limits``); the buyers are then scored by comparing with
+    those. Ranking the whole rows, three sorts and windows over 0.95 M rows of a hundred bytes
+    and more, took 11 s of a large shop's 36 s statement.
     """
-    g = grouped.subquery()
+    g = grouped.cte("grouped")
     last, window_orders, window_spent = g.c[2], g.c[7], g.c[8]
     inside = and_(last >= window_start, window_orders > 0)
-    part = case((inside, literal_column("1")), else_=literal_column("0"))
-    ranks = select(*g.c, part.label("inside"),
-                   func.percent_rank().over(partition_by=part, order_by=last).label("pr_r"),
-                   func.percent_rank().over(partition_by=part, order_by=window_orders).label("pr_f"),
-                   func.percent_rank().over(partition_by=part, order_by=_cents(window_spent)).label("pr_m"),
-                   func.percent_rank().over(order_by=_cents(g.c[4])).label("spend_rank")).subquery()
     one = literal_column("1")
-    r = case((ranks.c.inside == one, _quintile(ranks.c.pr_r)), else_=one)
-    f = case((ranks.c.inside == one, _quintile(ranks.c.pr_f)), else_=one)
-    m = case((ranks.c.inside == one, _quintile(ranks.c.pr_m)), else_=one)
-    scores = select(*[ranks.c[index] for index in range(9)], r.label("r"), f.label("f"), m.label("m"),
-                    ranks.c.spend_rank).subquery()
+    measures = (last, window_orders, _cents(window_spent))
+    limits = [_limits(value, inside, g) for value in measures]
+
+    def scored_by(value: Any, limit: Any) -> Any:
+        reached = case(*[(value >= limit.c[f"score_{number}"], literal_column(str(number)))
+                         for number, _ in _QUINTILES], else_=one)
+        return case((inside, reached), else_=one)
+
+    r, f, m = (scored_by(value, limit) for value, limit in zip(measures, limits, strict=True))
+    scores = (select(*[g.c[index] for index in range(9)], r.label("r"), f.label("f"), m.label("m"))
+              .select_from(g)
+              .join(limits[0], true()).join(limits[1], true()).join(limits[2], true())
+              .subquery())
     fm = (scores.c.f + scores.c.m + 1) // 2  # SQLAlchemy's floor division: integer division on both
     named = case(*[(and_(scores.c.r == literal_column(str(score)), fm == literal_column(str(column + 1))),
                     literal_column(f"'{name}'")) for score, names in GRID.items() for column, name in enumerate(names)],
                  else_=None)
-    return select(*[scores.c[index] for index in range(9)], scores.c.r, scores.c.f, scores.c.m, named,
-                  scores.c.spend_rank)
+    return select(*[scores.c[index] for index in range(9)], scores.c.r, scores.c.f, scores.c.m, named)
 
 
 def _customers(session: Session, shop_id: int, keys: Iterable[str] | None) -> dict[str, tuple[Any, ...]]:
@@ -568,12 +585,18 @@ def _score(value: Any, limits: Sequence[Any]) -> int:
 
 
 def _score_all(purchases: Sequence[Any], window_start: dt.datetime) -> tuple[list[tuple[Any, ...]], dict[str, list[Any]]]:
-    """``_SCORED`` of every buyer as the statement ranked them, and the limits a refresh scores against.
+    """``_SCORED`` of every buyer (R, F, M and the segment as the statement scored them, the spend
+    rank from the totals), and the limits a refresh scores against.
 
     A score's limit is the lowest value that reached it among the customers ranked in the window;
     the spend list is every buyer's total, thinned to about 1,000 points.
     """
-    scored = [(int(row[9]), int(row[10]), int(row[11]), row[12] or LOST, float(row[13])) for row in purchases]
+    totals = np.array([round(float(row[4]), 2) for row in purchases], dtype=np.float64)
+    ordered = np.sort(totals)
+    # PERCENT_RANK of the stored totals: the share of the other buyers who spent less
+    spend_ranks = (np.searchsorted(ordered, totals, side="left") / max(len(totals) - 1, 1)).round(6).tolist()
+    scored = [(int(row[9]), int(row[10]), int(row[11]), row[12] or LOST, spend_rank)
+              for row, spend_rank in zip(purchases, spend_ranks, strict=True)]
     limits: dict[str, list[Any]] = {}
     for name, place, column in (("r", 9, 2), ("f", 10, 7), ("m", 11, 8)):
         lowest: dict[int, Any] = {}
@@ -585,8 +608,7 @@ def _score_all(purchases: Sequence[Any], window_start: dt.datetime) -> tuple[lis
                     lowest[score] = value
         limits[name] = [lowest[number].isoformat() if isinstance(lowest.get(number), dt.datetime)
                         else lowest.get(number) for number in range(2, 6)]
-    totals = np.sort(np.array([round(float(row[4]), 2) for row in purchases], dtype=np.float64))
-    limits["spend"] = totals[::max(1, len(purchases) // 1000)].tolist()
+    limits["spend"] = ordered[::max(1, len(purchases) // 1000)].tolist()
     return scored, limits
 
 

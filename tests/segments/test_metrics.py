@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import random
 import threading
 import time
 
@@ -113,6 +114,35 @@ def test_each_buyer_gets_predictions_from_the_shops_model(session, scored):
     assert rows["c:c-E"].predicted_value_12m > rows["c:c-B"].predicted_value_12m
 
 
+def test_the_scores_are_the_quintiles_of_each_measures_percent_rank_ties_included(session, shop):
+    # Scores come from each measure's least value per quintile; ranking the stored rows directly
+    # with PERCENT_RANK must give the same scores. Few distinct values, so most buyers tie.
+    shop.currency = "EUR"
+    session.commit()
+    chance = random.Random(7)
+    records: list = []
+    for number in range(80):
+        records.append(support.customer(f"c-{number}", f"{number}@example.com", NOW - 500 * DAY))
+        for order in range(chance.randint(1, 4)):
+            records.append(support.order(f"o-{number}-{order}", NOW - chance.choice((3, 10, 10, 40, 100, 400)) * DAY,
+                                         chance.choice(("10.00", "20.00", "20.00", "35.50")), customer=f"c-{number}"))
+    support.write(shop, *records)
+    metrics.recompute(session, shop, NOW)
+    session.commit()
+    M = CustomerMetrics
+    inside = (M.last_order_at >= NOW - 365 * DAY) & (M.window_orders > 0)
+    ranks = [func.percent_rank().over(order_by=column) for column in (M.last_order_at, M.window_orders,
+                                                                       func.round(M.window_spent * 100))]
+    ranked = session.execute(select(M.customer_key, M.r_score, M.f_score, M.m_score, *ranks)
+                             .where(M.shop_id == shop.id, M.order_count > 0, inside)).all()
+    lost = session.execute(select(M.r_score, M.f_score, M.m_score, M.rfm_segment)
+                           .where(M.shop_id == shop.id, M.order_count > 0, ~inside)).all()
+    assert len(ranked) > 40 and lost and set(lost) == {(1, 1, 1, metrics.LOST)}
+    quintile = [1 + sum(rank >= least for least in (0.2, 0.4, 0.6, 0.8)) for row in ranked for rank in row[4:]]
+    assert [score for row in ranked for score in row[1:4]] == quintile
+    assert len({row[1:4] for row in ranked}) > 5  # the table is not all one score
+
+
 def test_the_first_order_is_the_earliest_and_the_repeat_figures_leave_it_out(session, shop):
     shop.currency = "EUR"
     session.commit()
@@ -149,7 +179,7 @@ def test_a_full_run_reads_its_timestamps_in_utc_whatever_the_sessions_time_zone(
 
 def test_the_bulk_read_refuses_in_lists_and_raises_the_databases_errors_as_sqlalchemys(session, scored):
     with pytest.raises(ValueError, match="IN lists"):
-        metrics._all_rows(session, select(CustomerMetrics.id).where(CustomerMetrics.customer_key.in_(["c:1"])))
+        metrics._all_rows(session, select(CustomerMetrics.customer_key).where(CustomerMetrics.customer_key.in_(["c:1"])))
     with pytest.raises(sqlalchemy.exc.DBAPIError, match="no_such_table"):
         metrics._all_rows(session, select(literal_column("1")).select_from(text("no_such_table")))
     session.rollback()
