@@ -152,9 +152,14 @@ def _compare_all(session: Session, shop: Shop, segment: Segment, matches: Any,
     Returns who of those entering the events need (their customer id and email, when the
     segment was computed before: a first computation has no events), the keys entering and the
     keys leaving (sorted). A set-based ``INSERT … SELECT`` and an anti-join, so that a shop's
-    hundreds of thousands of unchanged members never travel to Python.
+    hundreds of thousands of unchanged members never travel to Python. Who leaves is asked first,
+    among the members from before only: a first computation, which adds everyone, then checks
+    nobody (0.67 M members checked again took 1.6 s).
     """
     M, S = CustomerMetrics, SegmentMember
+    still = (select(M.customer_key).where(M.shop_id == shop.id, M.customer_key == S.customer_key, matches)
+             .correlate(S).exists())
+    leaving = sorted(session.execute(select(S.customer_key).where(S.segment_id == segment.id, ~still)).scalars())
     is_member = exists().where(S.segment_id == segment.id, S.customer_key == M.customer_key)
     newcomers = (select(literal(segment.id, BigId), M.customer_key, literal(shop.id, BigId),
                         literal(now, UTCDateTime()))
@@ -165,9 +170,6 @@ def _compare_all(session: Session, shop: Shop, segment: Segment, matches: Any,
                  .on_conflict_do_nothing(index_elements=["segment_id", "customer_key"])
                  .returning(S.customer_key))
     entering = list(session.execute(statement).scalars())
-    still = (select(M.id).where(M.shop_id == shop.id, M.customer_key == S.customer_key, matches)
-             .correlate(S).exists())
-    leaving = sorted(session.execute(select(S.customer_key).where(S.segment_id == segment.id, ~still)).scalars())
     now_in: dict[str, tuple[Any, Any]] = {}
     if segment.computed_at is not None:
         for start in range(0, len(entering), _CHUNK):
