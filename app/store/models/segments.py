@@ -24,14 +24,12 @@ class CustomerMetrics(Base):
 
     __tablename__ = "customer_metrics"
     __table_args__ = (
-        UniqueConstraint("shop_id", "customer_key"),
         Index("ix_customer_metrics_shop_id_customer_external_id", "shop_id", "customer_external_id"),
-        Index("ix_customer_metrics_shop_id_rfm_segment", "shop_id", "rfm_segment"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
-    customer_key: Mapped[str] = mapped_column(String(330))
+    # Keyed by customer, no row id: a full run rewrites every row, and each index costs a write per row.
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
+    customer_key: Mapped[str] = mapped_column(String(330), primary_key=True)
     customer_external_id: Mapped[str | None] = mapped_column(String(64))
     email: Mapped[str | None] = mapped_column(String(320))  # lower case
     first_order_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
