@@ -454,12 +454,14 @@ def _row_values(session: Session, shop: Shop, purchases: Sequence[Any], keys: It
                 now: dt.datetime, model: SegmentModel, fit: bool, lap: Callable[[str], None] = lambda stage: None,
                 extra: tuple[Sequence[tuple[Any, ...]], tuple[Any, ...]] | None = None,
                 people: tuple[dict[str, tuple[Any, ...]], dict[str, tuple[Any, int]]] | None = None,
+                amounts: tuple[np.ndarray, ...] | None = None,
                 ) -> tuple[int, Callable[[], Iterator[tuple[Any, ...]]]]:
     """How many rows to write (``_ROW``), and a function that yields them in customer key order.
 
     A row per purchases row and per customer without any. ``extra``: values to append to each,
     one tuple per purchases row (in their order) and the one for the customers without purchases.
-    ``people``: the customers and members (``_customers``, ``_members``) if already read.
+    ``people``: the customers and members (``_customers``, ``_members``) if already read;
+    ``amounts``: the purchases' ``_amounts`` if already computed.
 
     Reads the customers and members (unless given) and predicts now; the rows are yielded one by one, so that a
     million of them can be streamed into the database without being held at once. In key order
@@ -473,9 +475,8 @@ def _row_values(session: Session, shop: Shop, purchases: Sequence[Any], keys: It
     lap("clv")
     # Rounded in numpy, as Python floats and texts up front: rounding each value in Python took
     # 2–3 s of a large shop's run, and indexing numpy arrays one element at a time is slow.
-    spent = _column(purchases, 4)
-    spent_cents, average_cents, window_cents = (_money(values) for values in (
-        spent, spent / np.maximum(_column(purchases, 3), 1), _column(purchases, 8)))
+    spent_cents, average_cents, window_cents = (values.tolist() for values in (
+        amounts if amounts is not None else _amounts(purchases)))
     alive, expected = ((np.round(predicted[name], 6).tolist() if predicted else []) for name in ("p_alive", "expected"))
     value = _money(predicted["value"]) if predicted else []
     band = predicted["band"].tolist() if predicted else []
@@ -514,6 +515,13 @@ def _row_values(session: Session, shop: Shop, purchases: Sequence[Any], keys: It
 
 def _column(rows: Sequence[Any], place: int) -> np.ndarray:
     return np.array([row[place] for row in rows], dtype=np.float64)
+
+
+def _amounts(purchases: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each buyer's total, average order and window spend, rounded to cents as they are stored."""
+    spent = _column(purchases, 4)
+    return tuple(np.round(values, 2) for values in (  # type: ignore[return-value]
+        spent, spent / np.maximum(_column(purchases, 3), 1), _column(purchases, 8)))
 
 
 def _money(values: np.ndarray) -> list[float]:
@@ -597,22 +605,22 @@ def _score(value: Any, limits: Sequence[Any]) -> int:
     return score
 
 
-def _score_all(purchases: Sequence[Any], window_start: dt.datetime) -> tuple[list[tuple[Any, ...]], dict[str, list[Any]]]:
+def _score_all(purchases: Sequence[Any], window_start: dt.datetime, amounts: tuple[np.ndarray, ...],
+               ) -> tuple[list[tuple[Any, ...]], dict[str, list[Any]]]:
     """``_SCORED`` of every buyer (R, F, M and the segment as the statement scored them, the spend
     rank from the totals), and the limits a refresh scores against.
 
     A score's limit is the lowest value that reached it among the customers ranked in the window
     (amounts as stored, rounded to cents); the spend list is every buyer's total, thinned to about
-    1,000 points.
+    1,000 points. ``amounts``: the purchases' ``_amounts``.
     """
-    totals = np.array(_money(_column(purchases, 4)), dtype=np.float64)
+    totals, _, window_money = amounts
     ordered = np.sort(totals)
     # PERCENT_RANK of the stored totals: the share of the other buyers who spent less
     spend_ranks = (np.searchsorted(ordered, totals, side="left") / max(len(totals) - 1, 1)).tolist()
     scored = [(int(row[9]), int(row[10]), int(row[11]), row[12] or LOST, spend_rank)
               for row, spend_rank in zip(purchases, spend_ranks, strict=True)]
     inside = np.array([row[2] >= window_start and row[7] > 0 for row in purchases], dtype=bool)
-    window_money = np.array(_money(_column(purchases, 8)), dtype=np.float64)
     # per measure: the scores' column, the values compared (the last order as a timestamp), and
     # the limit kept for the buyer at an index (the last order as ISO text, the rest as numbers)
     measures: dict[str, tuple[int, np.ndarray, Callable[[int], Any]]] = {
@@ -702,11 +710,12 @@ def _recompute_with(session: Session, shop: Shop, now: dt.datetime, model: Segme
     with _sort_memory(session, "256MB"):
         purchases = _purchases(session, shop, now, window_start)
     lap("purchases")
-    scored, model.bounds = _score_all(purchases, window_start)
+    amounts = _amounts(purchases)
+    scored, model.bounds = _score_all(purchases, window_start, amounts)
     lap("scores")
     count, rows = _row_values(session, shop, purchases, None, now, model, fit=True, lap=lap,
                               extra=(scored, (None,) * len(_SCORED)),
-                              people=aside.result() if aside is not None else None)
+                              people=aside.result() if aside is not None else None, amounts=amounts)
     # Every row is rewritten: deleting them and inserting the new ones is faster than upserting
     # each over its old version (no conflict to look up, no old version to update), and takes the
     # customers gone since with them. Other transactions see the old rows until this one commits.
