@@ -23,12 +23,12 @@ class CustomerMetrics(Base):
     """
 
     __tablename__ = "customer_metrics"
-    __table_args__ = (
-        Index("ix_customer_metrics_shop_id_customer_external_id", "shop_id", "customer_external_id"),
-    )
 
-    # Keyed by customer, no row id: a full run rewrites every row, and each index costs a write per row.
-    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
+    # Keyed by customer, no row id and no other index: a full run rewrites every row, and each
+    # index costs a write per row. No foreign key to the shop either, which cost a lookup per row:
+    # the rows are written only under the shop's locked ``segment_models`` row, whose own key to
+    # ``shops`` holds, and shops are never deleted (migration 0018).
+    shop_id: Mapped[int] = mapped_column(BigId, primary_key=True)
     customer_key: Mapped[str] = mapped_column(String(330), primary_key=True)
     customer_external_id: Mapped[str | None] = mapped_column(String(64))
     email: Mapped[str | None] = mapped_column(String(320))  # lower case
