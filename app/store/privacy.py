@@ -307,6 +307,10 @@ def _scrub_payloads(session: Session, shop_id: int, customer_external_id: str | 
 
 def redact_shop(session: Session, shop: Shop, *, keep_event_id: int | None) -> PrivacyRequest:
     """Erase everything we hold for a shop; keep the shop row (status ``redacted``) and a record."""
+    from app.segments import metrics  # the segments import the store: at call time
+
+    # After a full run under way, which would otherwise commit the rows it has written after their deletion here.
+    metrics.hold(session, shop.id)
     counts: dict[str, int] = {}
     for model in (LineItem, Variant):
         counts[model.__tablename__] = session.execute(delete(model).where(model.shop_id == shop.id)).rowcount or 0

@@ -390,6 +390,38 @@ def test_a_run_waiting_for_an_erasure_reads_the_customers_as_the_erasure_left_th
     assert (row.email, row.tags_text, row.order_count) == (None, None, 2)
 
 
+def test_a_shop_redaction_during_a_run_waits_for_it_and_leaves_none_of_its_rows(session, scored):
+    from app.store import privacy
+
+    shop_id, other_id = (found.id for found in scored)
+    others = len(_rows(session, other_id))
+    session.close()
+    make = sessionmaker(bind=db.engine)
+    runner = make()
+    # a full run under way: it has rewritten the shop's rows and not committed yet
+    metrics.recompute(runner, runner.get(Shop, shop_id), NOW + DAY)
+    done: dict[str, object] = {}
+
+    def redact() -> None:
+        own = make()
+        try:
+            done["record"] = privacy.redact_shop(own, own.get(Shop, shop_id), keep_event_id=None)
+            own.commit()
+        finally:
+            own.close()
+
+    worker = threading.Thread(target=redact)
+    worker.start()
+    worker.join(timeout=1.0)
+    assert worker.is_alive()  # waiting for the run
+    runner.commit()
+    runner.close()
+    worker.join(timeout=60)
+    assert not worker.is_alive() and "record" in done
+    left = db.session().execute(select(CustomerMetrics.shop_id, func.count()).group_by(CustomerMetrics.shop_id)).all()
+    assert others > 0 and dict(left) == {other_id: others}  # none of the run's rows outlived the redaction
+
+
 def test_predictions_in_two_parts_are_those_of_one(session, scored, monkeypatch):
     shop, _ = scored
     model = session.get(SegmentModel, shop.id)
