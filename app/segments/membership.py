@@ -31,8 +31,8 @@ from app.store.types import BigId, UTCDateTime, utcnow
 from app.store.upsert import insert_ignore
 
 ENTERED, LEFT = "entered", "left"
-KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-TAG = re.compile(r"^[^,]{1,64}$")
+KEY = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")  # fullmatch: "$" would let a final newline through
+TAG = re.compile(r"[^,\x00-\x1f\x7f]{1,64}")  # no commas (the tag separator) nor control characters
 MAX_SEGMENTS = 100
 _CHUNK = 5000
 
@@ -245,7 +245,7 @@ def check_definition(body: Any, *, creating: bool) -> dict[str, Any]:
         key = body.get("key")
         if key is None:
             key = re.sub(r"[^a-z0-9]+", "_", found["name"].lower()).strip("_")[:64] or "segment"
-        if not isinstance(key, str) or not KEY.match(key):
+        if not isinstance(key, str) or not KEY.fullmatch(key):
             raise SegmentError("key", "must be 1 to 64 lower-case letters, digits, _ or -, starting with a letter "
                                       "or digit")
         found["key"] = key
@@ -259,8 +259,8 @@ def check_definition(body: Any, *, creating: bool) -> dict[str, Any]:
                                str(error).split(": ", 1)[1]) from None
     if "tag" in body:
         tag = body["tag"]
-        if tag is not None and (not isinstance(tag, str) or not TAG.match(tag.strip()) or not tag.strip()):
-            raise SegmentError("tag", "must be null or a text of 1 to 64 characters without commas")
+        if tag is not None and (not isinstance(tag, str) or not TAG.fullmatch(tag.strip()) or not tag.strip()):
+            raise SegmentError("tag", "must be null or a text of 1 to 64 characters without commas or control characters")
         found["tag"] = tag.strip() if isinstance(tag, str) else None
     return found
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -73,7 +74,11 @@ _NO_VALUE = ("this_month", "none", "is_set", "is_not_set")
 
 
 def _number(value: Any, where: str, spec: Field) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    try:  # an integer beyond a float's range (JSON allows thousands of digits) overflows here
+        finite = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+    except OverflowError:
+        finite = False
+    if not finite:
         raise RuleError(where, "must be a number")
     if spec.low is not None and value < spec.low or spec.high is not None and value > spec.high:
         span = f"from {spec.low:g}" + (f" to {spec.high:g}" if spec.high is not None else "")
@@ -113,10 +118,17 @@ def _value(spec: Field, op: str, value: Any, where: str) -> Any:
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 36500:
                 raise RuleError(where, "must be a whole number of days from 1 to 36500")
             return value
+        if not isinstance(value, str) or not _DATE.fullmatch(value):
+            return _bad_date(where)
         try:
-            return dt.date.fromisoformat(value).isoformat() if isinstance(value, str) else _bad_date(where)
+            day = dt.date.fromisoformat(value)
         except ValueError:
             return _bad_date(where)
+        # A day is turned into a moment in the shop's time zone, and "after" adds a day to it:
+        # the first and last years of the calendar would overflow there.
+        if not _FIRST_DAY <= day <= _LAST_DAY:
+            raise RuleError(where, f"must be a date from {_FIRST_DAY.isoformat()} to {_LAST_DAY.isoformat()}")
+        return day.isoformat()
     if spec.kind == "flag":
         if not isinstance(value, bool):
             raise RuleError(where, "must be true or false")
@@ -136,6 +148,10 @@ def _value(spec: Field, op: str, value: Any, where: str) -> Any:
     if spec.kind == "tags" and "," in found:
         raise RuleError(where, "a tag cannot contain a comma")
     return found.lower() if spec.kind == "tags" else found
+
+
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # fromisoformat alone also takes 20240101 and 2024-W01-1
+_FIRST_DAY, _LAST_DAY = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
 
 
 def _bad_date(where: str) -> Any:
@@ -172,7 +188,7 @@ def validate(rules: Any) -> dict[str, Any]:
         if unknown:
             raise RuleError(where, f"unknown key {unknown[0]!r} (a condition has field, op and value)")
         field = item.get("field")
-        if field not in FIELDS:
+        if not isinstance(field, str) or field not in FIELDS:
             raise RuleError(f"{where}.field", f"must be one of {', '.join(FIELDS)}")
         spec = FIELDS[field]
         op = item.get("op")
@@ -223,7 +239,7 @@ def _bought(session: Session, context: Context, field: str, values: list[str]) -
         products = [external_id for external_id, categories, product_type in session.execute(
             select(Product.external_id, Product.categories, Product.product_type)
             .where(Product.shop_id == context.shop_id))
-            if wanted & {str(c).lower() for c in (categories or ())} | ({product_type.lower()} if product_type else set())]
+            if wanted & ({str(c).lower() for c in (categories or ())} | ({product_type.lower()} if product_type else set()))]
         if not products:
             return false()
     counted = (Order.shop_id == context.shop_id, Order.cancelled_at.is_(None), Order.deleted_at.is_(None),

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
+from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -12,9 +15,10 @@ from sqlalchemy import select
 from app.extensions import db
 from app.segments import clv, membership, metrics
 from app.store.models import CustomerTagSync, SegmentEvent
+from connectors import base
 from tests.analytics import support
 from tests.analytics.conftest import admin, other  # noqa: F401  (fixtures)
-from tests.segments.test_metrics import HISTORY, NOW, _history
+from tests.segments.test_metrics import DAY, HISTORY, NOW, _history
 
 URL = "/api/admin/segments"
 RULES = {"all": [{"field": "order_count", "op": ">=", "value": 2},
@@ -64,6 +68,13 @@ def story(admin, other):  # noqa: F811
     ({"all": [{"any": [{"all": [{"any": [{"field": "order_count", "op": ">", "value": 1}]}]}]}]},
      "rules.all[0].any[0].all[0]", "nested at most 3"),
     ({"any": [{"field": "order_count", "op": ">", "value": n} for n in range(51)]}, "rules.any[50]", "at most 50"),
+    ({"all": [{"field": ["order_count"], "op": ">", "value": 1}]}, "rules.all[0].field", "must be one of"),
+    ({"all": [{"field": "total_spent", "op": ">", "value": 10 ** 400}]}, "rules.all[0].value", "must be a number"),
+    ({"all": [{"field": "last_order_at", "op": "after", "value": "9999-12-31"}]}, "rules.all[0].value",
+     "from 1900-01-01 to 2999-12-31"),
+    ({"all": [{"field": "first_order_at", "op": "before", "value": "0001-01-01"}]}, "rules.all[0].value",
+     "from 1900-01-01 to 2999-12-31"),
+    ({"all": [{"field": "last_order_at", "op": "before", "value": "20240101"}]}, "rules.all[0].value", "YYYY-MM-DD"),
 ])
 def test_bad_rules_are_a_422_naming_the_place(client, admin, rules, field, message):  # noqa: F811
     _, auth = admin
@@ -80,6 +91,8 @@ def test_bad_rules_are_a_422_naming_the_place(client, admin, rules, field, messa
     ({"name": "x" * 121, "rules": RULES}, 422, "name"),
     ({"name": "Big", "rules": RULES, "key": "Big Spenders"}, 422, "key"),
     ({"name": "Big", "rules": RULES, "tag": "a,b"}, 422, "tag"),
+    ({"name": "Big", "rules": RULES, "tag": "a\nb"}, 422, "tag"),
+    ({"name": "Big", "rules": RULES, "key": "big\n"}, 422, "key"),
     ({"name": "Big", "rules": RULES, "colour": "red"}, 422, "colour"),
     (["not", "an", "object"], 422, "body"),
 ])
@@ -164,12 +177,46 @@ def test_a_merchants_segment_is_filled_at_once_and_kept_current(client, admin, s
     assert client.delete(f"{URL}/vip", headers=auth).status_code == 409
 
 
+def test_bought_rules_match_the_products_and_categories_each_customer_bought(client, admin, story):  # noqa: F811
+    _, auth = admin
+    mine, _ = story
+
+    def bought(order_id: str, who: str, product_id: str) -> base.Order:
+        return dataclasses.replace(support.order(order_id, NOW - 3 * DAY, "80.00", customer=who),
+                                   line_items=(base.LineItem(f"{order_id}-1", product_id, 1, Decimal("80.00"),
+                                                             product_external_id=product_id),))
+
+    support.write(mine,
+                  base.Product(external_id="p-boot", title="Boot", updated_at=NOW, product_type="Footwear",
+                               categories=("Shoes",)),
+                  base.Product(external_id="p-hat", title="Hat", updated_at=NOW, product_type="Gadgets",
+                               categories=("Hats",)),
+                  bought("boot-1", "c-H", "p-boot"), bought("hat-1", "c-W", "p-hat"))
+    _recompute(mine.domain)
+
+    def members(name: str, field: str, op: str, value: Any) -> set[str | None]:
+        created = client.post(URL, json={"name": name, "rules": {"all": [{"field": field, "op": op, "value": value}]}},
+                              headers=auth)
+        assert created.status_code == 201, created.get_json()
+        key = created.get_json()["key"]
+        return {m["customer_id"] for m in client.get(f"{URL}/{key}/members", headers=auth).get_json()["members"]}
+
+    everyone = members("All", "order_count", ">=", 0)
+    assert {"c-H", "c-W"} < everyone
+    # a category matches the product's categories and its type, case aside; nothing else of another product
+    assert members("Shoe people", "categories_bought", "contains_any", ["shoes"]) == {"c-H"}
+    assert members("Footwear", "categories_bought", "contains_any", ["FOOTWEAR"]) == {"c-H"}
+    assert members("No shoes", "categories_bought", "contains_none", ["shoes"]) == everyone - {"c-H"}
+    assert members("Hat buyers", "products_bought", "contains_any", ["p-hat", "p-none"]) == {"c-W"}
+    assert members("Unknown", "categories_bought", "contains_any", ["socks"]) == set()
+
+
 def test_exports_list_the_members_with_figures_and_hashed_identifiers(client, admin, story):  # noqa: F811
     _, auth = admin
     mine, _ = story
     support.write(mine, support.customer("c-D", "  D@Example.com ", NOW).__class__(
         external_id="c-D", email="D@Example.com", first_name="=Dora", last_name="Day", phone="030 1234567",
-        state="enabled", created_at=NOW, updated_at=NOW, email_marketing_state="subscribed"))
+        state="enabled", created_at=NOW, updated_at=NOW, email_marketing_state="subscribed", country_code="DE"))
     _recompute(mine.domain)
     response = client.get(f"{URL}/vip/export.csv", headers=auth)
     assert response.status_code == 200 and response.mimetype == "text/csv"
@@ -179,12 +226,14 @@ def test_exports_list_the_members_with_figures_and_hashed_identifiers(client, ad
     d = rows[0]
     assert (d["customer_id"], d["email"], d["first_name"], d["order_count"], d["total_spent"], d["rfm_segment"]) == (
         "c-D", "d@example.com", "'=Dora", "1", "500.00", "loyal")
-    meta = client.get(f"{URL}/vip/audience.csv", query_string={"format": "meta", "country": "DE"}, headers=auth)
+    # the member's own country (her default address's) reads her national number, not the one asked for
+    meta = client.get(f"{URL}/vip/audience.csv", query_string={"format": "meta", "country": "US"}, headers=auth)
     lines = list(csv.reader(io.StringIO(meta.get_data(as_text=True))))
     assert lines[0] == ["email", "phone", "fn", "ln", "zip", "country"]
     assert lines[1][0] == hashlib.sha256(b"d@example.com").hexdigest()
     assert lines[1][1] == hashlib.sha256(b"49301234567").hexdigest()  # E.164 without the +
     assert lines[1][2] == hashlib.sha256(b"dora").hexdigest()
+    assert (lines[1][4], lines[1][5]) == ("", hashlib.sha256(b"de").hexdigest())  # no postal codes in the mirror
     google = client.get(f"{URL}/vip/audience.csv", query_string={"format": "google"}, headers=auth)
     glines = list(csv.reader(io.StringIO(google.get_data(as_text=True))))
     assert glines[0][:2] == ["Email", "Phone"] and glines[1][0] == hashlib.sha256(b"d@example.com").hexdigest()
