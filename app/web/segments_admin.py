@@ -284,7 +284,9 @@ def export_segment(key: str):
 def export_audience(key: str):
     """The members as an ad-platform customer list: ``format`` meta or google, hashed as each expects.
 
-    ``country`` (ISO alpha-2) is the country of phone numbers written without a country code.
+    A member's phone number written without a country code is read in the country of their
+    default address; ``country`` (ISO alpha-2) is the one for members whose country is unknown.
+    The mirror holds no postal codes, so the name-and-address columns stay empty.
     Only members who agreed to email marketing are included unless ``consent=any``.
     """
     segment = _segment(key)
@@ -307,7 +309,8 @@ def export_audience(key: str):
                 continue
             line = make_row({"email": row.email, "phone": customer.phone if customer else None,
                              "first_name": customer.first_name if customer else None,
-                             "last_name": customer.last_name if customer else None}, country)
+                             "last_name": customer.last_name if customer else None,
+                             "country": customer.country_code if customer else None}, country)
             if line is not None and line not in seen:
                 seen.add(line)
                 yield list(line)
