@@ -8,10 +8,25 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 
 from app import crypto
 from app.config import Settings, load_settings
 from app.extensions import db, redis_holder
+
+
+class _JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, except that a body nested too deeply to parse is bad JSON like any other.
+
+    Python's parser recurses once per level and raises ``RecursionError``, which the request's
+    ``get_json`` does not treat as a parse error: a body of ``[[[…]]]`` 100,000 deep was a 500.
+    """
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("the JSON is nested too deeply") from None
 
 
 def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings | None = None) -> Flask:
@@ -24,6 +39,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, settings: Settings
                       SESSION_COOKIE_NAME="comeback_session", SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SECURE=settings.app_url.startswith("https://"),
                       PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12))
+    app.json = _JSONProvider(app)
     app.extensions["comeback.settings"] = settings
     if settings.database_url.startswith("sqlite"):
         settings.instance_path.mkdir(parents=True, exist_ok=True)

@@ -110,6 +110,13 @@ def test_a_body_that_is_not_json_is_a_400(client, admin):  # noqa: F811
     assert response.status_code == 400 and "JSON" in response.get_json()["error"]
 
 
+def test_a_body_nested_too_deeply_to_parse_is_a_400(client, admin):  # noqa: F811
+    _, auth = admin
+    response = client.post(f"{URL}/preview", data="[" * 100_000 + "]" * 100_000,
+                           headers={**auth, "Content-Type": "application/json"})
+    assert response.status_code == 400 and "JSON" in response.get_json()["error"]
+
+
 def test_every_call_needs_a_session_token(client):
     for path in ("", "/vip", "/vip/members", "/vip/export.csv", "/rfm", "/model", "/customers/c-A"):
         assert client.get(URL + path).status_code == 401, path
