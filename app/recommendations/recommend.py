@@ -15,11 +15,16 @@ orders (support) and its lift, P(a and b) / (P(a) P(b)) over the counted orders,
 products seen together a few times by chance has a high lift and no evidence behind it.
 Candidates are ranked by the sum over the seeds of the confidence P(candidate | seed). The
 category source fills at most ``CATEGORY_SHARE`` of the open places, so that the shop's best
-sellers keep the rest; when those run out, the category fills the list.
+sellers keep the rest. ``popular`` reads on past sold-out best sellers and then the newest
+products, so the list is short only when the shop has no other product that may be shown.
+
+A known customer's last order is their newest counted order: one under their id, or a guest
+order under their email (the mirror's, or the one given), since a customer who checks out
+without logging in is still the same shopper.
 
 Never picked: what the customer's last order holds, what is in the cart, products deleted or
-not for sale (draft, archived, …), and products none of whose variants is available (every
-variant tracks stock and has none; an untracked variant is always available).
+not for sale (draft, archived, scheduled, …), and products none of whose variants is available
+(every variant tracks stock and has none; an untracked variant is always available).
 """
 
 from __future__ import annotations
@@ -30,11 +35,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from app.recommendations.popular import _lowest_prices, _on_sale, popular
-from app.store.models import Cart, LineItem, Order, Product, ProductPair, ProductStat, RecommendationCursor, Variant
+from app.recommendations.popular import _available, _lowest_prices, popular
+from app.store.models import Cart, Customer, LineItem, Order, Product, ProductPair, ProductStat, RecommendationCursor
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,8 +56,6 @@ DEFAULT = Thresholds()
 CATEGORY_SHARE = 0.5
 # The category source looks through the shop's most ordered products, this many per place.
 CATEGORY_POOL_PER_PICK = 2
-# When the best sellers cannot fill the list, the category fills it from this many.
-CATEGORY_FILL_POOL = 500
 
 BOUGHT_TOGETHER = "bought_together"
 RELATED_TO_LAST_PURCHASE = "related_to_last_purchase"
@@ -97,15 +100,10 @@ def for_customer(session: Session, shop_id: int, *, customer_external_id: str | 
              POPULAR_IN_CATEGORY, up_to=len(chosen) + math.ceil(open_places * CATEGORY_SHARE))
     picks = _serialize(session, chosen)
     if len(picks) < limit:
-        fallback = popular(session, shop_id, limit=(limit - len(picks)) * 3, exclude=tuple(sorted(taken)))
-        in_stock = _available(session, shop_id, [p["id"] for p in fallback])
-        picks += [{**p, "reason": POPULAR} for p in fallback if p["id"] in in_stock][:limit - len(picks)]
-        taken |= {p["id"] for p in picks}
-    if len(picks) < limit and seeds:  # the best sellers ran out: any ordered product of the categories fills up
-        chosen.clear()
-        take(popular_in_categories(session, shop_id, seeds, pool=CATEGORY_FILL_POOL), POPULAR_IN_CATEGORY,
-             up_to=limit - len(picks))
-        picks += _serialize(session, chosen)
+        # popular() returns only available products and reads on until it has enough, so what
+        # it cannot fill no other source could: every product it skips is taken or unavailable.
+        picks += [{**p, "reason": POPULAR}
+                  for p in popular(session, shop_id, limit=limit - len(picks), exclude=tuple(sorted(taken)))]
     return picks
 
 
@@ -162,13 +160,27 @@ def popular_in_categories(session: Session, shop_id: int, seeds: Sequence[str], 
 
 def last_order_products(session: Session, shop_id: int, *, customer_external_id: str | None = None,
                         email: str | None = None) -> list[str]:
-    """The products of the customer's last order that counts (by its id, else by email)."""
+    """The products of the customer's last order that counts: under their id or, as a guest, their email.
+
+    With a customer id, guest orders under the customer's email in the mirror (and ``email``)
+    are theirs too; without one, every order under ``email`` is. Emails are compared trimmed
+    and in lower case, the expression of ``ix_orders_shop_id_email_key``.
+    """
     query = select(Order.id).where(Order.shop_id == shop_id, Order.cancelled_at.is_(None),
                                    Order.deleted_at.is_(None), Order.is_test.is_(False))
+    addresses = {email.strip().lower()} if email and email.strip() else set()
+    order_email = func.lower(func.trim(Order.email))
     if customer_external_id:
-        query = query.where(Order.customer_external_id == customer_external_id)
-    elif email:
-        query = query.where(func.lower(Order.email) == email.strip().lower())
+        addresses |= {address for (address,) in session.execute(
+            select(func.lower(func.trim(Customer.email))).where(
+                Customer.shop_id == shop_id, Customer.external_id == customer_external_id)) if address}
+        theirs = [Order.customer_external_id == customer_external_id]
+        if addresses:
+            guest = or_(Order.customer_external_id.is_(None), Order.customer_external_id == "")
+            theirs.append(and_(guest, order_email.in_(sorted(addresses))))
+        query = query.where(or_(*theirs))
+    elif addresses:
+        query = query.where(order_email.in_(sorted(addresses)))
     else:
         return []
     order_id = session.execute(query.order_by(Order.source_created_at.desc(), Order.id.desc()).limit(1)
@@ -193,25 +205,6 @@ def open_cart_products(session: Session, shop_id: int, *, customer_external_id: 
                             ).scalar_one_or_none()
     return list(dict.fromkeys(str(line["product_external_id"]) for line in lines or ()
                               if isinstance(line, dict) and line.get("product_external_id")))
-
-
-def _available(session: Session, shop_id: int, product_ids: Sequence[str]) -> dict[str, Product]:
-    """The products of ``product_ids`` that may be recommended: for sale, not deleted, in stock."""
-    if not product_ids:
-        return {}
-    products = {p.external_id: p for p in session.execute(select(Product).where(
-        Product.shop_id == shop_id, Product.external_id.in_(list(product_ids)),
-        Product.deleted_at.is_(None))).scalars() if _on_sale(p)}
-    stock: dict[int, list[int | None]] = defaultdict(list)
-    for product_id, quantity in session.execute(select(Variant.product_id, Variant.inventory_quantity).where(
-            Variant.product_id.in_([p.id for p in products.values()]))):
-        stock[product_id].append(quantity)
-    return {external_id: p for external_id, p in products.items() if _in_stock(stock.get(p.id, []))}
-
-
-def _in_stock(quantities: list[int | None]) -> bool:
-    """Whether a product with these variant stock levels can be bought (no variants: unknown, yes)."""
-    return not quantities or any(q is None or q > 0 for q in quantities)
 
 
 def _serialize(session: Session, chosen: list[tuple[Product, str]]) -> list[dict[str, Any]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.recommendations import pairs, recommend
+from app.recommendations import pairs, popular, recommend
 from app.store import mirror
 from connectors import base
 from tests.recommendations.support import catalogue, days_ago, history, order, product, write
@@ -118,11 +118,48 @@ def test_another_shop_s_counts_never_reach_the_picks(session, counted, other_sho
         ("B", "bought_together"), ("C", "bought_together")]
 
 
-def test_when_the_best_sellers_are_sold_out_the_category_fills_the_list(session, shop):
-    # the three best sellers have no stock; C and D share A's category, D only among all products
+def test_when_the_best_sellers_are_sold_out_the_next_available_ones_fill_the_list(session, shop):
+    # the three best sellers have no stock; C shares A's category among the four best sellers,
+    # D (ordered once) comes after the sold-out ones in the popular ranking
     write(shop, product("A"), product("C"), product("D"), *(product(p, stock=(0,)) for p in ("B1", "B2", "B3")),
           *(order(f"{p}-{n}", (p,)) for p in ("B1", "B2", "B3") for n in range(5)),
           *(order(f"C-{n}", "C") for n in range(4)), order("A-1", "A"), order("D-1", "D"))
     pairs.update(session, shop.id)
     assert _picks(session, shop, cart_product_ids=["A"], limit=2) == [
-        ("C", "popular_in_category"), ("D", "popular_in_category")]
+        ("C", "popular_in_category"), ("D", "popular")]
+
+
+def test_sold_out_best_sellers_never_leave_the_popular_list_short(session, shop):
+    # twelve products sold better than J and have no stock left; J has 5, N was never ordered
+    sold_out = [f"S{n:02d}" for n in range(12)]
+    write(shop, *(product(p, stock=(0,)) for p in sold_out), product("J", stock=(5,)), product("N"),
+          *(order(f"{p}-{n}", (p,)) for p in sold_out for n in range(2)), order("J-1", "J"))
+    pairs.update(session, shop.id)
+    assert _picks(session, shop, cart_product_ids=[], limit=4) == [("J", "popular"), ("N", "popular")]
+    assert [p["id"] for p in popular.popular(session, shop.id, limit=4)] == ["J", "N"]
+    assert [p["id"] for p in popular.popular(session, shop.id, limit=4, exclude=("J",))] == ["N"]
+
+
+def test_a_scheduled_product_is_not_for_sale(session, counted):
+    # WooCommerce's "future": published at a date still to come
+    write(counted, product("A", status="future"))
+    assert _picks(session, counted, limit=3) == [("B", "popular"), ("C", "popular"), ("E", "popular")]
+
+
+def test_a_known_customer_s_last_order_may_be_a_guest_order_under_their_email(session, counted):
+    # cleo's own order is older than the guest checkout under her mirrored email (any case, spaces)
+    write(counted, base.Customer("cleo", email="Cleo@Example.com"),
+          order("cleo-1", "BE", customer="cleo", placed=days_ago(5)),
+          order("guest-2", "AC", email="  cleo@EXAMPLE.com ", placed=days_ago(1)),
+          order("dan-1", "FG", customer="dan", email="cleo@example.com", placed=days_ago(0.5)))
+    # dan's order shares the address but has a customer id: it is dan's, not cleo's
+    assert recommend.last_order_products(session, counted.id, customer_external_id="cleo") == ["A", "C"]
+    # a customer without a mirrored email is matched by the email the caller gives
+    write(counted, order("eve-1", "BE", customer="eve", placed=days_ago(5)),
+          order("guest-3", "D", email="eve@example.com", placed=days_ago(1)))
+    assert recommend.last_order_products(session, counted.id, customer_external_id="eve") == ["B", "E"]
+    assert recommend.last_order_products(session, counted.id, customer_external_id="eve",
+                                         email=" Eve@Example.com") == ["D"]
+    picks = _picks(session, counted, customer_external_id="cleo", cart_product_ids=[], limit=4, thresholds=LOOSE)
+    assert picks == [("B", "related_to_last_purchase"), ("D", "popular_in_category"), ("E", "popular"),
+                     ("F", "popular")]
