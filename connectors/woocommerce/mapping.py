@@ -193,14 +193,26 @@ def variant(resource: Mapping[str, Any], product_title: str) -> base.Variant:
     """Map a variation (or a simple product standing as its own single variant)."""
     options = [str(a.get("option")) for a in _list(resource.get("attributes"))
                if isinstance(a, Mapping) and a.get("option")]
-    stock = resource.get("stock_quantity")
     return base.Variant(
         external_id=external_id(resource.get("id")),
         title=" / ".join(options) if options else (_text(resource.get("name")) or product_title),
         price=money(resource.get("price")),
         sku=_text(resource.get("sku")),
-        inventory_quantity=int(stock) if isinstance(stock, (int, float)) and not isinstance(stock, bool) else None,
+        inventory_quantity=_inventory_quantity(resource),
     )
+
+
+def _inventory_quantity(resource: Mapping[str, Any]) -> int | None:
+    """The stock left, 0 for one marked out of stock by hand, ``None`` when it can always be bought.
+
+    Without stock management (``manage_stock`` false) ``stock_quantity`` is null and the
+    merchant sets ``stock_status`` by hand: "outofstock" means it cannot be bought, while
+    "instock" and "onbackorder" (orders still taken) leave it untracked.
+    """
+    stock = resource.get("stock_quantity")
+    if isinstance(stock, (int, float)) and not isinstance(stock, bool):
+        return int(stock)
+    return 0 if resource.get("stock_status") == "outofstock" else None
 
 
 def product(resource: Mapping[str, Any], variations: list[Mapping[str, Any]] | None = None) -> base.Product:
