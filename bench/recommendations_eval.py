@@ -19,8 +19,8 @@ Orders placed up to today (the cutoff) are written to the mirror through
 SQLite (default) or PostgreSQL (``--database postgresql``). Each customer with an order before
 the cutoff and one after it is a test case: the first order after the cutoff is what they
 bought next. Ours is ``recommend.for_customer(customer_external_id=…, cart_product_ids=(),
-limit=5)``; the popularity baseline is ``popular.popular(limit=5)``, once excluding the
-customer's last order as ours does, once as is. A hit is a case where at least one of the five
+limit=5)``; the popularity baseline is ``popular.popular(limit=5)``, once excluding what the
+customer just bought (``recommend.just_bought``) as ours does, once as is. A hit is a case where at least one of the five
 products is in the next order; hit-rate@5 is hits over cases. Both are computed in the same run.
 """
 
@@ -153,7 +153,7 @@ def evaluate(name: str, catalogue: list, history: list, cutoff: dt.datetime, *, 
     began = time.perf_counter()
     default_share, default_pool = recommend.CATEGORY_SHARE, recommend.CATEGORY_POOL_PER_PICK
     for customer, bought in cases.items():
-        last = tuple(recommend.last_order_products(session, shop.id, customer_external_id=customer))
+        just = tuple(recommend.just_bought(session, shop.id, customer_external_id=customer))
         for thresholds, share, per_pick in settings:
             recommend.CATEGORY_SHARE, recommend.CATEGORY_POOL_PER_PICK = share, per_pick
             picks = recommend.for_customer(session, shop.id, customer_external_id=customer, cart_product_ids=(),
@@ -164,8 +164,8 @@ def evaluate(name: str, catalogue: list, history: list, cutoff: dt.datetime, *, 
             if (thresholds, share, per_pick) == settings[0]:
                 reasons.update(p["reason"] for p in picks)
         recommend.CATEGORY_SHARE, recommend.CATEGORY_POOL_PER_PICK = default_share, default_pool
-        hits["popular, last order excluded"] += any(
-            p["id"] in bought for p in popular.popular(session, shop.id, limit=5, exclude=last))
+        hits["popular, just bought excluded"] += any(
+            p["id"] in bought for p in popular.popular(session, shop.id, limit=5, exclude=just))
         hits["popular"] += any(p["id"] in bought for p in popular.popular(session, shop.id, limit=5))
     scored = time.perf_counter() - began
     return {"history": name, "products": len(catalogue), "orders": len(history), "train_orders": len(train),

@@ -22,14 +22,16 @@ A known customer's last order is their newest counted order: one under their id,
 order under their email (the mirror's, or the one given), since a customer who checks out
 without logging in is still the same shopper.
 
-Never picked: what the customer's last order holds, what is in the cart, products deleted or
-not for sale (draft, archived, scheduled, …), and products none of whose variants is available
-(every variant tracks stock and has none; an untracked variant is always available).
+Never picked: what the customer just bought (their last order, and their orders of the last
+``RECENT``, 30 days), what is in the cart, products deleted or not for sale (draft, archived,
+scheduled, …), and products none of whose variants is available (every variant tracks stock and
+has none; an untracked variant is always available).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -40,6 +42,7 @@ from sqlalchemy.orm import Session
 
 from app.recommendations.popular import _available, _lowest_prices, popular
 from app.store.models import Cart, Customer, LineItem, Order, Product, ProductPair, ProductStat, RecommendationCursor
+from app.store.types import utcnow
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +64,8 @@ BOUGHT_TOGETHER = "bought_together"
 RELATED_TO_LAST_PURCHASE = "related_to_last_purchase"
 POPULAR_IN_CATEGORY = "popular_in_category"
 POPULAR = "popular"
+# Bought within this long is "just bought": never picked, like the last order, however long ago that was.
+RECENT = dt.timedelta(days=30)
 
 
 def for_customer(session: Session, shop_id: int, *, customer_external_id: str | None = None,
@@ -72,12 +77,12 @@ def for_customer(session: Session, shop_id: int, *, customer_external_id: str | 
     ``cart_product_ids`` None reads the customer's open cart from the mirror; an empty sequence
     means an empty cart. Anonymous shoppers without a cart get the popular products.
     """
-    last = last_order_products(session, shop_id, customer_external_id=customer_external_id, email=email)
+    last, recent = _bought(session, shop_id, customer_external_id, email, utcnow())
     if cart_product_ids is None:
         cart = open_cart_products(session, shop_id, customer_external_id=customer_external_id, email=email)
     else:
         cart = list(dict.fromkeys(str(p) for p in cart_product_ids if p))
-    excluded = set(last) | set(cart)
+    excluded = set(recent) | set(cart)
     chosen: list[tuple[Product, str]] = []
     taken = set(excluded)
 
@@ -160,14 +165,26 @@ def popular_in_categories(session: Session, shop_id: int, seeds: Sequence[str], 
 
 def last_order_products(session: Session, shop_id: int, *, customer_external_id: str | None = None,
                         email: str | None = None) -> list[str]:
-    """The products of the customer's last order that counts: under their id or, as a guest, their email.
+    """The products of the customer's last order that counts: under their id or, as a guest, their email."""
+    return _bought(session, shop_id, customer_external_id, email, None)[0]
+
+
+def just_bought(session: Session, shop_id: int, *, customer_external_id: str | None = None,
+                email: str | None = None, now: dt.datetime | None = None) -> list[str]:
+    """What the customer just bought, never to be picked: their last order and their orders of ``RECENT``."""
+    return _bought(session, shop_id, customer_external_id, email, now or utcnow())[1]
+
+
+def _their_orders(session: Session, shop_id: int, customer_external_id: str | None,
+                  email: str | None) -> list[Any] | None:
+    """The conditions that select the customer's counted orders; None when nobody is named.
 
     With a customer id, guest orders under the customer's email in the mirror (and ``email``)
     are theirs too; without one, every order under ``email`` is. Emails are compared trimmed
     and in lower case, the expression of ``ix_orders_shop_id_email_key``.
     """
-    query = select(Order.id).where(Order.shop_id == shop_id, Order.cancelled_at.is_(None),
-                                   Order.deleted_at.is_(None), Order.is_test.is_(False))
+    counted = [Order.shop_id == shop_id, Order.cancelled_at.is_(None), Order.deleted_at.is_(None),
+               Order.is_test.is_(False)]
     addresses = {email.strip().lower()} if email and email.strip() else set()
     order_email = func.lower(func.trim(Order.email))
     if customer_external_id:
@@ -178,17 +195,32 @@ def last_order_products(session: Session, shop_id: int, *, customer_external_id:
         if addresses:
             guest = or_(Order.customer_external_id.is_(None), Order.customer_external_id == "")
             theirs.append(and_(guest, order_email.in_(sorted(addresses))))
-        query = query.where(or_(*theirs))
-    elif addresses:
-        query = query.where(order_email.in_(sorted(addresses)))
-    else:
-        return []
-    order_id = session.execute(query.order_by(Order.source_created_at.desc(), Order.id.desc()).limit(1)
-                               ).scalar_one_or_none()
-    if order_id is None:
-        return []
-    return sorted(p for p in session.execute(select(LineItem.product_external_id).distinct().where(
-        LineItem.order_id == order_id, LineItem.product_external_id.is_not(None))).scalars() if p is not None)
+        return [*counted, or_(*theirs)]
+    if addresses:
+        return [*counted, order_email.in_(sorted(addresses))]
+    return None
+
+
+def _bought(session: Session, shop_id: int, customer_external_id: str | None, email: str | None,
+            now: dt.datetime | None) -> tuple[list[str], list[str]]:
+    """The products of the customer's last order; given ``now``, also those of it and of their orders since ``now - RECENT``."""
+    theirs = _their_orders(session, shop_id, customer_external_id, email)
+    if theirs is None:
+        return [], []
+    last = session.execute(select(Order.id).where(*theirs).order_by(Order.source_created_at.desc(), Order.id.desc())
+                           .limit(1)).scalar_one_or_none()
+    if last is None:
+        return [], []
+    orders: Any = [last]
+    if now is not None:
+        orders = select(Order.id).where(*theirs, or_(Order.source_created_at >= now - RECENT, Order.id == last))
+    found: dict[int, set[str]] = defaultdict(set)
+    for order_id, product_id in session.execute(select(LineItem.order_id, LineItem.product_external_id).distinct()
+                                                .where(LineItem.order_id.in_(orders),
+                                                       LineItem.product_external_id.is_not(None))):
+        if product_id is not None:
+            found[order_id].add(product_id)
+    return sorted(found[last]), sorted(set().union(*found.values()))
 
 
 def open_cart_products(session: Session, shop_id: int, *, customer_external_id: str | None = None,

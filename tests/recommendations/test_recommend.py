@@ -160,6 +160,23 @@ def test_a_known_customer_s_last_order_may_be_a_guest_order_under_their_email(se
     assert recommend.last_order_products(session, counted.id, customer_external_id="eve") == ["B", "E"]
     assert recommend.last_order_products(session, counted.id, customer_external_id="eve",
                                          email=" Eve@Example.com") == ["D"]
+    # B and E, of cleo's own order five days ago, are just bought too: only three products are left to show
     picks = _picks(session, counted, customer_external_id="cleo", cart_product_ids=[], limit=4, thresholds=LOOSE)
-    assert picks == [("B", "related_to_last_purchase"), ("D", "popular_in_category"), ("E", "popular"),
-                     ("F", "popular")]
+    assert picks == [("D", "popular_in_category"), ("F", "popular"), ("G", "popular")]
+
+
+def test_what_a_customer_bought_in_the_last_30_days_is_never_picked(session, counted):
+    # ana's last order (A, C) two days ago; before it B and E 60 days ago: still shown
+    assert recommend.just_bought(session, counted.id, customer_external_id="ana") == ["A", "C"]
+    # an order of 29 days ago is just bought, whatever came after it
+    write(counted, order("ana-3", "BD", customer="ana", placed=days_ago(29)))
+    assert recommend.just_bought(session, counted.id, customer_external_id="ana") == ["A", "B", "C", "D"]
+    assert recommend.last_order_products(session, counted.id, customer_external_id="ana") == ["A", "C"]
+    picks = _picks(session, counted, customer_external_id="ana", cart_product_ids=[], limit=4, thresholds=LOOSE)
+    assert picks == [("E", "popular"), ("F", "popular"), ("G", "popular")]
+    # a last order older than 30 days is still just bought; a cancelled order is not bought at all
+    write(counted, order("bo-1", "E", customer="bo", placed=days_ago(90)),
+          order("bo-2", "F", customer="bo", placed=days_ago(3), cancelled=True))
+    assert recommend.just_bought(session, counted.id, customer_external_id="bo") == ["E"]
+    assert recommend.just_bought(session, counted.id, customer_external_id="nobody") == []
+    assert recommend.just_bought(session, counted.id) == []
