@@ -35,7 +35,7 @@ import datetime as dt
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -217,9 +217,8 @@ def _bought(session: Session, shop_id: int, customer_external_id: str | None, em
     found: dict[int, set[str]] = defaultdict(set)
     for order_id, product_id in session.execute(select(LineItem.order_id, LineItem.product_external_id).distinct()
                                                 .where(LineItem.order_id.in_(orders),
-                                                       LineItem.product_external_id.is_not(None))):
-        if product_id is not None:
-            found[order_id].add(product_id)
+                                                       LineItem.product_external_id.is_not(None))).tuples():
+        found[order_id].add(cast(str, product_id))  # never NULL: the statement leaves those out
     return sorted(found[last]), sorted(set().union(*found.values()))
 
 

@@ -259,7 +259,7 @@ def check_definition(body: Any, *, creating: bool) -> dict[str, Any]:
                                str(error).split(": ", 1)[1]) from None
     if "tag" in body:
         tag = body["tag"]
-        if tag is not None and (not isinstance(tag, str) or not TAG.fullmatch(tag.strip()) or not tag.strip()):
+        if tag is not None and (not isinstance(tag, str) or not TAG.fullmatch(tag.strip())):
             raise SegmentError("tag", "must be null or a text of 1 to 64 characters without commas or control characters")
         found["tag"] = tag.strip() if isinstance(tag, str) else None
     return found

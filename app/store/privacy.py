@@ -309,7 +309,7 @@ def redact_shop(session: Session, shop: Shop, *, keep_event_id: int | None) -> P
     """Erase everything we hold for a shop; keep the shop row (status ``redacted``) and a record."""
     from app.segments import metrics  # the segments import the store: at call time
 
-    # After a full run under way, which would otherwise commit the rows it has written after their deletion here.
+    # Waits for a segments run under way: it would otherwise commit the rows it wrote after these deletes.
     metrics.hold(session, shop.id)
     counts: dict[str, int] = {}
     for model in (LineItem, Variant):

@@ -359,33 +359,40 @@ def test_a_failed_run_cancels_the_read_aside_and_gives_its_connection_back(sessi
     assert db.engine.pool.checkedout() == checked_out
 
 
-def test_a_run_waiting_for_an_erasure_reads_the_customers_as_the_erasure_left_them(session, scored):
-    shop, _ = scored
-    session.close()
+def _waits_for(holder, work):
+    """``work(session)`` in a thread on a session of its own, committed: it must wait while ``holder``
+    (a session holding the shop's lock) is open, and finish once it commits. Returns what it returned."""
     make = sessionmaker(bind=db.engine)
-    eraser = make()
-    metrics.hold(eraser, shop.id)  # as an erasure does, then changes the person
-    eraser.execute(text("UPDATE customers SET email = NULL, tags = NULL WHERE shop_id = :shop AND external_id = 'c-B'"),
-                   {"shop": shop.id})
     found: dict[str, object] = {}
 
-    def nightly() -> None:
+    def run() -> None:
         own = make()
         try:
-            found["result"] = metrics.recompute(own, own.get(Shop, shop.id), NOW + DAY)
+            found["result"] = work(own)
             own.commit()
         finally:
             own.close()
 
-    worker = threading.Thread(target=nightly)
+    worker = threading.Thread(target=run)
     worker.start()
     worker.join(timeout=1.0)
-    assert worker.is_alive()  # waiting for the erasure's lock
-    eraser.commit()
-    eraser.close()
+    assert worker.is_alive()  # waiting for the holder's lock
+    holder.commit()
+    holder.close()
     worker.join(timeout=60)
     assert not worker.is_alive() and "result" in found
-    assert found["result"].read_aside is (db.engine.dialect.name == "postgresql")
+    return found["result"]
+
+
+def test_a_run_waiting_for_an_erasure_reads_the_customers_as_the_erasure_left_them(session, scored):
+    shop, _ = scored
+    session.close()
+    eraser = sessionmaker(bind=db.engine)()
+    metrics.hold(eraser, shop.id)  # as an erasure does, then changes the person
+    eraser.execute(text("UPDATE customers SET email = NULL, tags = NULL WHERE shop_id = :shop AND external_id = 'c-B'"),
+                   {"shop": shop.id})
+    result = _waits_for(eraser, lambda own: metrics.recompute(own, own.get(Shop, shop.id), NOW + DAY))
+    assert result.read_aside is (db.engine.dialect.name == "postgresql")
     row = _rows(db.session(), shop.id)["c:c-B"]
     assert (row.email, row.tags_text, row.order_count) == (None, None, 2)
 
@@ -396,28 +403,10 @@ def test_a_shop_redaction_during_a_run_waits_for_it_and_leaves_none_of_its_rows(
     shop_id, other_id = (found.id for found in scored)
     others = len(_rows(session, other_id))
     session.close()
-    make = sessionmaker(bind=db.engine)
-    runner = make()
+    runner = sessionmaker(bind=db.engine)()
     # a full run under way: it has rewritten the shop's rows and not committed yet
     metrics.recompute(runner, runner.get(Shop, shop_id), NOW + DAY)
-    done: dict[str, object] = {}
-
-    def redact() -> None:
-        own = make()
-        try:
-            done["record"] = privacy.redact_shop(own, own.get(Shop, shop_id), keep_event_id=None)
-            own.commit()
-        finally:
-            own.close()
-
-    worker = threading.Thread(target=redact)
-    worker.start()
-    worker.join(timeout=1.0)
-    assert worker.is_alive()  # waiting for the run
-    runner.commit()
-    runner.close()
-    worker.join(timeout=60)
-    assert not worker.is_alive() and "record" in done
+    _waits_for(runner, lambda own: privacy.redact_shop(own, own.get(Shop, shop_id), keep_event_id=None))
     left = db.session().execute(select(CustomerMetrics.shop_id, func.count()).group_by(CustomerMetrics.shop_id)).all()
     assert others > 0 and dict(left) == {other_id: others}  # none of the run's rows outlived the redaction
 
