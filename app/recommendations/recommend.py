@@ -217,7 +217,7 @@ def _bought(session: Session, shop_id: int, customer_external_id: str | None, em
     found: dict[int, set[str]] = defaultdict(set)
     for order_id, product_id in session.execute(select(LineItem.order_id, LineItem.product_external_id).distinct()
                                                 .where(LineItem.order_id.in_(orders),
-                                                       LineItem.product_external_id.is_not(None))).tuples():
+                                                       LineItem.product_external_id.is_not(None))):
         found[order_id].add(cast(str, product_id))  # never NULL: the statement leaves those out
     return sorted(found[last]), sorted(set().union(*found.values()))
 
