@@ -92,7 +92,11 @@ def test_check_again_finds_the_plugin(woo_admin):
     db.session().commit()
     ui = admin.open(PAGE)
     assert admin.axe() == []
-    ui.get_by_role("button", name="Check again").click()
+    # the page says it is looking as soon as the button is pressed, before the check is queued:
+    # the jobs run once the request that queues it has been answered
+    with ui.expect_response(lambda response: response.url.endswith("/api/admin/onboarding/widget/check")) as answer:
+        ui.get_by_role("button", name="Check again").click()
+    assert answer.value.status == 202
     ui.locator("#widget-check-result", has_text="Looking for the plugin").wait_for()
     assert run_jobs() == []
     ui.locator("#step-widget.done", has_text="Plugin detected").wait_for(timeout=15_000)
